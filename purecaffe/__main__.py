@@ -1,0 +1,5 @@
+import sys
+
+from purecaffe.cli import main
+
+sys.exit(main())

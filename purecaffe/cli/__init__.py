@@ -1,0 +1,54 @@
+"""The `purecaffe` command line: a thin layer over the public Python API.
+
+Each subcommand lives in its own module `purecaffe.cli.cmd_<name>` exposing
+`register(subparsers) -> None` (adds its parser and sets `func`) and a
+`run(args) -> int`.  `COMMANDS` lists them in the order `--help` shows.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from purecaffe.errors import PurecaffeError
+
+COMMANDS: tuple[str, ...] = (
+    "inspect",
+)
+
+log = logging.getLogger("purecaffe")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="purecaffe",
+        description="Convert PyTorch models to Caffe and prove the result is the same network.",
+    )
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name in COMMANDS:
+        module = importlib.import_module(f"purecaffe.cli.cmd_{name.replace('-', '_')}")
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = logging.WARNING - 10 * min(args.verbose, 2)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args) or 0)
+    except PurecaffeError as error:
+        print(f"purecaffe {args.command}: error: {error.one_line()}", file=sys.stderr)
+        return error.exit_status
+    except KeyboardInterrupt:
+        print("purecaffe: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

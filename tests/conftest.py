@@ -1,0 +1,7 @@
+"""Shared pytest set-up: the corpus and real-Caffe helpers live in tests/corpus.py."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
