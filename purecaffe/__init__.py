@@ -44,7 +44,32 @@ def load_weights(path: PathLike, proto: PathLike | None = None) -> dict:
     return _load_weights(path, schema=load_schema(proto) if proto is not None else None)
 
 
-__all__ = [
+# Public names implemented in heavier subpackages (torch is imported only when
+# one of these is first used, so file I/O does not pay for it).
+_LAZY_EXPORTS: dict[str, str] = {
+    "convert": "purecaffe.convert",
+    "ConvertedNet": "purecaffe.convert",
+    "run": "purecaffe.runtime",
+    "RunResult": "purecaffe.runtime",
+    "infer_shapes": "purecaffe.runtime",
+    "verify": "purecaffe.verify",
+    "run_real_caffe": "purecaffe.realcaffe",
+    "CaffeRun": "purecaffe.realcaffe",
+    "fill": "purecaffe.manual",
+    "init_weights": "purecaffe.manual",
+}
+
+
+def __getattr__(name: str) -> object:
+    module_name = _LAZY_EXPORTS.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'purecaffe' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module_name), name)
+
+
+__all__ = [*_LAZY_EXPORTS,
     "BackendUnavailableError", "CaffeSchema", "FormatError", "ModelTooLargeError", "PurecaffeError",
     "SchemaError", "ShapeError", "UnsupportedError",
     "input_shapes", "load_blob", "load_net", "load_schema", "load_weights", "save_net", "save_weights",
