@@ -111,8 +111,7 @@ def read_caffemodel(path: PathLike, *, schema: CaffeSchema | None = None) -> Caf
         try:
             return _read_net(handle, size, schema or load_schema(), path)
         except wire.WireError as error:
-            problem = "truncated" if error.offset + 16 >= size or "ends" in str(error) or "past the end" in str(error) \
-                else "not a caffemodel"
+            problem = "truncated" if error.truncated else "not a caffemodel"
             raise FormatError(f"{problem}: {error}", path=path, place=f"byte {error.offset}") from None
 
 
@@ -160,8 +159,7 @@ def _read_string(fields: wire.FileFields) -> str:
 
 
 def _read_layer(fields: wire.FileFields, schema: CaffeSchema, *, v1: bool, path: Path, offset: int) -> WeightLayer:
-    length = fields.read_length()
-    inner = wire.FileFields(fields.handle, fields.pos, fields.pos + length)
+    inner = fields.message()
     name_no, type_no, bottom_no, top_no, blobs_no = (
         (V1_NAME, V1_TYPE, V1_BOTTOM, V1_TOP, V1_BLOBS) if v1
         else (LAYER_NAME, LAYER_TYPE, LAYER_BOTTOM, LAYER_TOP, LAYER_BLOBS))
@@ -192,7 +190,7 @@ def _read_layer(fields: wire.FileFields, schema: CaffeSchema, *, v1: bool, path:
                               "upgrade_net_proto_binary first", path=path, place=f"byte {offset}")
         else:
             inner.skip(wire_type)
-    fields.pos = inner.pos
+    fields.finish(inner)
     blobs: list[np.ndarray] = []
     legacy: list[bool] = []
     for index, (data, shape, legacy_dims) in enumerate(raw_blobs):
@@ -208,9 +206,18 @@ def _read_layer(fields: wire.FileFields, schema: CaffeSchema, *, v1: bool, path:
                        blobs=tuple(blobs), legacy_shapes=tuple(legacy))
 
 
-def _read_blob(fields: wire.FileFields) -> tuple[np.ndarray, tuple[int, ...] | None, tuple[int, int, int, int]]:
-    length = fields.read_length()
-    inner = wire.FileFields(fields.handle, fields.pos, fields.pos + length)
+BlobRecord = tuple[np.ndarray, "tuple[int, ...] | None", tuple[int, int, int, int]]
+
+
+def _read_blob(fields: wire.FileFields) -> BlobRecord:
+    """Read an embedded BlobProto: (float32 data, shape or None if legacy-only, legacy n/c/h/w)."""
+    inner = fields.message()
+    record = _read_blob_fields(inner)
+    fields.finish(inner)
+    return record
+
+
+def _read_blob_fields(inner: wire.FileFields) -> BlobRecord:
     legacy = [0, 0, 0, 0]
     has_legacy = False
     shape: tuple[int, ...] | None = None
@@ -240,7 +247,6 @@ def _read_blob(fields: wire.FileFields) -> tuple[np.ndarray, tuple[int, ...] | N
             has_legacy = True
         else:
             inner.skip(wire_type)
-    fields.pos = inner.pos
     if len(chunks) == 1:
         data = chunks[0]
     elif chunks:
@@ -253,8 +259,7 @@ def _read_blob(fields: wire.FileFields) -> tuple[np.ndarray, tuple[int, ...] | N
 
 
 def _read_shape(fields: wire.FileFields) -> tuple[int, ...]:
-    length = fields.read_length()
-    inner = wire.FileFields(fields.handle, fields.pos, fields.pos + length)
+    inner = fields.message()
     dims: list[int] = []
     while (field := inner.next_field()) is not None:
         number, wire_type, _ = field
@@ -268,7 +273,7 @@ def _read_shape(fields: wire.FileFields) -> tuple[int, ...]:
                 dims.append(value)
         else:
             inner.skip(wire_type)
-    fields.pos = inner.pos
+    fields.finish(inner)
     return tuple(dims)
 
 
@@ -348,28 +353,13 @@ def read_blob_proto(path: PathLike) -> np.ndarray:
     with handle:
         _reject_foreign(handle.read(16), size, path)
         handle.seek(0)
-        # A BlobProto file is the blob message itself: wrap it as one LEN field.
-        fields = _WholeFile(handle, size)
         try:
-            data, shape, legacy = _read_blob(fields)
+            data, shape, legacy = _read_blob_fields(wire.FileFields(handle, 0, size))
         except wire.WireError as error:
-            raise FormatError(f"not a binaryproto: {error}", path=path, place=f"byte {error.offset}") from None
+            problem = "truncated" if error.truncated else "not a binaryproto"
+            raise FormatError(f"{problem}: {error}", path=path, place=f"byte {error.offset}") from None
     shape = shape if shape is not None else legacy
     if data.size != int(np.prod(shape, dtype=np.int64)):
         raise FormatError(f"blob has {data.size} values but shape {shape}", path=path)
     return data.reshape(shape)
 
-
-class _WholeFile(wire.FileFields):
-    """Presents a whole file as the payload of one length-delimited field."""
-
-    def __init__(self, handle: BinaryIO, size: int) -> None:
-        super().__init__(handle, 0, size)
-        self._size = size
-        self._length_given = False
-
-    def read_length(self) -> int:
-        if not self._length_given:
-            self._length_given = True
-            return self._size
-        return super().read_length()

@@ -34,6 +34,9 @@ def parse_net_text(text: str, *, schema: CaffeSchema | None = None, path: PathLi
         prefix = f"{line}:{column} : "
         if message.startswith(prefix):
             message = message[len(prefix):]
+        if message.startswith("'"):  # protobuf repeats the offending line in quotes; the place says it
+            _, separator, rest = message.partition("': ")
+            message = rest if separator else message
         place = f"{line}:{column}" if line else None
         raise FormatError(f"malformed prototxt: {message}", path=path, place=place) from None
     return upgrade_v1_net(net, path=None if path is None else str(path)) if upgrade else net

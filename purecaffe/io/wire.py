@@ -16,9 +16,10 @@ VARINT, FIXED64, LEN, START_GROUP, END_GROUP, FIXED32 = 0, 1, 2, 3, 4, 5
 class WireError(Exception):
     """The bytes are not valid protobuf wire format (truncated or foreign data)."""
 
-    def __init__(self, message: str, offset: int) -> None:
+    def __init__(self, message: str, offset: int, *, truncated: bool = False) -> None:
         super().__init__(message)
         self.offset = offset
+        self.truncated = truncated
 
 
 def encode_varint(value: int) -> bytes:
@@ -70,10 +71,20 @@ def decode_varint(buffer: bytes | memoryview, pos: int) -> tuple[int, int]:
 class FileFields:
     """Iterates the fields of one message stored in a file between two offsets."""
 
-    def __init__(self, handle: BinaryIO, start: int, end: int) -> None:
+    def __init__(self, handle: BinaryIO, start: int, end: int, file_size: int | None = None) -> None:
         self.handle = handle
         self.pos = start
         self.end = end
+        self.file_size = end if file_size is None else file_size
+
+    def message(self) -> FileFields:
+        """Read a LEN prefix and return a reader for the embedded message that follows."""
+        length = self.read_length()
+        return FileFields(self.handle, self.pos, self.pos + length, self.file_size)
+
+    def finish(self, inner: FileFields) -> None:
+        """Continue after an embedded message read through `message()`."""
+        self.pos = inner.pos
 
     def read_varint(self) -> int:
         result = 0
@@ -81,10 +92,11 @@ class FileFields:
         start = self.pos
         while True:
             if self.pos >= self.end:
-                raise WireError("truncated varint", start)
+                raise WireError("varint runs past the end of its message", start,
+                                truncated=self.pos >= self.file_size)
             chunk = self.handle.read(1)
             if not chunk:
-                raise WireError("file ends inside a varint", start)
+                raise WireError("file ends inside a varint", start, truncated=True)
             self.pos += 1
             result |= (chunk[0] & 0x7F) << shift
             if not chunk[0] & 0x80:
@@ -109,13 +121,15 @@ class FileFields:
         start = self.pos
         length = self.read_varint()
         if self.pos + length > self.end:
-            raise WireError(f"field of {length} bytes runs past the end of its message", start)
+            where = "the file" if self.pos + length > self.file_size else "its message"
+            raise WireError(f"field of {length} bytes runs past the end of {where}", start,
+                            truncated=self.pos + length > self.file_size)
         return length
 
     def read_bytes(self, length: int) -> bytes:
         data = self.handle.read(length)
         if len(data) != length:
-            raise WireError("file ends inside a field", self.pos)
+            raise WireError("file ends inside a field", self.pos, truncated=True)
         self.pos += length
         return data
 
@@ -128,7 +142,7 @@ class FileFields:
                 break
             got += more
         if got != wanted:
-            raise WireError("file ends inside float data", self.pos)
+            raise WireError("file ends inside float data", self.pos, truncated=True)
         self.pos += wanted
 
     def skip(self, wire_type: int) -> None:
@@ -145,6 +159,7 @@ class FileFields:
 
     def _seek_forward(self, count: int) -> None:
         if self.pos + count > self.end:
-            raise WireError("field runs past the end of its message", self.pos)
+            raise WireError("field runs past the end of its message", self.pos,
+                            truncated=self.pos + count > self.file_size)
         self.handle.seek(count, 1)
         self.pos += count
