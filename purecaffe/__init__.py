@@ -39,9 +39,12 @@ def save_net(net: Message, path: PathLike) -> None:
     write_net(net, path)
 
 
-def load_weights(path: PathLike, proto: PathLike | None = None) -> dict:
-    """Read a caffemodel: ordered dict of layer name -> list of float32 arrays."""
-    return _load_weights(path, schema=load_schema(proto) if proto is not None else None)
+def load_weights(path: PathLike, net: Message | None = None, proto: PathLike | None = None) -> dict:
+    """Read a caffemodel: ordered dict of layer name -> list of float32 arrays.
+
+    With `net`, only the layers of that net are kept (matched by name, as Caffe does).
+    """
+    return _load_weights(path, net=net, schema=load_schema(proto) if proto is not None else None)
 
 
 # Public names implemented in heavier subpackages (torch is imported only when

@@ -11,6 +11,7 @@ import numpy as np
 from purecaffe.errors import PurecaffeError
 from purecaffe.io.caffemodel import read_caffemodel
 from purecaffe.io.prototxt import read_net
+from purecaffe.schema import load_schema
 
 PathLike = str | os.PathLike[str]
 
@@ -81,16 +82,17 @@ def is_binary_caffe_file(path: PathLike) -> bool:
     return b"\x00" in head or not head.isascii()
 
 
-def inspect_files(paths: list[PathLike]) -> InspectReport:
+def inspect_files(paths: list[PathLike], proto: PathLike | None = None) -> InspectReport:
     """Describe one prototxt, one caffemodel, or a prototxt with its caffemodel."""
+    schema = load_schema(proto) if proto is not None else None
     texts = [p for p in paths if not is_binary_caffe_file(p)]
     binaries = [p for p in paths if is_binary_caffe_file(p)]
     if len(texts) > 1 or len(binaries) > 1 or not paths:
         raise PurecaffeError("give one prototxt, one caffemodel, or one of each")
-    model = read_caffemodel(binaries[0]) if binaries else None
+    model = read_caffemodel(binaries[0], schema=schema) if binaries else None
     weights = {layer.name: layer.blobs for layer in model.layers if layer.blobs} if model else {}
     if texts:
-        net = read_net(texts[0])
+        net = read_net(texts[0], schema=schema)
         rows = []
         for layer in net.layer:
             blobs = weights.get(layer.name)

@@ -1,4 +1,10 @@
-"""Atomic file output: write to a temporary file beside the target, then rename."""
+"""Atomic file output: write to a temporary file beside the target, then rename.
+
+A failure (an exception, Ctrl-C, a refused model) leaves the target as it was
+and no temporary file behind.  There is no fsync: like np.save and torch.save,
+durability across power loss is left to the file system; what this guarantees
+is that readers never see a half-written file.
+"""
 from __future__ import annotations
 
 import contextlib
@@ -19,8 +25,6 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO[
         encoding = None if "b" in mode else "utf-8"
         with os.fdopen(fd, mode, encoding=encoding) as handle:
             yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
         os.chmod(tmp_name, 0o644)
         os.replace(tmp_name, target)
     except BaseException:

@@ -16,18 +16,22 @@ PathLike = str | os.PathLike[str]
 Weights = dict[str, list[np.ndarray]]
 
 
-def load_weights(path: PathLike, *, schema: CaffeSchema | None = None) -> Weights:
+def load_weights(path: PathLike, *, net: Message | None = None, schema: CaffeSchema | None = None) -> Weights:
     """Parameter blobs of every layer that has any, in file order, shapes as Caffe's layers own them.
 
     Layers without blobs (data, loss, activation layers of a training net) are
     left out; a layer name stored twice keeps the later blobs, as Caffe does when
-    it copies weights into a net by name.
+    it copies weights into a net by name.  With `net` (e.g. the deploy net of a
+    caffemodel that stores the training net), only layers of `net` are kept, in
+    the net's order: Caffe's own rule for matching weights to a net.
     """
     model = read_caffemodel(path, schema=schema)
     weights: Weights = {}
     for layer in model.layers:
         if layer.blobs:
             weights[layer.name] = list(layer.blobs)
+    if net is not None:
+        weights = {layer.name: weights[layer.name] for layer in net.layer if layer.name in weights}
     return weights
 
 

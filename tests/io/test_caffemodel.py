@@ -106,8 +106,8 @@ def test_writer_output_parses_with_protobuf(tmp_path: Path) -> None:
 def test_save_weights_takes_layer_info_from_the_net(tmp_path: Path) -> None:
     prototxt = model_dir("mtcnn_det1_pnet") / "det1.prototxt"
     net = purecaffe.load_net(prototxt)
-    weights = purecaffe.load_weights(model_dir("mtcnn_det1_pnet") / "det1.caffemodel")
-    deploy_weights = {name: blobs for name, blobs in weights.items() if name in {l.name for l in net.layer}}
+    deploy_weights = purecaffe.load_weights(model_dir("mtcnn_det1_pnet") / "det1.caffemodel", net=net)
+    assert list(deploy_weights) == ["conv1", "PReLU1", "conv2", "PReLU2", "conv3", "PReLU3", "conv4-1", "conv4-2"]
     out = tmp_path / "pnet.caffemodel"
     purecaffe.save_weights(out, deploy_weights, net=net)
     model = read_caffemodel(out)
