@@ -1,0 +1,87 @@
+"""`purecaffe verify MODULE:FACTORY OUT --input-shape ...`: layer-by-layer parity of converted files."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from purecaffe.errors import PurecaffeError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "verify", help="compare converted Caffe files with the PyTorch model, layer by layer",
+        description="Run the PyTorch model and the converted Caffe net (OUT.prototxt + OUT.caffemodel, mapped "
+                    "by OUT.purecaffe.json) on the same inputs and compare every Caffe blob with the PyTorch "
+                    "tensor it stands for. Exit status 1 when any blob is outside the tolerance, naming the "
+                    "first layer that diverges and the PyTorch module behind it.")
+    parser.add_argument("model", metavar="MODULE:FACTORY", help="the model, as given to `purecaffe convert`")
+    parser.add_argument("output", metavar="OUT", help="the converted files' path without suffix")
+    parser.add_argument("--input-shape", action="append", metavar="D,D,...",
+                        help="shape of a random example input (once per input, in order)")
+    parser.add_argument("--inputs", metavar="X.npz", help="inputs from an .npz (arrays in model input order, "
+                                                          "or keyed by input blob name) instead of random ones")
+    parser.add_argument("--weights", metavar="CKPT", help="checkpoint to load into the model (weights_only=True)")
+    parser.add_argument("--backend", choices=("reference", "caffe", "opencv"), default="reference",
+                        help="reference: in-process Caffe semantics (default); caffe: real Caffe 1.0 "
+                             "(Docker or Debian rootfs); opencv: OpenCV DNN 4.x")
+    parser.add_argument("--caffe-backend", choices=("auto", "docker", "rootfs"), default="auto",
+                        help="route to real Caffe for --backend caffe (default auto)")
+    parser.add_argument("--rtol", type=float, default=None, help="per-blob tolerance as a fraction of "
+                                                                  "max|torch tensor| (default 1e-4)")
+    parser.add_argument("--atol", type=float, default=None, help="absolute floor of the tolerance (default 1e-6)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON instead of a table")
+    parser.add_argument("--report", metavar="FILE", help="also write a self-contained report: .html or .md")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from purecaffe.convert.loading import load_checkpoint, load_factory, parse_shape
+    from purecaffe.io.atomic import atomic_write
+    from purecaffe.verify import read_sidecar, output_paths, verify
+    from purecaffe.verify.compare import DEFAULT_ATOL, DEFAULT_RTOL
+
+    if args.report and Path(args.report).suffix.lower() not in (".html", ".htm", ".md"):
+        raise PurecaffeError(f"--report {args.report}: the file must end in .html or .md")
+    model = load_factory(args.model)
+    if args.weights:
+        load_checkpoint(model, args.weights)
+    model.eval()
+    if args.inputs:
+        inputs = _npz_inputs(Path(args.inputs), read_sidecar(output_paths(args.output)[2]))
+    elif args.input_shape:
+        generator = torch.Generator().manual_seed(args.seed)
+        inputs = tuple(torch.randn(*parse_shape(text), generator=generator) for text in args.input_shape)
+    else:
+        raise PurecaffeError("give --input-shape (random inputs) or --inputs X.npz")
+    report = verify(model, inputs, args.output, backend=args.backend,
+                    rtol=DEFAULT_RTOL if args.rtol is None else args.rtol,
+                    atol=DEFAULT_ATOL if args.atol is None else args.atol, caffe_backend=args.caffe_backend)
+    print(report.to_json() if args.json else report.to_table())
+    if args.report:
+        rendered = report.to_markdown() if args.report.lower().endswith(".md") else report.to_html()
+        with atomic_write(args.report, "w") as handle:
+            handle.write(rendered)
+    return 0 if report.passed else 1
+
+
+def _npz_inputs(path: Path, sidecar: dict) -> tuple:
+    import numpy as np
+    import torch
+
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as error:
+        raise PurecaffeError(f"cannot read inputs: {error}", path=path) from None
+    with archive:
+        names = [entry["blob"] for entry in sidecar.get("inputs", [])]
+        if all(name in archive.files for name in names):
+            arrays = [archive[name] for name in names]
+        elif len(archive.files) == len(names):
+            arrays = [archive[key] for key in archive.files]
+        else:
+            raise PurecaffeError(f"inputs: expected arrays named {', '.join(names)} (or {len(names)} arrays in "
+                                 f"order), found {', '.join(archive.files) or 'none'}", path=path)
+    return tuple(torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32)) for a in arrays)

@@ -1,0 +1,181 @@
+"""Layer-by-layer parity: a converted Caffe net against the PyTorch model it came from.
+
+    report = purecaffe.verify(model, (x,), "out/resnet18", backend="reference")
+    report.passed, report.first_divergence, report.to_html()
+
+The converter's sidecar (`<out>.purecaffe.json`) says which Caffe blob, right
+after which layer, holds which PyTorch tensor.  `verify` computes PyTorch's
+value of every captured tensor (the exported program run by an fx
+Interpreter), runs the Caffe files on a backend (`reference`: in-process,
+Caffe semantics; `caffe`: real Caffe 1.0; `opencv`: OpenCV DNN 4.x), and
+compares each pair: max abs error, max error relative to the tensor's scale,
+cosine similarity, shape.  The first failing blob in Caffe's layer order names
+the layer and the PyTorch module behind it.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from purecaffe.errors import FormatError, PurecaffeError
+from purecaffe.verify.backends import BACKENDS, LayerOutputs, run_backend
+from purecaffe.verify.compare import DEFAULT_ATOL, DEFAULT_RTOL, BlobComparison, compare_arrays
+from purecaffe.verify.report import ParityReport
+
+PathLike = str | os.PathLike[str]
+
+SIDECAR_SUFFIX = ".purecaffe.json"
+
+
+def output_paths(prefix: PathLike) -> tuple[Path, Path, Path]:
+    """(prototxt, caffemodel, sidecar) of a conversion saved as `prefix`."""
+    stem = str(prefix)
+    for suffix in (".prototxt", ".caffemodel", SIDECAR_SUFFIX):
+        if stem.endswith(suffix):
+            stem = stem[: -len(suffix)]
+    return Path(stem + ".prototxt"), Path(stem + ".caffemodel"), Path(stem + SIDECAR_SUFFIX)
+
+
+def read_sidecar(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise FormatError("no sidecar: verify needs the .purecaffe.json that `purecaffe convert` writes next to "
+                          "the prototxt", path=path) from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise FormatError(f"unreadable sidecar: {error}", path=path) from None
+    if not isinstance(data, dict) or data.get("format") != "purecaffe-sidecar" or "tensors" not in data:
+        raise FormatError("not a purecaffe sidecar (no 'format: purecaffe-sidecar')", path=path)
+    return data
+
+
+def verify(model: Any, inputs: Sequence[Any] | Any, converted: Any, *, backend: str = "reference",
+           rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL, caffe_backend: str = "auto") -> ParityReport:
+    """Compare every mapped Caffe blob of `converted` with PyTorch's `model` on `inputs`.
+
+    `converted` is a `ConvertedNet` or the path prefix it was saved under
+    (`out/resnet18` for out/resnet18.prototxt/.caffemodel/.purecaffe.json); the
+    files on disk are what is checked, so a hand-edited prototxt is caught.
+    """
+    import torch
+
+    if backend not in BACKENDS:
+        raise PurecaffeError(f"unknown verify backend {backend!r} (choose from {', '.join(BACKENDS)})")
+    if isinstance(inputs, torch.Tensor):
+        inputs = (inputs,)
+    inputs = tuple(inputs)
+    with tempfile.TemporaryDirectory(prefix="purecaffe-verify-") as scratch:
+        if isinstance(converted, (str, os.PathLike)):
+            prototxt, caffemodel, sidecar_path = output_paths(converted)
+            for path in (prototxt, caffemodel):
+                if not path.is_file():
+                    raise FormatError("missing: verify needs the converted prototxt and caffemodel", path=path)
+            sidecar = read_sidecar(sidecar_path)
+            reference = _torch_values(model, inputs)
+        else:
+            files = converted.save(Path(scratch) / "net")
+            prototxt, caffemodel = files.prototxt, files.caffemodel
+            sidecar = converted.sidecar()
+            reference = converted.torch_reference(inputs)
+        caffe_inputs = _caffe_inputs(sidecar, inputs)
+        outputs = run_backend(backend, prototxt, caffemodel, caffe_inputs, caffe_backend=caffe_backend)
+        return build_report(sidecar, reference, outputs, rtol=rtol, atol=atol, prototxt=prototxt)
+
+
+def _torch_values(model: Any, inputs: tuple[Any, ...]) -> dict[str, np.ndarray]:
+    """PyTorch's value of every captured tensor, under the names the converter's sidecar uses."""
+    from purecaffe.convert.capture import capture
+    from purecaffe.convert.reference import torch_values
+
+    captured = capture(model, inputs)
+    return torch_values(captured.program, inputs)
+
+
+def _caffe_inputs(sidecar: Mapping[str, Any], inputs: tuple[Any, ...]) -> dict[str, np.ndarray]:
+    declared = sidecar.get("inputs", [])
+    if len(declared) != len(inputs):
+        raise PurecaffeError(f"the converted net has {len(declared)} inputs "
+                             f"({', '.join(i['blob'] for i in declared)}) but {len(inputs)} were given")
+    arrays = {}
+    for entry, value in zip(declared, inputs):
+        array = value.detach().cpu().numpy() if hasattr(value, "detach") else np.asarray(value)
+        arrays[entry["blob"]] = np.ascontiguousarray(array, dtype=np.float32)
+    return arrays
+
+
+def build_report(sidecar: Mapping[str, Any], reference: Mapping[str, np.ndarray], outputs: LayerOutputs, *,
+                 rtol: float, atol: float, prototxt: Path) -> ParityReport:
+    """Compare each sidecar entry; when the backend refused the net, compare shapes from shape inference."""
+    from purecaffe.io.prototxt import read_net
+
+    name = str(sidecar.get("name", prototxt.stem))
+    net = read_net(prototxt)
+    order = {layer.name: i for i, layer in enumerate(net.layer)}
+    types = {layer.name: layer.type for layer in net.layer}
+    entries = [e for e in sidecar["tensors"] if e.get("layer") in order]
+    missing_layers = [e["layer"] for e in sidecar["tensors"] if e.get("layer") not in order]
+    if missing_layers:
+        raise FormatError(f"the sidecar names layers the prototxt does not have: {', '.join(missing_layers[:5])}",
+                          path=prototxt)
+    unknown = [e["torch"] for e in entries if e["torch"] not in reference]
+    if unknown:
+        raise PurecaffeError(f"the sidecar does not belong to this model: it maps torch values "
+                             f"{', '.join(unknown[:5])} that the model's capture does not have")
+    entries.sort(key=lambda e: order[e["layer"]])
+    # Several torch values can live in one blob at one point (a getitem of a multi-output op, a
+    # removed identity); one comparison each is enough.
+    seen: set[tuple[str, str]] = set()
+    entries = [e for e in entries if not ((e["layer"], e["blob"]) in seen or seen.add((e["layer"], e["blob"])))]
+    static_shapes = _inferred_shapes(net, sidecar, reference) if outputs.error else {}
+    comparisons = []
+    for index, entry in enumerate(entries):
+        expected = reference[entry["torch"]]
+        if outputs.error:
+            shape, max_abs, max_rel, cosine, passed, note = _shape_only(static_shapes, entry, expected)
+            scale = float(np.max(np.abs(expected))) if expected.size else 0.0
+        else:
+            tops = outputs.after(entry["layer"])
+            caffe_value = None if tops is None else tops.get(entry["blob"])
+            shape, max_abs, max_rel, cosine, scale, passed, note = compare_arrays(
+                caffe_value, expected, rtol=rtol, atol=atol)
+        comparisons.append(BlobComparison(
+            index=index, layer=entry["layer"], layer_type=types[entry["layer"]], blob=entry["blob"],
+            torch_name=entry["torch"], module=entry.get("module", ""), op=entry.get("op", ""),
+            torch_shape=tuple(entry.get("shape", ())), caffe_shape=shape, max_abs_err=max_abs, max_rel_err=max_rel,
+            cosine=cosine, scale=scale, passed=passed, note=note))
+    return ParityReport(name=name, backend=outputs.backend, rtol=rtol, atol=atol, comparisons=tuple(comparisons),
+                        backend_error=outputs.error)
+
+
+def _inferred_shapes(net: Any, sidecar: Mapping[str, Any], reference: Mapping[str, np.ndarray]
+                     ) -> dict[tuple[str, str], tuple[int, ...]] | str:
+    """(layer, top) -> shape from Caffe-semantics shape inference, or the inference's own error."""
+    from purecaffe.runtime import infer_shapes
+
+    inputs = {entry["blob"]: tuple(reference[entry["torch"]].shape) for entry in sidecar.get("inputs", [])
+              if entry["torch"] in reference}
+    try:
+        inference = infer_shapes(net, inputs)
+    except PurecaffeError as error:
+        return error.one_line()
+    return {(step.name, top): tuple(shape) for step in inference.steps for top, shape in step.tops}
+
+
+def _shape_only(static_shapes: dict[tuple[str, str], tuple[int, ...]] | str, entry: Mapping[str, Any],
+                expected: np.ndarray) -> tuple[tuple[int, ...] | None, None, None, None, bool, str]:
+    """What can be said of a blob when the backend refused the net: does its shape match?"""
+    if isinstance(static_shapes, str):
+        return None, None, None, None, False, f"not run; shape inference failed too: {static_shapes}"
+    shape = static_shapes.get((entry["layer"], entry["blob"]))
+    if shape is not None and shape != tuple(expected.shape):
+        return shape, None, None, None, False, f"shape {shape} != torch {tuple(expected.shape)}"
+    return shape, None, None, None, False, "not run: the backend refused the net"
+
+
+__all__ = ["BACKENDS", "BlobComparison", "ParityReport", "build_report", "output_paths", "verify"]

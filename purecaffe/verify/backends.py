@@ -1,0 +1,114 @@
+"""Where the Caffe side of a comparison comes from: per-layer blob snapshots.
+
+Every backend returns `LayerOutputs`: for each layer, in execution order, the
+value of each of its tops right after it ran (in-place chains give one entry
+per layer), so a blob can be compared with the torch tensor at the exact point
+the converter's sidecar names.
+
+* `reference`: purecaffe's in-process runtime with Caffe's semantics (default).
+* `caffe`: real Caffe 1.0 (Docker image or Debian rootfs, see purecaffe.realcaffe).
+* `opencv`: OpenCV DNN 4.x (`opencv-python-headless<5`), fusion off so every
+  layer's own output is visible.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from purecaffe.errors import BackendUnavailableError, PurecaffeError
+
+PathLike = str | os.PathLike[str]
+
+BACKENDS = ("reference", "caffe", "opencv")
+
+
+@dataclass(frozen=True)
+class LayerOutputs:
+    """What a backend computed: per layer (in order) its tops' values, or why it refused the net."""
+
+    backend: str
+    layers: tuple[tuple[str, str, Mapping[str, np.ndarray]], ...]  # (layer, type, top -> value)
+    error: str | None = None
+
+    def after(self, layer: str) -> Mapping[str, np.ndarray] | None:
+        for name, _, tops in self.layers:
+            if name == layer:
+                return tops
+        return None
+
+    def layer_type(self, layer: str) -> str:
+        for name, layer_type, _ in self.layers:
+            if name == layer:
+                return layer_type
+        return ""
+
+
+def run_backend(backend: str, prototxt: PathLike, caffemodel: PathLike, inputs: Mapping[str, np.ndarray],
+                *, caffe_backend: str = "auto") -> LayerOutputs:
+    if backend == "reference":
+        return _run_reference(prototxt, caffemodel, inputs)
+    if backend == "caffe":
+        return _run_real_caffe(prototxt, caffemodel, inputs, caffe_backend)
+    if backend == "opencv":
+        return _run_opencv(prototxt, caffemodel, inputs)
+    raise PurecaffeError(f"unknown verify backend {backend!r} (choose from {', '.join(BACKENDS)})")
+
+
+def _run_reference(prototxt: PathLike, caffemodel: PathLike, inputs: Mapping[str, np.ndarray]) -> LayerOutputs:
+    from purecaffe.runtime import run
+
+    try:
+        result = run(str(prototxt), str(caffemodel), inputs)
+    except PurecaffeError as error:  # the net cannot run (e.g. weights that don't fit): data, like Caffe's refusal
+        return LayerOutputs("reference", (), error=error.one_line())
+    return LayerOutputs("reference", tuple((step.name, step.type, dict(step.tops)) for step in result.steps))
+
+
+def _run_real_caffe(prototxt: PathLike, caffemodel: PathLike, inputs: Mapping[str, np.ndarray],
+                    caffe_backend: str) -> LayerOutputs:
+    from purecaffe.realcaffe import run_real_caffe
+
+    result = run_real_caffe(prototxt, caffemodel, dict(inputs), backend=caffe_backend)
+    name = f"caffe ({result.backend})"
+    if result.error:
+        return LayerOutputs(name, (), error=result.error)
+    return LayerOutputs(name, tuple((snap.name, snap.type, dict(snap.outputs)) for snap in result.layers))
+
+
+def _run_opencv(prototxt: PathLike, caffemodel: PathLike, inputs: Mapping[str, np.ndarray]) -> LayerOutputs:
+    try:
+        import cv2
+    except ImportError:
+        raise BackendUnavailableError("the opencv backend needs OpenCV 4.x: pip install 'opencv-python-headless<5'") \
+            from None
+    if int(cv2.__version__.split(".")[0]) >= 5:
+        raise BackendUnavailableError(f"OpenCV {cv2.__version__} has no Caffe importer (removed in 5.0); "
+                                      f"pip install 'opencv-python-headless<5'")
+    from purecaffe import load_net
+
+    net_param = load_net(prototxt)
+    try:
+        net = cv2.dnn.readNetFromCaffe(str(Path(prototxt)), str(Path(caffemodel)))
+        net.setPreferableBackend(cv2.dnn.DNN_BACKEND_OPENCV)
+        net.setPreferableTarget(cv2.dnn.DNN_TARGET_CPU)
+        net.enableFusion(False)
+        for name, value in inputs.items():
+            net.setInput(np.ascontiguousarray(value, dtype=np.float32), name)
+        names = [layer.name for layer in net_param.layer if layer.type != "Input"]
+        outputs = net.forwardAndRetrieve(names)
+    except cv2.error as error:
+        text = " ".join(str(error).split())
+        return LayerOutputs("opencv", (), error=f"OpenCV {cv2.__version__} refused the net: {text}")
+    layers: list[tuple[str, str, Mapping[str, np.ndarray]]] = []
+    computed = dict(zip(names, outputs))
+    for layer in net_param.layer:
+        if layer.type == "Input":  # OpenCV feeds inputs without running a layer: its tops are the inputs
+            layers.append((layer.name, layer.type, {top: inputs[top] for top in layer.top if top in inputs}))
+        else:
+            values = computed[layer.name]
+            layers.append((layer.name, layer.type, {top: np.asarray(v) for top, v in zip(layer.top, values)}))
+    return LayerOutputs(f"opencv {cv2.__version__}", tuple(layers))

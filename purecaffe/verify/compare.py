@@ -1,0 +1,67 @@
+"""Comparing one Caffe blob with the PyTorch tensor it stands for."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+# Default tolerance: float32 conversions differ from PyTorch only by summation
+# order and rounding (a few ulps per op, growing with depth); 1e-4 of a tensor's
+# largest magnitude leaves room for that and still catches any wrong axis, pad
+# or rounding mode, which errs by whole values (>= 1e-2 of the scale).
+DEFAULT_RTOL = 1e-4
+# Floor for tensors that are (almost) all zeros, where 1e-4 x scale means nothing.
+DEFAULT_ATOL = 1e-6
+
+
+@dataclass(frozen=True)
+class BlobComparison:
+    """One Caffe blob (as it was right after `layer`) against its PyTorch tensor."""
+
+    index: int
+    layer: str
+    layer_type: str
+    blob: str
+    torch_name: str
+    module: str
+    op: str
+    torch_shape: tuple[int, ...]
+    caffe_shape: tuple[int, ...] | None
+    max_abs_err: float | None
+    max_rel_err: float | None  # max |caffe - torch| / max |torch|
+    cosine: float | None
+    scale: float  # max |torch|
+    passed: bool
+    note: str = ""
+
+
+def compare_arrays(caffe: np.ndarray | None, reference: np.ndarray, *, rtol: float, atol: float
+                   ) -> tuple[tuple[int, ...] | None, float | None, float | None, float | None, float, bool, str]:
+    """(caffe shape, max abs err, max rel err, cosine, scale, passed, note) for one pair."""
+    ref = np.asarray(reference, dtype=np.float64)
+    scale = float(np.max(np.abs(ref))) if ref.size else 0.0
+    if caffe is None:
+        return None, None, None, None, scale, False, "the backend did not produce this blob"
+    got = np.asarray(caffe, dtype=np.float64)
+    if got.shape != ref.shape:
+        if got.size == ref.size:
+            note = f"shape {tuple(got.shape)} != torch {tuple(ref.shape)} (same element count)"
+        else:
+            note = f"shape {tuple(got.shape)} != torch {tuple(ref.shape)}"
+        return tuple(got.shape), None, None, None, scale, False, note
+    finite = np.isfinite(ref)
+    if not np.array_equal(np.isfinite(got), finite):
+        return tuple(got.shape), float("inf"), float("inf"), None, scale, False, \
+            "non-finite values where torch has finite ones (or the reverse)"
+    if not finite.all():  # torch itself has inf/nan there: they must agree exactly
+        if not np.array_equal(got[~finite], ref[~finite], equal_nan=True):
+            return tuple(got.shape), float("inf"), float("inf"), None, scale, False, "inf/nan values differ"
+        got, ref = np.where(finite, got, 0.0), np.where(finite, ref, 0.0)
+        scale = float(np.max(np.abs(ref)))
+    diff = np.abs(got - ref)
+    max_abs = float(diff.max()) if diff.size else 0.0
+    max_rel = max_abs / scale if scale > 0 else (0.0 if max_abs == 0 else float("inf"))
+    norms = float(np.linalg.norm(got)) * float(np.linalg.norm(ref))
+    cosine = float(np.dot(got.ravel(), ref.ravel()) / norms) if norms > 0 else (1.0 if max_abs == 0 else 0.0)
+    passed = max_abs <= rtol * scale + atol
+    return tuple(got.shape), max_abs, max_rel, cosine, scale, passed, ""

@@ -1,0 +1,162 @@
+"""The parity report: what was compared, where it first diverged, in four renderings."""
+from __future__ import annotations
+
+import html
+import json
+import math
+from dataclasses import asdict, dataclass
+
+from purecaffe.verify.compare import BlobComparison
+
+
+@dataclass(frozen=True)
+class ParityReport:
+    """Every mapped Caffe blob against its PyTorch tensor, in Caffe's layer order."""
+
+    name: str
+    backend: str
+    rtol: float
+    atol: float
+    comparisons: tuple[BlobComparison, ...]
+    backend_error: str | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.backend_error is None and bool(self.comparisons) and all(c.passed for c in self.comparisons)
+
+    @property
+    def first_divergence(self) -> BlobComparison | None:
+        """The first blob, in Caffe's layer order, that differs from PyTorch (by value or shape)."""
+        return next((c for c in self.comparisons if not c.passed and not c.note.startswith("not run")), None)
+
+    @property
+    def worst(self) -> BlobComparison | None:
+        scored = [c for c in self.comparisons if c.max_rel_err is not None]
+        return max(scored, key=lambda c: c.max_rel_err or 0.0) if scored else None
+
+    def summary(self) -> str:
+        refused = f"the {self.backend} backend refused the net: {self.backend_error}" if self.backend_error else ""
+        first = self.first_divergence
+        if first is None and refused:
+            return f"{self.name}: NOT VERIFIED: {refused}"
+        if first is None:
+            worst = self.worst
+            worst_text = f"; worst max|err|/max|torch| = {worst.max_rel_err:.2e} at {worst.layer}" if worst else ""
+            return (f"{self.name}: PARITY OK on {self.backend}: {len(self.comparisons)} blobs within "
+                    f"{self.rtol:g} x max|torch| + {self.atol:g}{worst_text}")
+        failed = [c for c in self.comparisons if not c.passed and not c.note.startswith("not run")]
+        module = f" (PyTorch module '{first.module}', {first.op})" if first.module else f" ({first.op})"
+        detail = first.note or (f"max|err| {first.max_abs_err:.3e} > {self.rtol:g} x {first.scale:.3e} "
+                                f"+ {self.atol:g}")
+        return (f"{self.name}: PARITY FAILED on {self.backend}: {len(failed)} of {len(self.comparisons)} blobs "
+                f"diverge; first at layer '{first.layer}' [{first.layer_type}] blob '{first.blob}'{module}: {detail}"
+                + (f"; {refused}" if refused else ""))
+
+    # ------------------------------------------------------------------ renderings
+
+    def to_dict(self) -> dict:
+        first = self.first_divergence
+        return {"name": self.name, "backend": self.backend, "passed": self.passed, "rtol": self.rtol,
+                "atol": self.atol, "backend_error": self.backend_error,
+                "first_divergence": None if first is None else {"layer": first.layer, "blob": first.blob,
+                                                                 "module": first.module, "op": first.op},
+                "summary": self.summary(),
+                "comparisons": [_jsonable(asdict(c)) for c in self.comparisons]}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    def _rows(self) -> list[tuple[str, ...]]:
+        rows = []
+        for c in self.comparisons:
+            rows.append((str(c.index), c.layer, c.layer_type, c.blob, c.module or "-", "x".join(map(str, c.torch_shape)),
+                         _num(c.max_abs_err), _num(c.max_rel_err), _num(c.cosine, 6), "ok" if c.passed else "FAIL",
+                         c.note))
+        return rows
+
+    HEADER = ("#", "layer", "type", "blob", "torch module", "shape", "max|err|", "rel", "cosine", "", "note")
+
+    def to_table(self) -> str:
+        rows = [self.HEADER, *self._rows()]
+        widths = [min(max(len(r[i]) for r in rows), 40) for i in range(len(self.HEADER))]
+        lines = [f"{self.name}: {len(self.comparisons)} blobs compared on {self.backend} "
+                 f"(pass: max|err| <= {self.rtol:g} x max|torch| + {self.atol:g})"]
+        for i, row in enumerate(rows):
+            lines.append("  ".join(cell[:40].ljust(widths[j]) for j, cell in enumerate(row)).rstrip())
+            if i == 0:
+                lines.append("  ".join("-" * w for w in widths))
+        lines.append(self.summary())
+        return "\n".join(lines)
+
+    def to_markdown(self) -> str:
+        lines = [f"# Parity report: {self.name}", "", f"**{self.summary()}**", "",
+                 f"Backend: `{self.backend}`. A blob passes when max|caffe - torch| <= {self.rtol:g} x "
+                 f"max|torch| + {self.atol:g}. `rel` = max|err| / max|torch|.", "",
+                 "| " + " | ".join(h or "result" for h in self.HEADER) + " |",
+                 "|" + "---|" * len(self.HEADER)]
+        for row in self._rows():
+            lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |")
+        return "\n".join(lines) + "\n"
+
+    def to_html(self) -> str:
+        status = "pass" if self.passed else "fail"
+        first = self.first_divergence
+        body = []
+        for c, row in zip(self.comparisons, self._rows()):
+            css = "fail" if not c.passed else ""
+            if first is not None and c is first:
+                css += " first"
+            bar = _bar(c.max_rel_err, self.rtol)
+            cells = "".join(f"<td>{html.escape(cell)}</td>" for cell in row[:-2])
+            body.append(f'<tr class="{css.strip()}">{cells}<td>{bar}</td>'
+                        f'<td>{"ok" if c.passed else "FAIL"}</td><td>{html.escape(c.note)}</td></tr>')
+        headers = "".join(f"<th>{html.escape(h)}</th>" for h in (*self.HEADER[:-2], "error vs tolerance", "", "note"))
+        error = f'<p class="fail">{html.escape(self.backend_error)}</p>' if self.backend_error else ""
+        return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>Parity report: {html.escape(self.name)}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2em; color: #222; }}
+h1 {{ font-size: 1.4em; }} .summary {{ padding: .6em 1em; border-radius: 4px; }}
+.summary.pass {{ background: #e6f4ea; }} .summary.fail {{ background: #fce8e6; }}
+table {{ border-collapse: collapse; font-size: .85em; }}
+th, td {{ border-bottom: 1px solid #ddd; padding: .25em .6em; text-align: left; white-space: nowrap; }}
+tr.fail td {{ background: #fce8e6; }} tr.first td {{ font-weight: bold; }}
+.bar {{ display: inline-block; height: .7em; background: #4a8; vertical-align: middle; }}
+.bar.over {{ background: #d33; }} p.fail {{ color: #b00; }}
+</style></head><body>
+<h1>Parity report: {html.escape(self.name)}</h1>
+<p class="summary {status}">{html.escape(self.summary())}</p>
+<p>Backend <code>{html.escape(self.backend)}</code>. Each Caffe blob is taken right after the layer that
+produced the PyTorch tensor (in-place chains included). A blob passes when
+max|caffe &minus; torch| &le; {self.rtol:g} &times; max|torch| + {self.atol:g}; <em>rel</em> is
+max|err| / max|torch|; the bar is log-scaled, its end is the tolerance.</p>
+{error}
+<table><thead><tr>{headers}</tr></thead><tbody>
+{chr(10).join(body)}
+</tbody></table></body></html>
+"""
+
+
+def _num(value: float | None, digits: int = 2) -> str:
+    if value is None:
+        return "-"
+    if math.isinf(value):
+        return "inf"
+    return f"{value:.{digits}e}" if digits == 2 else f"{value:.{digits}f}"
+
+
+def _bar(rel: float | None, rtol: float) -> str:
+    """A log-scale bar: 1e-9 -> empty, rtol -> 100 px, beyond -> red."""
+    if rel is None:
+        return ""
+    if rel <= 0:
+        return '<span class="bar" style="width:0px"></span>'
+    position = (math.log10(max(rel, 1e-9)) + 9) / (math.log10(rtol) + 9)
+    width = int(min(max(position, 0.0), 1.5) * 100)
+    css = "bar over" if rel > rtol else "bar"
+    return f'<span class="{css}" style="width:{width}px"></span>'
+
+
+def _jsonable(data: dict) -> dict:
+    return {k: (None if isinstance(v, float) and math.isinf(v) else list(v) if isinstance(v, tuple) else v)
+            for k, v in data.items()}
