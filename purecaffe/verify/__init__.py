@@ -130,8 +130,10 @@ def build_report(sidecar: Mapping[str, Any], reference: Mapping[str, np.ndarray]
     entries.sort(key=lambda e: order[e["layer"]])
     # Several torch values can live in one blob at one point (a getitem of a multi-output op, a
     # removed identity); one comparison each is enough.
-    seen: set[tuple[str, str]] = set()
-    entries = [e for e in entries if not ((e["layer"], e["blob"]) in seen or seen.add((e["layer"], e["blob"])))]
+    unique: dict[tuple[str, str], Mapping[str, Any]] = {}
+    for entry in entries:
+        unique.setdefault((entry["layer"], entry["blob"]), entry)
+    entries = list(unique.values())
     static_shapes = _inferred_shapes(net, sidecar, reference) if outputs.error else {}
     comparisons = []
     for index, entry in enumerate(entries):
