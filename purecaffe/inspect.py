@@ -5,8 +5,10 @@ import json
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from google.protobuf.message import Message
 
 from purecaffe.errors import PurecaffeError
 from purecaffe.io.caffemodel import read_caffemodel
@@ -27,6 +29,7 @@ class LayerRow:
     tops: tuple[str, ...]
     param_shapes: tuple[tuple[int, ...], ...] | None  # None: not known (no weights, no shape inference)
     param_count: int | None
+    top_shapes: tuple[tuple[int, ...], ...] | None = None  # from shape inference (prototxt given)
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,8 @@ class InspectReport:
     format: str
     rows: tuple[LayerRow, ...]
     weight_layers_not_in_net: tuple[str, ...] = ()
+    shape_problem: str | None = None  # why shape inference failed, if it did
+    weight_shape_mismatches: tuple[str, ...] = ()  # caffemodel blobs that do not fit the prototxt
 
     @property
     def total_params(self) -> int:
@@ -48,12 +53,11 @@ class InspectReport:
         return json.dumps(data, indent=2)
 
     def to_table(self) -> str:
-        header = ("layer", "type", "bottoms -> tops", "params", "count")
+        header = ("layer", "type", "bottoms -> tops", "top shapes", "params", "count")
         lines = [header]
         for row in self.rows:
-            shapes = "-" if row.param_shapes is None else \
-                " ".join("x".join(map(str, shape)) or "scalar" for shape in row.param_shapes)
-            lines.append((row.name, row.type, f"{','.join(row.bottoms)} -> {','.join(row.tops)}", shapes,
+            lines.append((row.name, row.type, f"{','.join(row.bottoms)} -> {','.join(row.tops)}",
+                          _shapes_text(row.top_shapes), _shapes_text(row.param_shapes),
                           "-" if row.param_count is None else f"{row.param_count:,}"))
         widths = [min(max(len(line[i]) for line in lines), 60) for i in range(len(header))]
         out = [f"{self.net_name or '(unnamed net)'}  [{self.format}]  {' + '.join(self.files)}"]
@@ -62,6 +66,10 @@ class InspectReport:
             if i == 0:
                 out.append("  ".join("-" * w for w in widths))
         out.append(f"total: {len(self.rows)} layers, {self.total_params:,} parameters")
+        if self.shape_problem:
+            out.append(f"shape inference: {self.shape_problem}")
+        for mismatch in self.weight_shape_mismatches:
+            out.append(f"weights do not fit the prototxt: {mismatch}")
         if self.weight_layers_not_in_net:
             out.append(f"weights for layers not in the net (ignored by Caffe): "
                        f"{', '.join(self.weight_layers_not_in_net)}")
@@ -93,16 +101,30 @@ def inspect_files(paths: list[PathLike], proto: PathLike | None = None) -> Inspe
     weights = {layer.name: layer.blobs for layer in model.layers if layer.blobs} if model else {}
     if texts:
         net = read_net(texts[0], schema=schema)
+        inferred, problem = _infer(net)
         rows = []
+        mismatches = []
         for layer in net.layer:
-            blobs = weights.get(layer.name)
-            rows.append(_row(layer.name, layer.type, tuple(layer.bottom), tuple(layer.top),
-                             None if model is None else tuple(blobs or ())))
+            step = inferred.get(layer.name)
+            tops = tuple(shape for _, shape in step.tops) if step is not None else None
+            if model is not None:
+                blobs = tuple(weights.get(layer.name) or ())
+                row = _row(layer.name, layer.type, tuple(layer.bottom), tuple(layer.top), blobs, tops)
+                if step is not None and blobs and row.param_shapes != tuple(step.params):
+                    mismatches.append(f"layer '{layer.name}' stores {_shapes_text(row.param_shapes)}, "
+                                      f"Caffe allocates {_shapes_text(tuple(step.params))}")
+            elif step is not None:
+                row = LayerRow(layer.name, layer.type, tuple(layer.bottom), tuple(layer.top), tuple(step.params),
+                               sum(int(np.prod(shape, dtype=np.int64)) for shape in step.params), tops)
+            else:
+                row = _row(layer.name, layer.type, tuple(layer.bottom), tuple(layer.top), None)
+            rows.append(row)
         names = {layer.name for layer in net.layer}
         extra = tuple(name for name in weights if name not in names)
         kind = "prototxt" + (f" + {model.format} caffemodel" if model else "")
         return InspectReport(files=tuple(map(str, paths)), net_name=net.name, format=kind, rows=tuple(rows),
-                             weight_layers_not_in_net=extra)
+                             weight_layers_not_in_net=extra, shape_problem=problem,
+                             weight_shape_mismatches=tuple(mismatches))
     assert model is not None
     rows = [_row(layer.name, layer.type, layer.bottoms, layer.tops, layer.blobs) for layer in model.layers]
     return InspectReport(files=tuple(map(str, paths)), net_name=model.name, format=f"{model.format} caffemodel",
@@ -110,8 +132,25 @@ def inspect_files(paths: list[PathLike], proto: PathLike | None = None) -> Inspe
 
 
 def _row(name: str, layer_type: str, bottoms: tuple[str, ...], tops: tuple[str, ...],
-         blobs: tuple[np.ndarray, ...] | None) -> LayerRow:
+         blobs: tuple[np.ndarray, ...] | None, top_shapes: tuple[tuple[int, ...], ...] | None = None) -> LayerRow:
     if blobs is None:
-        return LayerRow(name, layer_type, bottoms, tops, None, None)
+        return LayerRow(name, layer_type, bottoms, tops, None, None, top_shapes)
     shapes = tuple(tuple(int(d) for d in blob.shape) for blob in blobs)
-    return LayerRow(name, layer_type, bottoms, tops, shapes, sum(int(blob.size) for blob in blobs))
+    return LayerRow(name, layer_type, bottoms, tops, shapes, sum(int(blob.size) for blob in blobs), top_shapes)
+
+
+def _infer(net: Message) -> tuple[dict[str, Any], str | None]:
+    """Shape-inference steps by layer name, and the reason when inference stopped (e.g. a Concat mismatch)."""
+    from purecaffe.runtime import infer_shapes
+
+    try:
+        inference = infer_shapes(net)
+    except PurecaffeError as error:
+        return {}, error.one_line()
+    return {step.name: step for step in inference.steps}, None
+
+
+def _shapes_text(shapes: tuple[tuple[int, ...], ...] | None) -> str:
+    if shapes is None:
+        return "-"
+    return " ".join("x".join(map(str, shape)) or "scalar" for shape in shapes)
