@@ -7,7 +7,7 @@ traceback.
 """
 from __future__ import annotations
 
-from pathlib import Path
+import os
 
 
 class PurecaffeError(Exception):
@@ -15,7 +15,8 @@ class PurecaffeError(Exception):
 
     exit_status = 2
 
-    def __init__(self, message: str, *, path: str | Path | None = None, place: str | None = None) -> None:
+    def __init__(self, message: str, *, path: str | os.PathLike[str] | None = None,
+                 place: str | None = None) -> None:
         self.message = message
         self.path = None if path is None else str(path)
         self.place = place

@@ -1,0 +1,1 @@
+../../docker/caffe_runner.py

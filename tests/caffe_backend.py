@@ -1,0 +1,112 @@
+"""Real Caffe for any test: the session fixture `real_caffe_backend`.
+
+Usage from any test directory (tests/ is on sys.path, see tests/conftest.py):
+
+    import pytest
+    from caffe_backend import real_caffe_backend  # noqa: F401  (brings the fixture into this module)
+    from purecaffe.realcaffe import run_real_caffe
+
+    @pytest.mark.real_caffe
+    def test_my_net_matches_caffe(real_caffe_backend, tmp_path):
+        run = run_real_caffe(prototxt, caffemodel, {"data": x}, backend=real_caffe_backend)
+        assert run.ok, run.error
+        np.testing.assert_allclose(mine, run.blobs["prob"], ...)   # or run.after("relu1")
+
+(Importing the fixture into a conftest.py works too.)  Outside fixtures, call
+`get_real_caffe_backend()`.  The backend is resolved once per process, however many
+modules import the fixture: Docker when an engine answers, else the Debian rootfs
+(built on first use, ~1.5-4 min, cached on disk across runs under the user cache
+dir), else the test is skipped with the reason -- or FAILS under CI=true, where
+real Caffe is required.  Each run_real_caffe call then costs about 0.5 s plus the
+forward pass.
+
+Environment: PURECAFFE_CAFFE_BACKEND=auto|docker|rootfs (default auto),
+PURECAFFE_ROOTFS_DIR=DIR (default: purecaffe's cache dir).
+
+`prepare_corpus_model(name, prototxt, work)` gives what real Caffe needs to
+reproduce a corpus reference.npz: the prototxt (type substitutions applied), a
+caffemodel (the real one, or the fill-rule parameters written by our writer) and
+the inputs.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import purecaffe
+from corpus import fill_rule_weights, in_ci, model_dir, reference_meta
+from purecaffe.errors import BackendUnavailableError
+from purecaffe.realcaffe import Backend, resolve_backend
+
+log = logging.getLogger(__name__)
+
+BACKEND_ENV = "PURECAFFE_CAFFE_BACKEND"
+ROOTFS_ENV = "PURECAFFE_ROOTFS_DIR"
+
+@dataclass(frozen=True)
+class Resolution:
+    backend: Backend | None
+    error: str | None
+    seconds: float
+
+
+_resolved: list[Resolution] = []  # one resolution per test process (a test-only cache)
+
+
+def get_real_caffe_backend() -> Backend:
+    """The ready backend (cached per process); skips, or fails under CI=true, when there is none."""
+    if not _resolved:
+        started = time.monotonic()
+        backend: Backend | None = None
+        error: str | None = None
+        try:
+            backend = resolve_backend(os.environ.get(BACKEND_ENV, "auto"),
+                                      rootfs_dir=os.environ.get(ROOTFS_ENV) or None)
+        except BackendUnavailableError as unavailable:
+            error = unavailable.one_line()
+        _resolved.append(Resolution(backend, error, time.monotonic() - started))
+        log.warning("real Caffe backend: %s (%.1f s to get ready)",
+                    backend.describe() if backend else error, _resolved[0].seconds)
+    resolution = _resolved[0]
+    if resolution.backend is None:
+        message = f"real Caffe is not available: {resolution.error}"
+        if in_ci():
+            pytest.fail(message + " -- required under CI=true")
+        pytest.skip(message)
+    return resolution.backend
+
+
+@pytest.fixture(scope="session")
+def real_caffe_backend() -> Backend:
+    """A ready real-Caffe backend for `run_real_caffe(..., backend=real_caffe_backend)`."""
+    return get_real_caffe_backend()
+
+
+def prepare_corpus_model(name: str, prototxt: str, work: Path) -> tuple[Path, Path, dict[str, np.ndarray]]:
+    """(prototxt as Caffe should load it, caffemodel, inputs) for a corpus model with a reference.npz."""
+    folder = model_dir(name)
+    with np.load(folder / "reference.npz") as reference:
+        meta = reference_meta(reference)
+        inputs = {key[len("input:"):]: reference[key] for key in reference.files if key.startswith("input:")}
+        weights = None if meta["caffemodel"] else fill_rule_weights(reference)
+    source = folder / prototxt
+    if meta["substitutions"]:
+        text = source.read_text()
+        for substitution in meta["substitutions"]:  # e.g. DepthwiseConvolution=Convolution
+            old, new = substitution.split("=")
+            text = re.sub(rf'type:\s*"{re.escape(old)}"', f'type: "{new}"', text)
+        source = work / prototxt
+        source.write_text(text)
+    if weights is None:
+        caffemodel = folder / meta["caffemodel"]
+    else:
+        caffemodel = work / "fill_rule.caffemodel"
+        purecaffe.save_weights(caffemodel, weights, net=purecaffe.load_net(source))
+    return source, caffemodel, inputs
