@@ -288,7 +288,9 @@ def _layer_header(schema: CaffeSchema, layer: WeightLayer) -> bytes:
 
 def _blob_parts(schema: CaffeSchema, blob: np.ndarray) -> tuple[bytes, np.ndarray]:
     """(serialized BlobProto prefix with shape and data header, contiguous float32 data)."""
-    data = np.ascontiguousarray(blob, dtype="<f4")
+    # np.require, not np.ascontiguousarray: the latter turns a 0-D blob (Caffe's
+    # shared PReLU slope, a scalar Scale) into shape (1,), disagreeing with _layer_size.
+    data = np.require(blob, dtype="<f4", requirements="C")
     shape = schema.BlobShape(dim=[int(d) for d in data.shape])
     shape_bytes = shape.SerializeToString()
     prefix = wire.len_field_header(BLOB_SHAPE, len(shape_bytes)) + shape_bytes

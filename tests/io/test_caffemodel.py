@@ -182,3 +182,11 @@ def test_binaryproto_mean_file() -> None:
 
 def test_reference_models_listed() -> None:
     assert len(reference_models()) == 15
+
+
+def test_zero_dimensional_blob_round_trips(tmp_path: Path) -> None:
+    """Caffe's shared PReLU slope is a 0-D blob (BlobShape with no dims); it stays 0-D."""
+    out = tmp_path / "prelu.caffemodel"
+    write_caffemodel(out, [WeightLayer("prelu", "PReLU", ("x",), ("x",), (np.array(0.25, dtype=np.float32),))])
+    blob = read_caffemodel(out).layers[0].blobs[0]
+    assert blob.shape == () and float(blob) == 0.25
