@@ -42,9 +42,23 @@ def make_weights() -> dict[str, list[np.ndarray]]:
             for name, w, b in VGG16_SHAPES}
 
 
+def write_with_protobuf(path: Path, weights: dict[str, list[np.ndarray]]) -> None:
+    """How older converters write: the whole NetParameter in memory, blob.data.extend(), one serialize."""
+    schema = purecaffe.load_schema()
+    net = schema.NetParameter(name="vgg16")
+    for name, blobs in weights.items():
+        layer = net.layer.add(name=name)
+        for array in blobs:
+            blob = layer.blobs.add()
+            blob.shape.dim.extend(array.shape)
+            blob.data.extend(array.ravel())
+    path.write_bytes(net.SerializeToString())
+
+
 def child(operation: str, folder: Path) -> dict[str, float]:
     """One measurement in this (fresh) process: returns seconds and peak RSS bytes."""
-    import purecaffe  # noqa: F401 - imported before timing, as a user's program would
+    global purecaffe
+    import purecaffe  # imported before timing, as a user's program would
 
     caffemodel, npz = folder / "vgg16.caffemodel", folder / "vgg16.npz"
     if operation.startswith("write"):
@@ -54,6 +68,8 @@ def child(operation: str, folder: Path) -> dict[str, float]:
         start = time.perf_counter()
         if operation == "write-caffemodel":
             purecaffe.save_weights(caffemodel, weights)
+        elif operation == "write-protobuf":
+            write_with_protobuf(folder / "vgg16-protobuf.caffemodel", weights)
         else:
             np.savez(npz, **{f"{name}:{i}": blob for name, blobs in weights.items() for i, blob in enumerate(blobs)})
         seconds = time.perf_counter() - start
@@ -87,6 +103,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--dir", type=Path, default=None)
+    parser.add_argument("--with-protobuf", action="store_true",
+                        help="also time a plain-protobuf writer (blob.data.extend), once: slow, ~5 GB RSS")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -99,6 +117,9 @@ def main() -> None:
     for _ in range(args.repeats):
         for operation in operations:  # alternate so machine noise hits every variant alike
             runs[operation].append(measure(operation, folder))
+    if args.with_protobuf:
+        operations.append("write-protobuf")
+        runs["write-protobuf"] = [measure("write-protobuf", folder)]
     base = baseline_rss()
 
     def median(op: str, key: str) -> float:
@@ -115,6 +136,9 @@ def main() -> None:
           "  (target <= 1.3x)")
     print(f"read time   caffemodel / np.load  = {median('read-caffemodel', 'seconds') / median('read-npz', 'seconds'):.2f}x"
           "  (target <= 2x)")
+    if args.with_protobuf:
+        print(f"write time  plain protobuf / np.savez = "
+              f"{median('write-protobuf', 'seconds') / median('write-npz', 'seconds'):.1f}x (1 run)")
     for op in ("write-caffemodel", "read-caffemodel"):
         print(f"peak RSS {op} = {median(op, 'peak_rss') / WEIGHT_BYTES:.2f}x weight bytes "
               f"({(median(op, 'peak_rss') - base) / WEIGHT_BYTES:.2f}x above the import baseline; target <= 1.25x)")

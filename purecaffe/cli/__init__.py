@@ -16,6 +16,11 @@ from purecaffe.errors import PurecaffeError
 
 COMMANDS: tuple[str, ...] = (
     "inspect",
+    "convert",
+    "verify",
+    "verify-caffe",
+    "caffe-rootfs",
+    "init", "fill",
 )
 
 log = logging.getLogger("purecaffe")

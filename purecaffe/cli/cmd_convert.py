@@ -1,0 +1,50 @@
+"""`purecaffe convert package.module:factory --input-shape 1,3,224,224 [--weights CKPT] -o OUT`."""
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "convert", help="convert a PyTorch model to a Caffe prototxt + caffemodel",
+        description="Convert a PyTorch model to Caffe: writes OUT.prototxt, OUT.caffemodel and "
+                    "OUT.purecaffe.json (which Caffe blob holds which PyTorch tensor).  Nothing is "
+                    "written when any op cannot be converted exactly; all such ops are listed.")
+    parser.add_argument("model", metavar="MODULE:FACTORY",
+                        help="a callable returning the torch.nn.Module, e.g. purecaffe.examples.tiny_resnet:tiny_resnet")
+    parser.add_argument("--input-shape", action="append", required=True, metavar="D,D,...",
+                        help="shape of an example input, e.g. 1,3,224,224 (once per model input, in order)")
+    parser.add_argument("--weights", metavar="CKPT", help="a checkpoint (state_dict, or a dict holding one under "
+                                                          "'state_dict'/'model'), loaded with weights_only=True")
+    parser.add_argument("-o", "--output", required=True, metavar="OUT", help="output path without suffix")
+    parser.add_argument("--name", help="the net's name (default: the output file's name)")
+    parser.add_argument("--input-name", action="append", metavar="NAME",
+                        help="input blob name (once per input; default 'data' for a single input)")
+    parser.add_argument("--output-name", action="append", metavar="NAME", help="output blob name (once per output)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random example inputs (default 0)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import os
+
+    import torch
+
+    from purecaffe.convert import convert
+    from purecaffe.convert.loading import load_checkpoint, load_factory, parse_shape
+
+    shapes = [parse_shape(text) for text in args.input_shape]
+    model = load_factory(args.model)
+    if args.weights:
+        load_checkpoint(model, args.weights)
+    model.eval()
+    generator = torch.Generator().manual_seed(args.seed)
+    inputs = tuple(torch.randn(*shape, generator=generator) for shape in shapes)
+    name = args.name or os.path.basename(args.output.rstrip("/")) or "net"
+    net = convert(model, inputs, name=name, input_names=args.input_name, output_names=args.output_name)
+    files = net.save(args.output)
+    shapes_text = ", ".join(f"{n}{list(s)}" for n, s in net.input_shapes.items())
+    outputs_text = ", ".join(f"{n}{list(s)}" for n, s in net.output_shapes.items())
+    print(f"wrote {files.prototxt}, {files.caffemodel}, {files.sidecar}: {len(net.net.layer)} layers, "
+          f"inputs {shapes_text}, outputs {outputs_text}")
+    return 0

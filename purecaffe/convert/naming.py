@@ -1,0 +1,50 @@
+"""Readable, stable layer names from module paths.
+
+* A node that is the only op of a leaf module is named by the module path:
+  `layer1.0.conv1`.
+* A leaf module called several times (torchvision's shared `relu`) gives
+  `layer1.0.relu`, `layer1.0.relu_1`, ...
+* Ops written inline in a container's `forward` (or a leaf module doing
+  several different ops) are `<path>/<op>`: `layer1.0/add`; at the top
+  level just `<op>`: `flatten`.
+Names are made unique in graph order; `reserved` (input blob names) are
+never used.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from purecaffe.convert.graph import GETITEM, Node
+
+
+def short_op(op: str) -> str:
+    """`aten._native_batch_norm_legit_no_training` -> `native_batch_norm_legit_no_training`."""
+    name = op.rsplit(".", 1)[-1].strip("_")
+    return name or op
+
+
+def plan_layer_names(nodes: Sequence[Node], *, reserved: Iterable[str] = ()) -> dict[str, str]:
+    lowered = [n for n in nodes if n.op != GETITEM]
+    paths = {n.module_path for n in lowered}
+    containers = {p for p in paths if p and any(q.startswith(p + ".") for q in paths)}
+    ops_by_path: dict[str, set[str]] = {}
+    for node in lowered:
+        ops_by_path.setdefault(node.module_path, set()).add(node.op)
+
+    used = set(reserved)
+    names: dict[str, str] = {}
+    for node in lowered:
+        path = node.module_path
+        if path and path not in containers and len(ops_by_path[path]) == 1:
+            wanted = path
+        elif path:
+            wanted = f"{path}/{short_op(node.op)}"
+        else:
+            wanted = short_op(node.op)
+        name, i = wanted, 1
+        while name in used:
+            name = f"{wanted}_{i}"
+            i += 1
+        used.add(name)
+        names[node.name] = name
+    return names

@@ -1,0 +1,114 @@
+"""The one place where PyTorch tensors become Caffe parameter blobs.
+
+Every blob that reaches a caffemodel passes through `caffe_blob` (float32,
+C-contiguous, a copy never sharing memory with the model, finite).  The
+functions below document each Caffe layer's blob layout once; lowerings call
+them instead of building lists by hand:
+
+=============  ==============================================================
+Convolution    [weight (out, in/group, kh, kw), bias (out,)]  == Conv2d.weight
+Deconvolution  [weight (in, out/group, kh, kw), bias (out,)]  == ConvTranspose2d.weight
+InnerProduct   [weight (out, in), bias (out,)]  == Linear.weight (transpose: false)
+BatchNorm      [mean (C,), variance (C,), scale_factor (1,)]; Caffe divides mean and
+               variance by the factor (0 means 0), so we store factor 1.
+Scale          [gamma (C...), beta (C...)] over bottom axes axis .. axis+num_axes
+Bias           [beta (C...)]
+PReLU          [slope (C,)] or (1,) with channel_shared
+Parameter      [value (shape)]
+=============  ==============================================================
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from purecaffe.errors import UnsupportedError
+
+
+def caffe_blob(value: Any, *, what: str = "parameter") -> np.ndarray:
+    """`value` (torch tensor, numpy array, number) as a read-only float32 C-contiguous array.
+
+    No copy is made when the value already is float32 and C-contiguous (a VGG16's
+    528 MB of weights are not duplicated): the blob then shares memory with the
+    model's parameter, so a model changed between `convert` and `save` changes
+    the saved weights too.  A non-finite value is refused: Caffe would load it,
+    and every output would silently be NaN.
+    """
+    if hasattr(value, "detach"):  # torch.Tensor, without importing torch here
+        value = value.detach().cpu()
+        if str(value.dtype) in ("torch.bfloat16", "torch.float16"):
+            value = value.float()
+        value = value.numpy()
+    array = np.asarray(value, dtype=np.float32, order="C")
+    if array.flags.writeable:
+        array = array.view()
+        array.flags.writeable = False
+    flat = array.reshape(-1)
+    for start in range(0, flat.size, _CHUNK):  # chunked: no full-size temporary for a 400 MB blob
+        if not np.isfinite(flat[start:start + _CHUNK]).all():
+            raise UnsupportedError(f"{what} contains NaN or infinity")
+    return array
+
+
+_CHUNK = 1 << 20
+
+
+def convolution_blobs(weight: Any, bias: Any | None) -> list[np.ndarray]:
+    """Convolution: PyTorch Conv2d's (out, in/group, kh, kw) is Caffe's layout as is."""
+    blobs = [caffe_blob(weight, what="convolution weight")]
+    if bias is not None:
+        blobs.append(caffe_blob(bias, what="convolution bias").reshape(-1))
+    return blobs
+
+
+def deconvolution_blobs(weight: Any, bias: Any | None) -> list[np.ndarray]:
+    """Deconvolution: PyTorch ConvTranspose2d's (in, out/group, kh, kw) is Caffe's layout as is."""
+    blobs = [caffe_blob(weight, what="deconvolution weight")]
+    if bias is not None:
+        blobs.append(caffe_blob(bias, what="deconvolution bias").reshape(-1))
+    return blobs
+
+
+def inner_product_blobs(weight: Any, bias: Any | None) -> list[np.ndarray]:
+    """InnerProduct (transpose: false): weight (out, in) like nn.Linear, bias (out,)."""
+    blobs = [caffe_blob(weight, what="inner product weight")]
+    if blobs[0].ndim != 2:
+        raise ValueError(f"inner product weight must be 2-D, got {blobs[0].shape}")
+    if bias is not None:
+        blobs.append(caffe_blob(bias, what="inner product bias").reshape(-1))
+    return blobs
+
+
+def batch_norm_blobs(mean: Any, var: Any) -> list[np.ndarray]:
+    """BatchNorm (use_global_stats): [mean, variance, factor=1]; eps goes in the layer parameter."""
+    return [caffe_blob(mean, what="running mean").reshape(-1),
+            caffe_blob(var, what="running variance").reshape(-1),
+            np.ones((1,), dtype=np.float32)]
+
+
+def scale_blobs(gamma: Any, beta: Any | None, shape: Sequence[int] | None = None) -> list[np.ndarray]:
+    """Scale: [gamma, beta]; `shape` the axes it covers (default: 1-D)."""
+    gamma_blob = caffe_blob(gamma, what="scale")
+    target = tuple(shape) if shape is not None else (gamma_blob.size,)
+    blobs = [gamma_blob.reshape(target)]
+    if beta is not None:
+        blobs.append(caffe_blob(beta, what="shift").reshape(target))
+    return blobs
+
+
+def bias_blobs(beta: Any, shape: Sequence[int] | None = None) -> list[np.ndarray]:
+    blob = caffe_blob(beta, what="bias")
+    return [blob.reshape(tuple(shape) if shape is not None else (blob.size,))]
+
+
+def prelu_blobs(weight: Any, *, channel_shared: bool = False) -> list[np.ndarray]:
+    """PReLU: one slope per channel (C,), or a 0-D blob when channel_shared."""
+    blob = caffe_blob(weight, what="PReLU slope")
+    return [blob.reshape(()) if channel_shared else blob.reshape(-1)]
+
+
+def parameter_blobs(value: Any) -> list[np.ndarray]:
+    """Parameter layer: the constant itself, its shape is the layer's `shape`."""
+    return [caffe_blob(value, what="constant")]

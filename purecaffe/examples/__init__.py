@@ -1,0 +1,1 @@
+"""Small example models used by the README's quick start and the tests."""

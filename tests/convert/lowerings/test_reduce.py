@@ -1,0 +1,49 @@
+"""mean / sum / amax over axes.
+
+Tolerance 1e-6 of max|tensor| for sums and means: Caffe adds in another order than PyTorch's
+vectorised kernels and Reduction MEAN multiplies by fl(1/n); for these sizes the difference is
+a few ulps of the largest partial sum.  amax is a global MAX pooling: exact.
+"""
+from __future__ import annotations
+
+import pytest
+
+from batched_compare import Case, compare_cases
+from convert.lowerings._modules import Fn
+
+SUM = {"rtol": 1e-6, "atol": 1e-7, "reason": "summation order"}
+EXACT = {"rtol": 0.0, "atol": 0.0, "reason": "a maximum is one of the values"}
+X = (2, 6, 5, 7)
+
+CASES = [
+    Case("mean-hw-keepdim", Fn(lambda x: x.mean((2, 3), keepdim=True) * 2), [X], expect_layers=("Pooling",), **SUM),
+    Case("mean-hw", Fn(lambda x: x.mean((2, 3)) * 2), [X], expect_layers=("Pooling", "Flatten"), **SUM),
+    Case("mean-hw-negative", Fn(lambda x: x.mean((-1, -2)) * 2), [X], **SUM),
+    Case("mean-w", Fn(lambda x: x.mean(3) * 2), [X], expect_layers=("Reduction",), **SUM),
+    Case("mean-w-keepdim", Fn(lambda x: x.mean(-1, keepdim=True) * 2), [X], **SUM),
+    Case("mean-chw", Fn(lambda x: x.mean((1, 2, 3)) * 2), [X], expect_layers=("Reduction",), **SUM),
+    Case("mean-2d", Fn(lambda x: x.mean(1) * 2), [(3, 11)], **SUM),
+    Case("sum-hw", Fn(lambda x: x.sum((2, 3)) * 2), [X], expect_layers=("Reduction",), **SUM),
+    Case("sum-hw-keepdim", Fn(lambda x: x.sum((2, 3), keepdim=True) * 2), [X], **SUM),
+    Case("sum-channels-keepdim", Fn(lambda x: x.sum(1, keepdim=True) * 2), [X], expect_layers=("Convolution",),
+         **SUM),
+    Case("sum-channels", Fn(lambda x: x.sum(1) * 2), [X], **SUM),
+    Case("mean-channels-keepdim", Fn(lambda x: x.mean(1, keepdim=True) * 2), [X], **SUM),
+    Case("mean-channels", Fn(lambda x: x.mean(1) * 2), [X], **SUM),
+    Case("amax-hw", Fn(lambda x: x.amax((2, 3)) * 2), [X], expect_layers=("Pooling",), **EXACT),
+    Case("amax-hw-keepdim", Fn(lambda x: x.amax((2, 3), keepdim=True) * 2), [X], **EXACT),
+    Case("refuse-mean-batch", Fn(lambda x: x.mean(0) * 2), [X], refused="Reduction reduces only trailing axes"),
+    Case("refuse-mean-all", Fn(lambda x: x.mean() * x), [X], refused="Reduction reduces only trailing axes"),
+    Case("refuse-amax-channels", Fn(lambda x: x.amax(1) * 2), [X], refused="Reduction has no MAX"),
+]
+
+
+@pytest.fixture(scope="module")
+def results():
+    return compare_cases(CASES)
+
+
+@pytest.mark.real_caffe
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_reduce(case: Case, results) -> None:
+    results[case.id].check()

@@ -1,0 +1,190 @@
+"""`run_compare_torch`: convert a model, run the Caffe net, compare every mapped blob.
+
+One line per test case, in the spirit of coremltools' `run_compare_torch`::
+
+    from torch_compare import run_compare_torch
+
+    @pytest.mark.parametrize("stride", [1, 2])
+    def test_conv(stride, real_caffe_backend):
+        run_compare_torch(nn.Conv2d(3, 8, 3, stride=stride), (1, 3, 11, 13))
+
+`inputs` are shapes (random float32 inputs, seeded) or tensors.  Every Caffe
+blob that corresponds to a PyTorch tensor (the `ConvertedNet.mapping`, i.e.
+the sidecar) is compared with PyTorch's value right after the layer that
+produced it:
+
+    max |caffe - torch| <= rtol * max |torch|   (+ atol, default 1e-6, for all-zero tensors)
+
+rtol defaults to 1e-4: float32 results that differ only in summation order
+and in how each library rounds its transcendental functions.
+
+Set PURECAFFE_COMPARE_LOG=FILE to append one JSON line per comparison
+(test, backend, worst blob and its errors).
+
+Which Caffe runs the net (`backend=`, default `PURECAFFE_COMPARE_BACKEND` or "auto"):
+"real" -- real Caffe 1.0 through `tests/caffe_backend.py` (skips locally, fails
+under CI=true when unavailable); "runtime" -- the in-process reference runtime
+`purecaffe.run`; "auto" -- real Caffe when available, else the runtime (real
+Caffe is required under CI=true).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+import purecaffe
+from corpus import in_ci
+
+log = logging.getLogger(__name__)
+
+DEFAULT_RTOL = 1e-4
+DEFAULT_ATOL = 1e-6
+
+
+@dataclass(frozen=True)
+class BlobError:
+    torch_name: str
+    blob: str
+    layer: str
+    max_abs_error: float
+    max_abs_value: float
+
+    @property
+    def relative(self) -> float:
+        return self.max_abs_error / self.max_abs_value if self.max_abs_value else self.max_abs_error
+
+
+@dataclass(frozen=True)
+class Comparison:
+    net: Any  # purecaffe.ConvertedNet
+    backend: str
+    errors: tuple[BlobError, ...]
+    files: Any = None
+    caffe_values: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+
+    @property
+    def worst(self) -> BlobError | None:
+        return max(self.errors, key=lambda e: e.relative, default=None)
+
+
+def make_inputs(inputs: Sequence[Any], seed: int = 0) -> tuple[torch.Tensor, ...]:
+    """Shapes become seeded standard-normal float32 tensors; tensors pass through."""
+    generator = torch.Generator().manual_seed(seed)
+    result = []
+    for item in inputs:
+        if isinstance(item, torch.Tensor):
+            result.append(item)
+        elif isinstance(item, np.ndarray):
+            result.append(torch.from_numpy(item.astype(np.float32)))
+        else:
+            result.append(torch.randn(*item, generator=generator))
+    return tuple(result)
+
+
+def _as_input_list(inputs: Any) -> Sequence[Any]:
+    if isinstance(inputs, tuple) and inputs and all(isinstance(d, int) for d in inputs):
+        return [inputs]  # a single shape
+    if isinstance(inputs, torch.Tensor):
+        return [inputs]
+    return list(inputs)
+
+
+def _resolve_backend(backend: str | None) -> tuple[str, Any]:
+    choice = backend or os.environ.get("PURECAFFE_COMPARE_BACKEND", "auto")
+    if choice == "runtime":
+        return "runtime", None
+    from caffe_backend import get_real_caffe_backend
+
+    if choice == "real" or in_ci():
+        return "real", get_real_caffe_backend()  # skips locally / fails under CI when unavailable
+    try:
+        return "real", get_real_caffe_backend()
+    except pytest.skip.Exception as reason:
+        log.warning("%s; comparing against the reference runtime instead", reason)
+        return "runtime", None
+
+
+def run_compare_torch(model: torch.nn.Module, inputs: Any, *, rtol: float = DEFAULT_RTOL,
+                      atol: float = DEFAULT_ATOL, backend: str | None = None, seed: int = 0,
+                      expect_layers: Sequence[str] = (), **convert_kwargs: Any) -> Comparison:
+    """Convert `model`, run it in Caffe, assert every mapped blob matches PyTorch; returns the details."""
+    torch.manual_seed(seed)
+    model = model.eval()
+    tensors = make_inputs(_as_input_list(inputs), seed)
+    net = purecaffe.convert(model, tensors, **convert_kwargs)
+    types = {layer.type for layer in net.net.layer}
+    for wanted in expect_layers:
+        assert wanted in types, f"expected a {wanted} layer, got {sorted(types)}"
+    reference = net.torch_reference(tensors)
+    feeds = {name: t.detach().numpy() for name, t in zip(net.input_names, tensors)}
+
+    kind, real_backend = _resolve_backend(backend)
+    with tempfile.TemporaryDirectory(prefix="purecaffe-compare-") as tmp:
+        files = net.save(Path(tmp) / "net")
+        if kind == "real":
+            from purecaffe.realcaffe import run_real_caffe
+
+            run = run_real_caffe(files.prototxt, files.caffemodel, feeds, backend=real_backend)
+            assert run.ok, f"real Caffe refused the net: {run.error}"
+
+            def after(layer: str, blob: str) -> np.ndarray:
+                return run.after(layer, blob)
+        else:
+            result = purecaffe.run(str(files.prototxt), str(files.caffemodel), feeds)
+
+            def after(layer: str, blob: str) -> np.ndarray:
+                return dict(result.step(layer).tops)[blob]
+
+        errors: list[BlobError] = []
+        caffe_values: dict[str, np.ndarray] = {}
+        for record in net.mapping:
+            expected = reference[record.torch_name]
+            got = after(record.layer, record.blob)
+            caffe_values[record.torch_name] = got
+            assert tuple(got.shape) == tuple(expected.shape), (
+                f"{record.torch_name} -> {record.blob} after {record.layer}: Caffe shape {got.shape}, "
+                f"torch {expected.shape}")
+            diff = float(np.max(np.abs(got.astype(np.float64) - expected))) if expected.size else 0.0
+            scale = float(np.max(np.abs(expected))) if expected.size else 0.0
+            errors.append(BlobError(record.torch_name, record.blob, record.layer, diff, scale))
+
+    bad = [e for e in errors if e.max_abs_error > rtol * e.max_abs_value + atol]
+    assert not bad, "blobs differ from PyTorch: " + "; ".join(
+        f"{e.torch_name} (blob {e.blob} after {e.layer}): max abs error {e.max_abs_error:.3g} vs "
+        f"max |value| {e.max_abs_value:.3g}" for e in bad[:8])
+
+    # The model's own outputs (not just the traced graph) must match too.
+    with torch.no_grad():
+        outputs = model(*tensors)
+    flat = torch.utils._pytree.tree_leaves(outputs)
+    for blob, torch_name, expected in zip(net.output_names, net.torch_output_names, flat):
+        got = caffe_values.get(torch_name)
+        if got is None:
+            continue
+        expected_np = expected.detach().numpy()
+        diff = float(np.max(np.abs(got - expected_np))) if expected_np.size else 0.0
+        assert diff <= rtol * float(np.max(np.abs(expected_np))) + atol, f"output {blob} differs by {diff}"
+    comparison = Comparison(net=net, backend=kind, errors=tuple(errors), caffe_values=caffe_values)
+    worst = comparison.worst
+    if worst is not None:
+        log.info("worst blob %s: %.3g relative (%s)", worst.torch_name, worst.relative, kind)
+        record_path = os.environ.get("PURECAFFE_COMPARE_LOG")
+        if record_path:  # one JSON line per comparison, for reports of the worst errors
+            import json
+
+            with open(record_path, "a", encoding="utf-8") as handle:
+                handle.write(json.dumps({
+                    "test": os.environ.get("PYTEST_CURRENT_TEST", "").split(" ")[0], "backend": kind,
+                    "blobs": len(errors), "worst_blob": worst.blob, "worst_layer": worst.layer,
+                    "max_abs_error": worst.max_abs_error, "max_abs_value": worst.max_abs_value,
+                    "relative": worst.relative}) + "\n")
+    return comparison
