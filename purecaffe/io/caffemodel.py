@@ -42,6 +42,7 @@ V1_V0_LAYER, V1_BOTTOM, V1_TOP, V1_NAME, V1_TYPE, V1_BLOBS = 1, 2, 3, 4, 5, 6
 BLOB_NUM, BLOB_CHANNELS, BLOB_HEIGHT, BLOB_WIDTH = 1, 2, 3, 4
 BLOB_DATA, BLOB_DIFF, BLOB_SHAPE, BLOB_DOUBLE_DATA, BLOB_DOUBLE_DIFF = 5, 6, 7, 8, 9
 SHAPE_DIM = 1
+NET_FIELD_NUMBERS = frozenset({1, 2, 3, 4, 5, 6, 7, 8, 100})
 
 _FOREIGN_MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"PK\x03\x04", "a zip archive (a PyTorch .pth/.pt checkpoint or an .npz?)"),
@@ -131,8 +132,11 @@ def _read_net(handle: BinaryIO, size: int, schema: CaffeSchema, path: Path) -> C
     name = ""
     layers: list[WeightLayer] = []
     seen_v1 = seen_v2 = False
+    foreign_fields = 0
     while (field := fields.next_field()) is not None:
         number, wire_type, offset = field
+        if number not in NET_FIELD_NUMBERS:
+            foreign_fields += 1
         if number == NET_NAME and wire_type == wire.LEN:
             name = _read_string(fields)
         elif number == NET_LAYER and wire_type == wire.LEN:
@@ -143,7 +147,8 @@ def _read_net(handle: BinaryIO, size: int, schema: CaffeSchema, path: Path) -> C
             layers.append(_read_layer(fields, schema, v1=True, path=path, offset=offset))
         else:
             fields.skip(wire_type)
-    if not layers:
+    if not layers and (foreign_fields or not name):
+        # A net with no layers is valid only as a net: named, and nothing NetParameter lacks.
         raise FormatError("no layers found: not a caffemodel", path=path)
     if seen_v1 and seen_v2:
         raise FormatError("has both V1 'layers' and V2 'layer' entries", path=path)

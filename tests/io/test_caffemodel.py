@@ -190,3 +190,12 @@ def test_zero_dimensional_blob_round_trips(tmp_path: Path) -> None:
     write_caffemodel(out, [WeightLayer("prelu", "PReLU", ("x",), ("x",), (np.array(0.25, dtype=np.float32),))])
     blob = read_caffemodel(out).layers[0].blobs[0]
     assert blob.shape == () and float(blob) == 0.25
+
+
+def test_named_net_without_layers_is_valid(tmp_path: Path) -> None:
+    """save_weights of a parameter-free net writes a named, layer-less NetParameter; it reads back empty."""
+    out = tmp_path / "empty.caffemodel"
+    write_caffemodel(out, [], name="no_params")
+    model = read_caffemodel(out)
+    assert model.name == "no_params" and model.layers == ()
+    assert purecaffe.load_weights(out) == {}
