@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+PYTHON="${PYTHON:-python3}"
+purecaffe() { "$PYTHON" -m purecaffe "$@"; }
 purecaffe convert purecaffe.examples.tiny_resnet:tiny_resnet --input-shape 1,3,64,64 -o out/tiny_resnet
 purecaffe inspect out/tiny_resnet.prototxt out/tiny_resnet.caffemodel
 purecaffe verify purecaffe.examples.tiny_resnet:tiny_resnet out/tiny_resnet --input-shape 1,3,64,64 \
