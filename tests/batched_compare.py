@@ -9,6 +9,10 @@ weights) and runs that once.  Each parametrized test then checks its own case wi
     every mapped blob:  max |caffe - torch| <= rtol * max |torch| + atol
     every model output: the same bound against the model's own forward pass
 
+With real Caffe, the reference runtime (`purecaffe.run`) runs the same merged net too and every
+layer's tops are compared between the two (`RUNTIME_RTOL`): issue "the reference runtime and real
+Caffe agree on every model of the converter's test suite".
+
 If Caffe refuses the merged net, every case is run on its own so the failure names its case.
 A case whose conversion raised keeps the exception; `check()` re-raises it (or, with
 `refused=...`, asserts that the conversion was refused with that text).
@@ -30,6 +34,14 @@ from purecaffe.io.prototxt import write_net
 from torch_compare import DEFAULT_ATOL, DEFAULT_RTOL, BlobError, _resolve_backend, make_inputs
 
 log = logging.getLogger(__name__)
+
+# Runtime vs real Caffe, per blob after every layer: both compute in float32 and differ only in
+# summation order (torch kernels vs Caffe's BLAS GEMM), measured at ~1e-6 of a blob's scale.
+RUNTIME_RTOL = 1e-4
+RUNTIME_ATOL = 1e-6
+
+# (layer, top, max abs difference, max |caffe value|) per compared blob, or the runtime's refusal.
+RuntimeCheck = list[tuple[str, str, float, float]] | str
 
 
 @dataclass(frozen=True)
@@ -63,6 +75,8 @@ class CaseResult:
     errors: tuple[BlobError, ...] = ()
     output_errors: tuple[tuple[str, float, float], ...] = ()
     backend: str = ""
+    runtime_vs_caffe: RuntimeCheck | None = None
+    """With real Caffe: the reference runtime against Caffe on every layer's tops of this case."""
 
     @property
     def worst(self) -> BlobError | None:
@@ -89,6 +103,14 @@ class CaseResult:
             f"max |value| {e.max_abs_value:.3g}" for e in bad[:8])
         for blob, diff, scale in self.output_errors:
             assert diff <= case.rtol * scale + case.atol, f"{case.id}: output {blob} differs by {diff:.3g}"
+        if isinstance(self.runtime_vs_caffe, str):
+            raise AssertionError(f"{case.id}: the reference runtime refused a net real Caffe ran: "
+                                 f"{self.runtime_vs_caffe}")
+        if self.runtime_vs_caffe is not None:
+            assert self.runtime_vs_caffe, f"{case.id}: no layer compared between runtime and Caffe"
+            off = [c for c in self.runtime_vs_caffe if c[2] > RUNTIME_RTOL * c[3] + RUNTIME_ATOL]
+            assert not off, f"{case.id}: reference runtime differs from real Caffe: " + "; ".join(
+                f"{top} after {layer}: {diff:.3g} vs scale {scale:.3g}" for layer, top, diff, scale in off[:8])
 
 
 @dataclass
@@ -136,7 +158,29 @@ def _merge(prepared: Sequence[_Prepared]) -> tuple[Any, dict[str, list[np.ndarra
     return merged, weights, feeds
 
 
-def _run(prepared: Sequence[_Prepared], kind: str, backend: Any) -> tuple[str | None, Callable[[str, str], np.ndarray]]:
+Runner = tuple[str | None, Callable[[str, str], np.ndarray], RuntimeCheck | None]
+
+
+def _runtime_against(run: Any, prototxt: Path, caffemodel: Path | None, feeds: dict[str, np.ndarray]) -> RuntimeCheck:
+    """The reference runtime on the same files, every layer's tops against real Caffe's snapshots."""
+    try:
+        result = purecaffe.run(str(prototxt), None if caffemodel is None else str(caffemodel), feeds)
+    except Exception as error:  # noqa: BLE001 - reported per case
+        return f"{type(error).__name__}: {error}"
+    compared = []
+    steps = {step.name: dict(step.tops) for step in result.steps}
+    for snapshot, top, value in run.snapshots():
+        layer = snapshot.name
+        if layer not in steps:  # a Split layer Caffe inserted itself: a copy, not in the prototxt
+            continue
+        mine = steps[layer][top]
+        caffe = np.asarray(value, dtype=np.float64)
+        diff = float(np.max(np.abs(mine.astype(np.float64) - caffe))) if caffe.size else 0.0
+        compared.append((layer, top, diff, float(np.max(np.abs(caffe))) if caffe.size else 0.0))
+    return compared
+
+
+def _run(prepared: Sequence[_Prepared], kind: str, backend: Any) -> Runner:
     merged, weights, feeds = _merge(prepared)
     with tempfile.TemporaryDirectory(prefix="purecaffe-batched-") as tmp:
         prototxt = Path(tmp) / "batched.prototxt"
@@ -151,13 +195,13 @@ def _run(prepared: Sequence[_Prepared], kind: str, backend: Any) -> tuple[str | 
 
             run = run_real_caffe(prototxt, caffemodel, feeds, backend=backend)
             if not run.ok:
-                return run.error, lambda layer, blob: np.empty(0)
-            return None, lambda layer, blob: run.after(layer, blob)
+                return run.error, lambda layer, blob: np.empty(0), None
+            return None, lambda layer, blob: run.after(layer, blob), _runtime_against(run, prototxt, caffemodel, feeds)
         try:
             result = purecaffe.run(str(prototxt), None if caffemodel is None else str(caffemodel), feeds)
         except Exception as error:  # noqa: BLE001 - reported per case
-            return f"{type(error).__name__}: {error}", lambda layer, blob: np.empty(0)
-        return None, lambda layer, blob: dict(result.step(layer).tops)[blob]
+            return f"{type(error).__name__}: {error}", lambda layer, blob: np.empty(0), None
+        return None, lambda layer, blob: dict(result.step(layer).tops)[blob], None
 
 
 def _collect(item: _Prepared, k: int, after: Callable[[str, str], np.ndarray], kind: str) -> None:
@@ -183,7 +227,13 @@ def _collect(item: _Prepared, k: int, after: Callable[[str, str], np.ndarray], k
     result.output_errors = tuple(outputs)
 
 
-def _collect_or_record(item: _Prepared, k: int, after: Callable[[str, str], np.ndarray], kind: str) -> None:
+def _collect_or_record(item: _Prepared, k: int, runner: Runner, kind: str) -> None:
+    _, after, runtime_check = runner
+    prefix = f"c{k}/"
+    if isinstance(runtime_check, list):
+        item.result.runtime_vs_caffe = [c for c in runtime_check if c[0].startswith(prefix)]
+    else:
+        item.result.runtime_vs_caffe = runtime_check
     try:
         _collect(item, k, after, kind)
     except (AssertionError, KeyError) as error:
@@ -198,16 +248,17 @@ def compare_cases(cases: Sequence[Case], *, backend: str | None = None) -> dict[
     runnable = [p for p in prepared if p.result.conversion_error is None]
     if runnable:
         kind, real_backend = _resolve_backend(backend)
-        error, after = _run(runnable, kind, real_backend)
-        if error is None:
+        runner = _run(runnable, kind, real_backend)
+        if runner[0] is None:
             for k, item in enumerate(runnable):
-                _collect_or_record(item, k, after, kind)
+                _collect_or_record(item, k, runner, kind)
         else:
-            log.warning("Caffe refused the batched net (%s); running the %d cases one by one", error, len(runnable))
+            log.warning("Caffe refused the batched net (%s); running the %d cases one by one", runner[0],
+                        len(runnable))
             for item in runnable:
-                error, after = _run([item], kind, real_backend)
-                if error is None:
-                    _collect_or_record(item, 0, after, kind)
+                runner = _run([item], kind, real_backend)
+                if runner[0] is None:
+                    _collect_or_record(item, 0, runner, kind)
                 else:
-                    item.result.caffe_error = error
+                    item.result.caffe_error = runner[0]
     return {p.result.case.id: p.result for p in prepared}
