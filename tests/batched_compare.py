@@ -10,8 +10,7 @@ weights) and runs that once.  Each parametrized test then checks its own case wi
     every model output: the same bound against the model's own forward pass
 
 With real Caffe, the reference runtime (`purecaffe.run`) runs the same merged net too and every
-layer's tops are compared between the two (`RUNTIME_RTOL`): issue "the reference runtime and real
-Caffe agree on every model of the converter's test suite".
+layer's tops are compared between the two (`torch_compare.runtime_against_caffe`).
 
 If Caffe refuses the merged net, every case is run on its own so the failure names its case.
 A case whose conversion raised keeps the exception; `check()` re-raises it (or, with
@@ -31,17 +30,11 @@ import torch
 
 import purecaffe
 from purecaffe.io.prototxt import write_net
-from torch_compare import DEFAULT_ATOL, DEFAULT_RTOL, BlobError, _resolve_backend, make_inputs
+from torch_compare import DEFAULT_ATOL, DEFAULT_RTOL, BlobError, RuntimeCheck, _resolve_backend, \
+    assert_runtime_agrees, make_inputs, runtime_against_caffe
 
 log = logging.getLogger(__name__)
 
-# Runtime vs real Caffe, per blob after every layer: both compute in float32 and differ only in
-# summation order (torch kernels vs Caffe's BLAS GEMM), measured at ~1e-6 of a blob's scale.
-RUNTIME_RTOL = 1e-4
-RUNTIME_ATOL = 1e-6
-
-# (layer, top, max abs difference, max |caffe value|) per compared blob, or the runtime's refusal.
-RuntimeCheck = list[tuple[str, str, float, float]] | str
 
 
 @dataclass(frozen=True)
@@ -103,14 +96,8 @@ class CaseResult:
             f"max |value| {e.max_abs_value:.3g}" for e in bad[:8])
         for blob, diff, scale in self.output_errors:
             assert diff <= case.rtol * scale + case.atol, f"{case.id}: output {blob} differs by {diff:.3g}"
-        if isinstance(self.runtime_vs_caffe, str):
-            raise AssertionError(f"{case.id}: the reference runtime refused a net real Caffe ran: "
-                                 f"{self.runtime_vs_caffe}")
         if self.runtime_vs_caffe is not None:
-            assert self.runtime_vs_caffe, f"{case.id}: no layer compared between runtime and Caffe"
-            off = [c for c in self.runtime_vs_caffe if c[2] > RUNTIME_RTOL * c[3] + RUNTIME_ATOL]
-            assert not off, f"{case.id}: reference runtime differs from real Caffe: " + "; ".join(
-                f"{top} after {layer}: {diff:.3g} vs scale {scale:.3g}" for layer, top, diff, scale in off[:8])
+            assert_runtime_agrees(self.runtime_vs_caffe, case.id)
 
 
 @dataclass
@@ -161,25 +148,6 @@ def _merge(prepared: Sequence[_Prepared]) -> tuple[Any, dict[str, list[np.ndarra
 Runner = tuple[str | None, Callable[[str, str], np.ndarray], RuntimeCheck | None]
 
 
-def _runtime_against(run: Any, prototxt: Path, caffemodel: Path | None, feeds: dict[str, np.ndarray]) -> RuntimeCheck:
-    """The reference runtime on the same files, every layer's tops against real Caffe's snapshots."""
-    try:
-        result = purecaffe.run(str(prototxt), None if caffemodel is None else str(caffemodel), feeds)
-    except Exception as error:  # noqa: BLE001 - reported per case
-        return f"{type(error).__name__}: {error}"
-    compared = []
-    steps = {step.name: dict(step.tops) for step in result.steps}
-    for snapshot, top, value in run.snapshots():
-        layer = snapshot.name
-        if layer not in steps:  # a Split layer Caffe inserted itself: a copy, not in the prototxt
-            continue
-        mine = steps[layer][top]
-        caffe = np.asarray(value, dtype=np.float64)
-        diff = float(np.max(np.abs(mine.astype(np.float64) - caffe))) if caffe.size else 0.0
-        compared.append((layer, top, diff, float(np.max(np.abs(caffe))) if caffe.size else 0.0))
-    return compared
-
-
 def _run(prepared: Sequence[_Prepared], kind: str, backend: Any) -> Runner:
     merged, weights, feeds = _merge(prepared)
     with tempfile.TemporaryDirectory(prefix="purecaffe-batched-") as tmp:
@@ -196,7 +164,7 @@ def _run(prepared: Sequence[_Prepared], kind: str, backend: Any) -> Runner:
             run = run_real_caffe(prototxt, caffemodel, feeds, backend=backend)
             if not run.ok:
                 return run.error, lambda layer, blob: np.empty(0), None
-            return None, lambda layer, blob: run.after(layer, blob), _runtime_against(run, prototxt, caffemodel, feeds)
+            return None, lambda layer, blob: run.after(layer, blob), runtime_against_caffe(run, prototxt, caffemodel, feeds)
         try:
             result = purecaffe.run(str(prototxt), None if caffemodel is None else str(caffemodel), feeds)
         except Exception as error:  # noqa: BLE001 - reported per case

@@ -98,6 +98,44 @@ def _as_input_list(inputs: Any) -> Sequence[Any]:
     return list(inputs)
 
 
+# Reference runtime vs real Caffe, per blob after every layer: both compute in float32 and differ
+# only in summation order (torch kernels vs Caffe's BLAS GEMM), measured at ~1e-6 of a blob's scale.
+# Every converted net of the test suite is checked this way when real Caffe runs it, so the runtime
+# is proven against real Caffe on every model the converter's tests make.
+RUNTIME_RTOL = 1e-4
+RUNTIME_ATOL = 1e-6
+
+# (layer, top, max abs difference, max |caffe value|) per compared blob, or the runtime's refusal.
+RuntimeCheck = list[tuple[str, str, float, float]] | str
+
+
+def runtime_against_caffe(run: Any, prototxt: Path, caffemodel: Path | None,
+                          feeds: dict[str, np.ndarray]) -> RuntimeCheck:
+    """The reference runtime on the same files, every layer's tops against real Caffe's snapshots."""
+    try:
+        result = purecaffe.run(str(prototxt), None if caffemodel is None else str(caffemodel), feeds)
+    except Exception as error:  # noqa: BLE001 - reported by assert_runtime_agrees
+        return f"{type(error).__name__}: {error}"
+    compared = []
+    steps = {step.name: dict(step.tops) for step in result.steps}
+    for snapshot, top, value in run.snapshots():
+        if snapshot.name not in steps:  # a Split layer Caffe inserted itself: a copy, not in the prototxt
+            continue
+        caffe = np.asarray(value, dtype=np.float64)
+        diff = float(np.max(np.abs(steps[snapshot.name][top].astype(np.float64) - caffe))) if caffe.size else 0.0
+        compared.append((snapshot.name, top, diff, float(np.max(np.abs(caffe))) if caffe.size else 0.0))
+    return compared
+
+
+def assert_runtime_agrees(check: RuntimeCheck, label: str) -> None:
+    if isinstance(check, str):
+        raise AssertionError(f"{label}: the reference runtime refused a net real Caffe ran: {check}")
+    assert check, f"{label}: no layer compared between the runtime and real Caffe"
+    off = [c for c in check if c[2] > RUNTIME_RTOL * c[3] + RUNTIME_ATOL]
+    assert not off, f"{label}: reference runtime differs from real Caffe: " + "; ".join(
+        f"{top} after {layer}: {diff:.3g} vs scale {scale:.3g}" for layer, top, diff, scale in off[:8])
+
+
 def _resolve_backend(backend: str | None) -> tuple[str, Any]:
     choice = backend or os.environ.get("PURECAFFE_COMPARE_BACKEND", "auto")
     if choice == "runtime":
@@ -135,6 +173,7 @@ def run_compare_torch(model: torch.nn.Module, inputs: Any, *, rtol: float = DEFA
 
             run = run_real_caffe(files.prototxt, files.caffemodel, feeds, backend=real_backend)
             assert run.ok, f"real Caffe refused the net: {run.error}"
+            assert_runtime_agrees(runtime_against_caffe(run, files.prototxt, files.caffemodel, feeds), net.name)
 
             def after(layer: str, blob: str) -> np.ndarray:
                 return run.after(layer, blob)
