@@ -33,8 +33,8 @@ Emitting
     `ctx.alias(node, ref)`   the node's value *is* an existing value (no layer; e.g. a
                              no-op view); shapes must be identical.
     `ctx.bind_constant(node, array)`  the node's value is a constant (no layer).
-    `ctx.bind_top(node, top, layer)`  the node's value is one chosen top of a multi-top layer
-                             already emitted (a Slice part); shape-checked.
+    `ctx.bind_top(node, top, layer)`  the same as `bind`, given the Layer (checks `top` is one of
+                             its tops).
 
 Refusing
     `raise ctx.unsupported("why")`   Caffe cannot express this case exactly.  The driver
@@ -260,9 +260,7 @@ class LoweringContext:
         Slice whose other parts nobody reads); shape-checked like `emit(..., result=node)`."""
         if top not in layer.tops:
             raise ValueError(f"{top.name} is not a top of layer {layer.name}")
-        self._check_shape(top, node.info, node)
-        self.env[node.name] = top
-        self._record(node, top, layer.name)
+        self.bind(node, top, layer=layer.name)
 
     def bind_constant(self, node: Node, array: np.ndarray) -> None:
         self.env[node.name] = Constant(np.asarray(array))

@@ -129,11 +129,9 @@ def remove_identities(graph: Graph) -> Graph:
 
 
 def _is_inference_identity(node: Node) -> bool:
-    if node.op in ("aten.dropout", "aten.feature_dropout", "aten.alpha_dropout", "aten.feature_alpha_dropout",
-                   "aten.native_dropout"):
+    """Dropouts only with train=False; clone, contiguous, detach, alias always."""
+    if "dropout" in node.op:
         return node.args.get("train") is False
-    if node.op == "aten.clone" or node.op == "aten.contiguous":
-        return True
     return True
 
 

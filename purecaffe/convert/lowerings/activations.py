@@ -10,7 +10,7 @@ import math
 from purecaffe.convert import builders
 from purecaffe.convert.builders import Blob
 from purecaffe.convert.context import LoweringContext
-from purecaffe.convert.graph import Node
+from purecaffe.convert.graph import Node, Ref
 from purecaffe.convert.registry import lowering
 from purecaffe.convert.weights import prelu_blobs
 
@@ -61,8 +61,8 @@ def lower_relu6(ctx: LoweringContext, node: Node) -> None:
 @lowering("aten.clamp", aliases=("aten.clamp_",))
 def lower_clamp(ctx: LoweringContext, node: Node) -> None:
     self, low, high = node.unpack("self", "min", "max")
-    if isinstance(low, (list, tuple)) or hasattr(low, "name") or hasattr(high, "name"):
-        raise ctx.unsupported("clamp with tensor bounds")
+    if isinstance(low, Ref) or isinstance(high, Ref):
+        raise ctx.unsupported("clamp with tensor bounds (Caffe's Clip takes numbers)")
     x = ctx.blob(self)
     if low is not None and high is not None:
         _clip(ctx, node, x, float(low), float(high))
