@@ -55,7 +55,7 @@ _LAZY_EXPORTS: dict[str, str] = {
     "run": "purecaffe.runtime",
     "RunResult": "purecaffe.runtime",
     "infer_shapes": "purecaffe.runtime",
-    "verify": "purecaffe.verify",
+    "verify": "purecaffe.parity",
     "run_real_caffe": "purecaffe.realcaffe",
     "CaffeRun": "purecaffe.realcaffe",
     "fill": "purecaffe.manual",

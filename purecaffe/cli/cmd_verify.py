@@ -40,8 +40,9 @@ def run(args: argparse.Namespace) -> int:
 
     from purecaffe.convert.loading import load_checkpoint, load_factory, parse_shape
     from purecaffe.io.atomic import atomic_write
-    from purecaffe.verify import read_sidecar, output_paths, verify
-    from purecaffe.verify.compare import DEFAULT_ATOL, DEFAULT_RTOL
+    from purecaffe.convert.sidecar import output_paths, read_sidecar
+    from purecaffe.parity import verify
+    from purecaffe.parity.compare import DEFAULT_ATOL, DEFAULT_RTOL
 
     if args.report and Path(args.report).suffix.lower() not in (".html", ".htm", ".md"):
         raise PurecaffeError(f"--report {args.report}: the file must end in .html or .md")
@@ -50,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
         load_checkpoint(model, args.weights)
     model.eval()
     if args.inputs:
-        inputs = _npz_inputs(Path(args.inputs), read_sidecar(output_paths(args.output)[2]))
+        inputs = _npz_inputs(Path(args.inputs), read_sidecar(output_paths(args.output).sidecar))
     elif args.input_shape:
         generator = torch.Generator().manual_seed(args.seed)
         inputs = tuple(torch.randn(*parse_shape(text), generator=generator) for text in args.input_shape)

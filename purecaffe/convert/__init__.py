@@ -23,7 +23,6 @@ import sys
 import types
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -37,18 +36,11 @@ from purecaffe.convert.graph import Graph
 from purecaffe.convert.passes import run_passes
 from purecaffe.convert.reference import order_inputs, torch_values
 from purecaffe.convert.registry import default_registry
-from purecaffe.convert.sidecar import sidecar_dict, write_sidecar
+from purecaffe.convert.sidecar import SavedFiles, output_paths, sidecar_dict, write_sidecar
 
 log = logging.getLogger(__name__)
 
 PathLike = str | os.PathLike[str]
-
-
-@dataclass(frozen=True)
-class SavedFiles:
-    prototxt: Path
-    caffemodel: Path
-    sidecar: Path
 
 
 @dataclass(frozen=True)
@@ -87,11 +79,7 @@ class ConvertedNet:
         from purecaffe.io.prototxt import write_net
         from purecaffe.io.weights import save_weights
 
-        stem = str(path)
-        for suffix in (".prototxt", ".caffemodel"):
-            if stem.endswith(suffix):
-                stem = stem[: -len(suffix)]
-        files = SavedFiles(Path(stem + ".prototxt"), Path(stem + ".caffemodel"), Path(stem + ".purecaffe.json"))
+        files = output_paths(path)
         # The caffemodel first: it is the one that can fail (2 GB limit), before anything else exists.
         # Every layer goes into the caffemodel, as Caffe itself writes them (layers
         # without parameters get an empty blob list), so a parameter-free net still

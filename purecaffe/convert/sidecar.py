@@ -17,12 +17,14 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 from google.protobuf.message import Message
 
 from purecaffe.convert.context import TensorRecord
+from purecaffe.errors import FormatError
 from purecaffe.io.atomic import atomic_write
 
 FORMAT = "purecaffe-sidecar"
@@ -75,9 +77,39 @@ def write_sidecar(path: str | os.PathLike[str], data: dict[str, Any]) -> None:
         handle.write(sidecar_text(data))
 
 
+SIDECAR_SUFFIX = ".purecaffe.json"
+
+
+@dataclass(frozen=True)
+class SavedFiles:
+    """The three files of a conversion saved under one path prefix."""
+
+    prototxt: Path
+    caffemodel: Path
+    sidecar: Path
+
+
+def output_paths(prefix: str | os.PathLike[str]) -> SavedFiles:
+    """`out/net` (or `out/net.prototxt`, ...) -> out/net.prototxt, out/net.caffemodel, out/net.purecaffe.json."""
+    stem = str(prefix)
+    for suffix in (".prototxt", ".caffemodel", SIDECAR_SUFFIX):
+        if stem.endswith(suffix):
+            stem = stem[: -len(suffix)]
+    return SavedFiles(Path(stem + ".prototxt"), Path(stem + ".caffemodel"), Path(stem + SIDECAR_SUFFIX))
+
+
 def read_sidecar(path: str | os.PathLike[str]) -> dict[str, Any]:
-    with open(path, encoding="utf-8") as handle:
-        return json.load(handle)
+    """Read and check a sidecar; a missing or foreign file is a one-line FormatError."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise FormatError("no sidecar: verify needs the .purecaffe.json that `purecaffe convert` writes next to "
+                          "the prototxt", path=path) from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise FormatError(f"unreadable sidecar: {error}", path=path) from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT or "tensors" not in data:
+        raise FormatError(f"not a purecaffe sidecar (no 'format: {FORMAT}')", path=path)
+    return data
 
 
 def records_to_json(records: Sequence[TensorRecord]) -> list[dict[str, Any]]:

@@ -14,7 +14,6 @@ the layer and the PyTorch module behind it.
 """
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -23,37 +22,13 @@ from typing import Any
 
 import numpy as np
 
+from purecaffe.convert.sidecar import output_paths, read_sidecar
 from purecaffe.errors import FormatError, PurecaffeError
-from purecaffe.verify.backends import BACKENDS, LayerOutputs, run_backend
-from purecaffe.verify.compare import DEFAULT_ATOL, DEFAULT_RTOL, BlobComparison, compare_arrays
-from purecaffe.verify.report import ParityReport
+from purecaffe.parity.backends import BACKENDS, LayerOutputs, run_backend
+from purecaffe.parity.compare import DEFAULT_ATOL, DEFAULT_RTOL, BlobComparison, compare_arrays
+from purecaffe.parity.report import ParityReport
 
 PathLike = str | os.PathLike[str]
-
-SIDECAR_SUFFIX = ".purecaffe.json"
-
-
-def output_paths(prefix: PathLike) -> tuple[Path, Path, Path]:
-    """(prototxt, caffemodel, sidecar) of a conversion saved as `prefix`."""
-    stem = str(prefix)
-    for suffix in (".prototxt", ".caffemodel", SIDECAR_SUFFIX):
-        if stem.endswith(suffix):
-            stem = stem[: -len(suffix)]
-    return Path(stem + ".prototxt"), Path(stem + ".caffemodel"), Path(stem + SIDECAR_SUFFIX)
-
-
-def read_sidecar(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise FormatError("no sidecar: verify needs the .purecaffe.json that `purecaffe convert` writes next to "
-                          "the prototxt", path=path) from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise FormatError(f"unreadable sidecar: {error}", path=path) from None
-    if not isinstance(data, dict) or data.get("format") != "purecaffe-sidecar" or "tensors" not in data:
-        raise FormatError("not a purecaffe sidecar (no 'format: purecaffe-sidecar')", path=path)
-    return data
-
 
 def verify(model: Any, inputs: Sequence[Any] | Any, converted: Any, *, backend: str = "reference",
            rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL, caffe_backend: str = "auto") -> ParityReport:
@@ -72,11 +47,12 @@ def verify(model: Any, inputs: Sequence[Any] | Any, converted: Any, *, backend: 
     inputs = tuple(inputs)
     with tempfile.TemporaryDirectory(prefix="purecaffe-verify-") as scratch:
         if isinstance(converted, (str, os.PathLike)):
-            prototxt, caffemodel, sidecar_path = output_paths(converted)
+            saved = output_paths(converted)
+            prototxt, caffemodel = saved.prototxt, saved.caffemodel
             for path in (prototxt, caffemodel):
                 if not path.is_file():
                     raise FormatError("missing: verify needs the converted prototxt and caffemodel", path=path)
-            sidecar = read_sidecar(sidecar_path)
+            sidecar = read_sidecar(saved.sidecar)
             reference = _torch_values(model, inputs)
         else:
             files = converted.save(Path(scratch) / "net")
@@ -180,4 +156,4 @@ def _shape_only(static_shapes: dict[tuple[str, str], tuple[int, ...]] | str, ent
     return shape, None, None, None, False, "not run: the backend refused the net"
 
 
-__all__ = ["BACKENDS", "BlobComparison", "ParityReport", "build_report", "output_paths", "verify"]
+__all__ = ["BACKENDS", "BlobComparison", "ParityReport", "build_report", "verify"]

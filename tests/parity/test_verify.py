@@ -13,7 +13,7 @@ from torch import nn
 import purecaffe
 from caffe_backend import real_caffe_backend  # noqa: F401 - fixture
 from purecaffe.errors import FormatError, PurecaffeError
-from purecaffe.verify import verify
+from purecaffe.parity import verify
 
 
 class SmallNet(nn.Module):
@@ -151,3 +151,10 @@ def test_real_caffe_backend(model: nn.Module, example: tuple[torch.Tensor], save
     report = verify(model, example, saved, backend="caffe", caffe_backend=real_caffe_backend)
     assert report.passed, report.to_table()
     assert report.backend.startswith("caffe")
+
+
+def test_public_verify_stays_the_function() -> None:
+    """`purecaffe.verify` is the function even after the `purecaffe.parity` package is imported."""
+    import purecaffe.parity
+
+    assert purecaffe.verify is purecaffe.parity.verify

@@ -6,7 +6,7 @@ import json
 import math
 from dataclasses import asdict, dataclass
 
-from purecaffe.verify.compare import BlobComparison
+from purecaffe.parity.compare import BlobComparison
 
 
 @dataclass(frozen=True)
