@@ -106,7 +106,7 @@ def test_mvn_hand_checked() -> None:
     np.testing.assert_allclose(y.reshape(-1), np.array([-1.5, -0.5, 0.5, 1.5]) / (np.sqrt(1.25) + 1e-9), rtol=RTOL)
 
 
-@pytest.mark.parametrize("normalize_variance, across_channels", itertools.product([True, False], repeat=2))
+@pytest.mark.parametrize("normalize_variance, across_channels", list(itertools.product([True, False], repeat=2)))
 def test_mvn(normalize_variance, across_channels) -> None:
     x = rng(3).standard_normal((2, 3, 4, 5)).astype(np.float32) * 2 + 1
     text = (f'type: "MVN" mvn_param {{ normalize_variance: {str(normalize_variance).lower()} '
@@ -140,7 +140,7 @@ def test_normalize_hand_checked() -> None:
     np.testing.assert_allclose(y.reshape(-1), [1.2, 1.6], rtol=RTOL)
 
 
-@pytest.mark.parametrize("across_spatial, channel_shared", itertools.product([True, False], repeat=2))
+@pytest.mark.parametrize("across_spatial, channel_shared", list(itertools.product([True, False], repeat=2)))
 def test_normalize(across_spatial, channel_shared) -> None:
     r = rng(5)
     x = r.standard_normal((2, 3, 4, 4)).astype(np.float32)
