@@ -22,18 +22,45 @@ def in_ci() -> bool:
     return os.environ.get("CI", "").lower() == "true"
 
 
-def corpus_dir() -> Path:
+def _candidates() -> list[Path]:
     candidates = []
     if os.environ.get("PURECAFFE_CORPUS"):
         candidates.append(Path(os.environ["PURECAFFE_CORPUS"]))
     candidates.append(REPO_ROOT.parent / "shared" / "corpus")
-    for candidate in candidates:
-        if (candidate / "manifest.json").is_file():
-            return candidate
+    return candidates
+
+
+def corpus_dir() -> Path:
+    found = _find_corpus()
+    if found is not None:
+        return found
+    candidates = _candidates()
     message = f"Caffe corpus not found (looked in {', '.join(map(str, candidates))}; set PURECAFFE_CORPUS)"
     if in_ci():
         pytest.fail(message + " -- required under CI=true")
     pytest.skip(message)
+
+
+def _find_corpus() -> Path | None:
+    for candidate in _candidates():
+        if (candidate / "manifest.json").is_file():
+            return candidate
+    return None
+
+
+def collect_files(suffix: str) -> list[Path]:
+    """Corpus files ending in `suffix`, for `parametrize` at collection time.
+
+    Empty when the corpus is absent: the parametrized tests then show as skipped
+    ("got empty parameter set") and `tests/test_corpus_present.py` reports the
+    absence itself (a skip locally, a failure under CI=true).
+    """
+    root = _find_corpus()
+    return sorted((root / "models").glob(f"*/*{suffix}")) if root else []
+
+
+def file_id(path: Path) -> str:
+    return f"{path.parent.name}/{path.name}"
 
 
 def manifest() -> dict:

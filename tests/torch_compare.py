@@ -43,11 +43,9 @@ import torch
 
 import purecaffe
 from corpus import in_ci
+from purecaffe.parity.compare import DEFAULT_ATOL, DEFAULT_RTOL  # the product's tolerance; its reason is there
 
 log = logging.getLogger(__name__)
-
-DEFAULT_RTOL = 1e-4
-DEFAULT_ATOL = 1e-6
 
 
 @dataclass(frozen=True)

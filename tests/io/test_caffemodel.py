@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import purecaffe
-from corpus import all_files, model_dir, reference_models
+from corpus import all_files, collect_files, file_id, model_dir, reference_models
 from purecaffe.errors import FormatError, ModelTooLargeError
 from purecaffe.io.caffemodel import WeightLayer, caffemodel_size, owned_blob_shape, read_caffemodel, \
     write_caffemodel
@@ -18,12 +18,9 @@ def _caffemodels() -> list[Path]:
     return all_files(".caffemodel")
 
 
-@pytest.fixture(params=range(8), ids=lambda i: f"caffemodel{i}")
+@pytest.fixture(params=collect_files(".caffemodel"), ids=file_id)
 def caffemodel(request: pytest.FixtureRequest) -> Path:
-    files = _caffemodels()
-    if request.param >= len(files):
-        pytest.fail(f"expected 8 corpus caffemodels, found {len(files)}")
-    return files[request.param]
+    return request.param
 
 
 def test_corpus_has_the_expected_caffemodels() -> None:

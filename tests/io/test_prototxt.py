@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import purecaffe
-from corpus import all_files, model_dir
+from corpus import all_files, collect_files, file_id, model_dir
 from purecaffe.errors import FormatError
 from purecaffe.io.netspec import input_shapes
 from purecaffe.io.prototxt import net_to_text, parse_net_text
@@ -17,16 +17,13 @@ def _prototxts() -> list[Path]:
     return all_files(".prototxt")
 
 
-@pytest.fixture(params=range(20), ids=lambda i: f"prototxt{i}")
+@pytest.fixture(params=collect_files(".prototxt"), ids=file_id)
 def prototxt(request: pytest.FixtureRequest) -> Path:
-    files = _prototxts()
-    if request.param >= len(files):
-        pytest.fail(f"expected 20 corpus prototxts (19 models + GoogLeNet's V1 copy), found {len(files)}")
-    return files[request.param]
+    return request.param
 
 
 def test_corpus_prototxt_count() -> None:
-    assert len(_prototxts()) == 20
+    assert len(_prototxts()) == 20  # 19 models + GoogLeNet's V1 copy
 
 
 def test_every_corpus_prototxt_parses_and_round_trips(prototxt: Path, tmp_path: Path) -> None:
