@@ -18,8 +18,10 @@ INPLACE_TYPES = frozenset({"ReLU", "PReLU", "ELU", "Sigmoid", "TanH", "AbsVal", 
                            "BatchNorm", "Scale", "BNLL", "Swish"})
 # Layer types whose tops share memory with their bottom in Caffe (`ShareData`): a layer writing
 # in place into any blob of such a group would change the others too (found by the real-Caffe
-# tests: a Power in place on a Flatten's top negated the net input behind it).
-SHARING_TYPES = frozenset({"Reshape", "Flatten", "Split"})
+# tests: a Power in place on a Flatten's top negated the net input behind it).  Parameter's top
+# shares its stored weight blob: a layer in place on it would rewrite the constant on every
+# forward pass (the first pass is right, the second computes something else).
+SHARING_TYPES = frozenset({"Reshape", "Flatten", "Split", "Parameter"})
 
 
 def assign_inplace(layers: Sequence[Layer], records: Sequence[TensorRecord], *,

@@ -28,7 +28,14 @@ def load_factory(spec: str) -> torch.nn.Module:
         if not hasattr(target, part):
             raise PurecaffeError(f"model {spec!r}: {module_name} has no attribute {attribute}")
         target = getattr(target, part)
-    model = target if isinstance(target, torch.nn.Module) else target() if callable(target) else None
+    model = target
+    if not isinstance(target, torch.nn.Module) and callable(target):
+        try:
+            model = target()
+        except Exception as error:  # noqa: BLE001 - the user's factory may raise anything
+            first = next((line for line in str(error).splitlines() if line.strip()), "")
+            raise PurecaffeError(f"model {spec!r}: {attribute}() raised {type(error).__name__}"
+                                 f"{': ' + first.strip() if first else ''}") from error
     if not isinstance(model, torch.nn.Module):
         raise PurecaffeError(f"model {spec!r}: {attribute} did not give a torch.nn.Module "
                              f"(got {type(model).__name__})")

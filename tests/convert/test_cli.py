@@ -80,6 +80,17 @@ def test_bad_model_spec(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> N
     assert "cannot import no_such_module_xyz" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(("spec", "error"), [("torch.nn:Conv2d", "TypeError"), ("torch.nn:Linear", "TypeError")])
+def test_factory_that_raises_is_one_line_exit_2(spec: str, error: str, capsys: pytest.CaptureFixture[str],
+                                                tmp_path: Path) -> None:
+    """A factory needing arguments (or failing inside) is the user's problem: one line, no traceback."""
+    assert main(["convert", spec, "--input-shape", "1,3", "-o", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err
+    assert f"{spec}" in err and f"raised {error}" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_import_purecaffe_does_not_import_torch() -> None:
     code = "import sys, purecaffe; purecaffe.load_schema; assert 'torch' not in sys.modules, 'torch imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
