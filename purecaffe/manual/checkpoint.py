@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 PathLike = str | os.PathLike[str]
 
 WRAPPER_KEYS = ("state_dict", "model", "model_state_dict")
+REAL_KINDS = "biuf"  # numpy dtype kinds that convert to float32 exactly as numbers: bool, int, uint, float
 STRIPPED_PREFIXES = ("module.", "_orig_mod.")
 
 
@@ -65,11 +66,19 @@ def load_checkpoint(path: PathLike) -> Checkpoint:
         tensors = load_safetensors(path)
     if not tensors:
         raise FormatError("holds no tensors", path=path)
+    _require_real_numbers(tensors, path)
     tensors, stripped = strip_common_prefix(tensors)
     if stripped:
         log.info("%s: stripped the %r prefix of every key", path, stripped)
     return Checkpoint(path=str(path), format=kind, tensors=tensors, ordered=kind != "safetensors",
                       stripped_prefix=stripped, unwrapped_from=unwrapped, skipped=skipped)
+
+
+def _require_real_numbers(tensors: Mapping[str, np.ndarray], path: PathLike) -> None:
+    """Refuse strings, dates, complex numbers, ...: float32 conversion would fail or drop a part silently."""
+    for key, array in tensors.items():
+        if array.dtype.kind not in REAL_KINDS:
+            raise FormatError(f"holds a {array.dtype} array, not real numbers", path=path, place=key)
 
 
 def sniff_format(path: PathLike) -> str:

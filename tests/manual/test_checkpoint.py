@@ -189,3 +189,22 @@ def test_non_tensor_checkpoint_dict(tmp_path: Path) -> None:
     with pytest.raises(FormatError, match="no state_dict found: the dict has no tensors and none under "
                                           "state_dict/model/model_state_dict"):
         load_checkpoint(path)
+
+
+@pytest.mark.parametrize(("array", "dtype_text"), [
+    (np.array(["a", "b"]), "<U1"),                          # float32 conversion would raise ValueError
+    (np.array([1 + 2j, 3j], dtype=np.complex64), "complex64"),  # would drop the imaginary part silently
+    (np.zeros(2, dtype="datetime64[s]"), "datetime64[s]"),  # would turn dates into numbers silently
+])
+def test_non_numeric_arrays_are_refused_naming_the_key(tmp_path: Path, array: np.ndarray, dtype_text: str) -> None:
+    path = tmp_path / "m.npz"
+    np.savez(path, **{"conv.bias": np.zeros(2, np.float32), "conv.weight": array})
+    with pytest.raises(FormatError) as caught:
+        load_checkpoint(path)
+    assert str(caught.value) == f"{path}:conv.weight: holds a {dtype_text} array, not real numbers"
+
+
+def test_integer_and_bool_arrays_are_still_accepted(tmp_path: Path) -> None:
+    path = tmp_path / "m.npz"
+    np.savez(path, a=np.arange(3), b=np.array([True, False]), c=np.zeros(2, np.uint8))
+    assert list(load_checkpoint(path).tensors) == ["a", "b", "c"]

@@ -1,9 +1,10 @@
 """Pooling and SPP with Caffe's output sizes, clipping and AVE divisor (pooling_layer.cpp).
 
 * Output size: `ceil((H + 2p - k) / s) + 1` (`round_mode: CEIL`, the default) or `floor(...) + 1`
-  (`FLOOR`); then, only when padding is non-zero, minus one if the last window would start at
-  or beyond `H + p` (it must start inside the image or its top/left padding).
-  Without padding there is no such clipping: a window that starts past the input is empty
+  (`FLOOR`); then, when padding is non-zero on *either* axis (`pad_h || pad_w`), on each axis
+  minus one if the last window would start at or beyond `H + p` (it must start inside the
+  image or its top/left padding) -- so with `pad_h: 1 pad_w: 0` the W axis is clipped too.
+  Without any padding there is no such clipping: a window that starts past the input is empty
   and gives -FLT_MAX (MAX) or 0 (AVE), as in Caffe.
 * MAX: the maximum over the window clipped to the input (padding never wins).
 * AVE: the sum over the window clipped to the input, divided by the window clipped to
@@ -25,8 +26,13 @@ from purecaffe.runtime.layers.base import (FLT_MAX, LayerProblem, LayerShapes, S
                                            need_axes, need_bottoms)
 
 
-def pooled_size(size: int, kernel: int, stride: int, pad: int, round_mode: str = "CEIL") -> int:
-    """Caffe's pooled output length along one axis (see the module docstring)."""
+def pooled_size(size: int, kernel: int, stride: int, pad: int, round_mode: str = "CEIL", *,
+                padded: bool | None = None) -> int:
+    """Caffe's pooled output length along one axis (see the module docstring).
+
+    `padded`: whether the layer has padding on any axis (Caffe clips the last window of every
+    axis then); defaults to this axis's `pad != 0`, right only when both axes share one pad.
+    """
     span = size + 2 * pad - kernel
     if round_mode == "CEIL":
         out = -(-span // stride) + 1
@@ -34,7 +40,7 @@ def pooled_size(size: int, kernel: int, stride: int, pad: int, round_mode: str =
         out = span // stride + 1
     else:
         raise LayerProblem(f"unknown round_mode {round_mode}")
-    if pad and (out - 1) * stride >= size + pad:
+    if (bool(pad) if padded is None else padded) and (out - 1) * stride >= size + pad:
         out -= 1
     return out
 
@@ -66,8 +72,9 @@ def _geometry(shape: Shape, *, pool: str, kernel: tuple[int, int] | None, stride
             raise LayerProblem("padding implemented only for average and max pooling")
         if pad[0] >= kernel[0] or pad[1] >= kernel[1]:
             raise LayerProblem(f"pad {pad} must be smaller than kernel {kernel}")
-    out = (pooled_size(shape[2], kernel[0], stride[0], pad[0], round_mode),
-           pooled_size(shape[3], kernel[1], stride[1], pad[1], round_mode))
+    padded = pad != (0, 0)
+    out = (pooled_size(shape[2], kernel[0], stride[0], pad[0], round_mode, padded=padded),
+           pooled_size(shape[3], kernel[1], stride[1], pad[1], round_mode, padded=padded))
     if min(out) <= 0:
         raise LayerProblem(f"pooled size {out} <= 0 for bottom {format_shape(shape)}, kernel {kernel}, "
                            f"stride {stride}, pad {pad}")

@@ -134,6 +134,25 @@ def test_against_caffe_loops(pool: str, kernel: int, stride: int, pad: int, mode
     np.testing.assert_allclose(y, caffe_pool_reference(x.astype(np.float64), pool, k, s, p, out), atol=ATOL)
 
 
+@pytest.mark.parametrize("pool", ["MAX", "AVE"])
+@pytest.mark.parametrize("shape, k, s, p, out", [
+    # pad_h only: Caffe (pooling_layer.cpp, `if (pad_h_ || pad_w_)`) clips the last window of W too.
+    # W = 5, kernel 1, stride 3: ceil gives 3 columns, the 3rd starts at 6 >= 5 + 0 -> 2 columns.
+    ((1, 2, 5, 5), (3, 1), (3, 3), (1, 0), (2, 2)),   # real Caffe 1.0 gives (1, 2, 2, 2)
+    ((1, 1, 4, 4), (2, 1), (2, 2), (1, 0), (3, 2)),   # W: ceil((4-1)/2)+1 = 3, the 3rd starts at 4 >= 4 -> 2
+    ((1, 1, 4, 4), (1, 2), (2, 2), (0, 1), (2, 3)),   # the same with the axes swapped
+])
+def test_padding_on_one_axis_clips_both(pool: str, shape: tuple[int, ...], k: tuple[int, int],
+                                        s: tuple[int, int], p: tuple[int, int], out: tuple[int, int]) -> None:
+    x = rng(7).standard_normal(shape).astype(np.float32)
+    text = (f'type: "Pooling" pooling_param {{ pool: {pool} kernel_h: {k[0]} kernel_w: {k[1]} stride_h: {s[0]} '
+            f'stride_w: {s[1]} pad_h: {p[0]} pad_w: {p[1]} }}')
+    assert layer_shapes(text, shape)[0] == [(*shape[:2], *out)]
+    assert pooled_size(shape[3], k[1], s[1], p[1], padded=True) == out[1]
+    (y,) = run_layer(text, x)
+    np.testing.assert_allclose(y, caffe_pool_reference(x.astype(np.float64), pool, k, s, p, out), atol=ATOL)
+
+
 def test_shapes_and_no_params() -> None:
     text = 'type: "Pooling" pooling_param { pool: MAX kernel_size: 3 stride: 2 }'
     tops, params = layer_shapes(text, (1, 8, 113, 113))
