@@ -86,8 +86,14 @@ class ConvertedNet:
         # has a valid caffemodel.
         save_weights(files.caffemodel, {layer.name: self.weights.get(layer.name, []) for layer in self.net.layer},
                      net=self.net)
-        write_net(self.net, files.prototxt)
-        write_sidecar(files.sidecar, self.sidecar())
+        try:
+            write_net(self.net, files.prototxt)
+            write_sidecar(files.sidecar, self.sidecar())
+        except BaseException:
+            # No half set of outputs: a caffemodel without its prototxt/sidecar is not a conversion.
+            for written in (files.caffemodel, files.prototxt):
+                written.unlink(missing_ok=True)
+            raise
         log.info("wrote %s, %s and %s", files.prototxt, files.caffemodel, files.sidecar)
         return files
 

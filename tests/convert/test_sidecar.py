@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 import purecaffe
@@ -44,3 +45,21 @@ def test_example_model_matches_in_real_caffe(real_caffe_backend) -> None:  # noq
     comparison = run_compare_torch(tiny_resnet(), (2, 3, 64, 64))
     assert comparison.backend == "real" or comparison.backend == "runtime"
     assert len(comparison.errors) >= 20
+
+
+def test_failed_save_leaves_no_partial_outputs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """When the last file cannot be written, the ones written before it are removed too."""
+    from torch import nn
+
+    import purecaffe.convert as convert_package
+    from purecaffe.errors import PurecaffeError
+
+    net = purecaffe.convert(nn.Sequential(nn.Conv2d(3, 4, 3)).eval(), (torch.randn(1, 3, 8, 8),), name="n")
+
+    def refuse(path, data):
+        raise PurecaffeError("disk full", path=path)
+
+    monkeypatch.setattr(convert_package, "write_sidecar", refuse)
+    with pytest.raises(PurecaffeError, match="disk full"):
+        net.save(tmp_path / "n")
+    assert list(tmp_path.iterdir()) == []
