@@ -31,19 +31,23 @@ def plan_layer_names(nodes: Sequence[Node], *, reserved: Iterable[str] = ()) -> 
     for node in lowered:
         ops_by_path.setdefault(node.module_path, set()).add(node.op)
 
+    def wanted_name(node: Node) -> str:
+        path = node.module_path
+        if path and path not in containers and len(ops_by_path[path]) == 1:
+            return path
+        if path:
+            return f"{path}/{short_op(node.op)}"
+        return short_op(node.op)
+
+    wanted = {node.name: wanted_name(node) for node in lowered}
+    claimed = set(wanted.values())  # a suffixed name never takes another node's own name (module `relu_1`)
     used = set(reserved)
     names: dict[str, str] = {}
     for node in lowered:
-        path = node.module_path
-        if path and path not in containers and len(ops_by_path[path]) == 1:
-            wanted = path
-        elif path:
-            wanted = f"{path}/{short_op(node.op)}"
-        else:
-            wanted = short_op(node.op)
-        name, i = wanted, 1
-        while name in used:
-            name = f"{wanted}_{i}"
+        base = wanted[node.name]
+        name, i = base, 1
+        while name in used or (name != base and name in claimed):
+            name = f"{base}_{i}"
             i += 1
         used.add(name)
         names[node.name] = name

@@ -118,3 +118,23 @@ def test_an_output_returned_twice_or_an_input_returned_gets_its_own_blob(real_ca
     comparison = run_compare_torch(SameTwice(), (1, 3, 4, 4))
     names = comparison.net.output_names
     assert len(set(names)) == 3 and "data" not in names
+
+
+class SharedReluBesideRelu1(nn.Module):
+    """A module `relu` called twice next to a module literally named `relu_1`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.relu = nn.ReLU()
+        self.relu_1 = nn.Sigmoid()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.relu_1(self.relu(self.relu(self.conv(x)) - 0.5))
+
+
+def test_suffixed_names_never_take_another_modules_name() -> None:
+    net = purecaffe.convert(SharedReluBesideRelu1().eval(), (torch.randn(1, 3, 5, 5),))
+    types = {layer.name: layer.type for layer in net.net.layer}
+    assert types["relu_1"] == "Sigmoid"  # the module named relu_1 keeps its name
+    assert types["relu"] == "ReLU" and types["relu_2"] == "ReLU"  # the second call of `relu` skips it
