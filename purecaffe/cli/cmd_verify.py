@@ -38,7 +38,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from purecaffe.convert.loading import load_checkpoint, load_factory, parse_shape
+    from purecaffe.cli.shapes_arg import parse_shape
+    from purecaffe.convert.loading import load_checkpoint, load_factory
     from purecaffe.io.atomic import atomic_write
     from purecaffe.convert.sidecar import output_paths, read_sidecar
     from purecaffe.parity import verify

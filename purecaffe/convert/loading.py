@@ -91,13 +91,3 @@ def load_checkpoint(model: torch.nn.Module, path: str | os.PathLike[str]) -> tor
 def _few(items: Sequence[str], limit: int = 5) -> str:
     return ", ".join(items[:limit]) + (f" (+{len(items) - limit} more)" if len(items) > limit else "")
 
-
-def parse_shape(text: str) -> tuple[int, ...]:
-    """`1,3,224,224` or `1x3x224x224` -> (1, 3, 224, 224)."""
-    try:
-        shape = tuple(int(d) for d in text.replace("x", ",").split(",") if d.strip())
-    except ValueError:
-        shape = ()
-    if not shape or any(d <= 0 for d in shape):
-        raise PurecaffeError(f"input shape {text!r}: expected positive integers like 1,3,224,224")
-    return shape
