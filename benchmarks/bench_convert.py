@@ -1,4 +1,4 @@
-"""How long `purecaffe.convert` + `save` takes next to `torch.save` of the same weights.
+"""How long `purecaffe.converter` + `save` takes next to `torch.save` of the same weights.
 
     python benchmarks/bench_convert.py [--repeats 5] [--models vgg16,resnet50] [--json out.json]
 
@@ -124,7 +124,7 @@ def child(kind: str, name: str, cold_imports: bool = False) -> dict:
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     model, inputs = build(name)
     if kind == "convert":
-        import purecaffe.convert  # noqa: F401  (import cost is not part of the measurement)
+        import purecaffe.converter  # noqa: F401  (import cost is not part of the measurement)
         if not cold_imports:
             for module in ("torch._dynamo", "torch.export._trace"):
                 importlib.import_module(module)
@@ -158,7 +158,7 @@ def profile(name: str, top: int) -> None:
     import pstats
 
     model, inputs = build(name)
-    import purecaffe.convert  # noqa: F401
+    import purecaffe.converter  # noqa: F401
     with tempfile.TemporaryDirectory() as tmp:
         profiler = cProfile.Profile()
         profiler.enable()

@@ -50,8 +50,8 @@ def load_weights(path: PathLike, net: Message | None = None, proto: PathLike | N
 # Public names implemented in heavier subpackages (torch is imported only when
 # one of these is first used, so file I/O does not pay for it).
 _LAZY_EXPORTS: dict[str, str] = {
-    "convert": "purecaffe.convert",
-    "ConvertedNet": "purecaffe.convert",
+    "convert": "purecaffe.converter",
+    "ConvertedNet": "purecaffe.converter",
     "run": "purecaffe.runtime",
     "RunResult": "purecaffe.runtime",
     "infer_shapes": "purecaffe.runtime",

@@ -30,9 +30,9 @@ def run(args: argparse.Namespace) -> int:
 
     import torch
 
-    from purecaffe.convert import convert
+    from purecaffe.converter import convert
     from purecaffe.cli.shapes_arg import parse_shape
-    from purecaffe.convert.loading import load_checkpoint, load_factory
+    from purecaffe.converter.loading import load_checkpoint, load_factory
 
     shapes = [parse_shape(text) for text in args.input_shape]
     model = load_factory(args.model)

@@ -39,9 +39,9 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from purecaffe.cli.shapes_arg import parse_shape
-    from purecaffe.convert.loading import load_checkpoint, load_factory
+    from purecaffe.converter.loading import load_checkpoint, load_factory
     from purecaffe.io.atomic import atomic_write
-    from purecaffe.convert.sidecar import output_paths, read_sidecar
+    from purecaffe.io.sidecar import output_paths, read_sidecar
     from purecaffe.parity import verify
     from purecaffe.parity.compare import DEFAULT_ATOL, DEFAULT_RTOL
 

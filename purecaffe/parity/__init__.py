@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from purecaffe.convert.sidecar import output_paths, read_sidecar
+from purecaffe.io.sidecar import output_paths, read_sidecar
 from purecaffe.errors import FormatError, PurecaffeError
 from purecaffe.parity.backends import BACKENDS, LayerOutputs, run_backend
 from purecaffe.parity.compare import DEFAULT_ATOL, DEFAULT_RTOL, BlobComparison, compare_arrays
@@ -66,8 +66,8 @@ def verify(model: Any, inputs: Sequence[Any] | Any, converted: Any, *, backend: 
 
 def _torch_values(model: Any, inputs: tuple[Any, ...]) -> dict[str, np.ndarray]:
     """PyTorch's value of every captured tensor, under the names the converter's sidecar uses."""
-    from purecaffe.convert.capture import capture
-    from purecaffe.convert.reference import torch_values
+    from purecaffe.converter.capture import capture
+    from purecaffe.converter.reference import torch_values
 
     captured = capture(model, inputs)
     return torch_values(captured.program, inputs)

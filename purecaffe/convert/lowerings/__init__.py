@@ -1,7 +1,0 @@
-"""Lowerings, one module per op family; the file list is the coverage map.
-
-Every public module here is collected by `registry.default_registry()`; see
-`purecaffe.convert.registry` (how to write one) and
-`purecaffe.convert.context` (what a lowering can ask and do).
-`activations.lower_relu` is the worked example.
-"""

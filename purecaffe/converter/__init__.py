@@ -1,0 +1,140 @@
+"""PyTorch -> Caffe conversion: `convert(model, inputs) -> ConvertedNet`.
+
+The pipeline, top to bottom:
+
+1. `capture.capture`   torch.export (non-strict) + functionalization -> `graph.Graph`
+2. `passes.PASSES`     torch-side clean-up, Graph -> Graph (constant folding, identities)
+3. `driver.lower`      each node through its registered lowering (`registry`,
+                       `lowerings/<family>.py`), building layers with `builders`
+                       and weights with `weights`, every top's shape checked; all
+                       unsupported ops reported together
+4. `ConvertedNet.save` prototxt + caffemodel + sidecar (`sidecar`)
+
+Example::
+
+    net = purecaffe.convert(model.eval(), (torch.randn(1, 3, 224, 224),), name="resnet18")
+    net.save("out/resnet18")   # out/resnet18.prototxt, .caffemodel, .purecaffe.json
+"""
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from google.protobuf.message import Message
+
+from purecaffe.converter.capture import capture
+from purecaffe.converter.context import TensorRecord
+from purecaffe.converter.dialect import Dialect, get_dialect
+from purecaffe.converter.driver import Problem, UnsupportedOpsError, lower
+from purecaffe.converter.graph import Graph
+from purecaffe.converter.passes import run_passes
+from purecaffe.converter.reference import order_inputs, torch_values
+from purecaffe.converter.registry import default_registry
+from purecaffe.io.sidecar import SavedFiles, output_paths, sidecar_dict, write_sidecar
+
+log = logging.getLogger(__name__)
+
+PathLike = str | os.PathLike[str]
+
+
+@dataclass(frozen=True)
+class ConvertedNet:
+    """A converted model: the Caffe net, its weights, and which blob holds which torch tensor."""
+
+    name: str
+    net: Message = field(repr=False)
+    weights: dict[str, list[np.ndarray]] = field(repr=False)
+    input_names: tuple[str, ...]
+    output_names: tuple[str, ...]
+    mapping: tuple[TensorRecord, ...] = field(repr=False)
+    graph: Graph = field(repr=False)
+    dialect: Dialect = field(repr=False)
+    program: Any = field(repr=False, compare=False)
+
+    @property
+    def input_shapes(self) -> dict[str, tuple[int, ...]]:
+        return {name: i.info.shape for name, i in zip(self.input_names, self.graph.inputs)}
+
+    @property
+    def output_shapes(self) -> dict[str, tuple[int, ...]]:
+        by_torch = {r.torch_name: r.shape for r in self.mapping}
+        return {name: by_torch.get(ref.name, ()) for name, ref in zip(self.output_names, self.graph.outputs)}
+
+    @property
+    def torch_input_names(self) -> tuple[str, ...]:
+        return tuple(i.name for i in self.graph.inputs)
+
+    @property
+    def torch_output_names(self) -> tuple[str, ...]:
+        return tuple(ref.name for ref in self.graph.outputs)
+
+    def save(self, path: PathLike) -> SavedFiles:
+        """Write `<path>.prototxt`, `<path>.caffemodel` and `<path>.purecaffe.json` (each atomically)."""
+        from purecaffe.io.prototxt import write_net
+        from purecaffe.io.weights import save_weights
+
+        files = output_paths(path)
+        # The caffemodel first: it is the one that can fail (2 GB limit), before anything else exists.
+        # Every layer goes into the caffemodel, as Caffe itself writes them (layers
+        # without parameters get an empty blob list), so a parameter-free net still
+        # has a valid caffemodel.
+        save_weights(files.caffemodel, {layer.name: self.weights.get(layer.name, []) for layer in self.net.layer},
+                     net=self.net)
+        try:
+            write_net(self.net, files.prototxt)
+            write_sidecar(files.sidecar, self.sidecar())
+        except BaseException:
+            # No half set of outputs: a caffemodel without its prototxt/sidecar is not a conversion.
+            for written in (files.caffemodel, files.prototxt):
+                written.unlink(missing_ok=True)
+            raise
+        log.info("wrote %s, %s and %s", files.prototxt, files.caffemodel, files.sidecar)
+        return files
+
+    def sidecar(self) -> dict[str, Any]:
+        return sidecar_dict(name=self.name, records=self.mapping, net=self.net, input_names=self.input_names,
+                            output_names=self.output_names, output_keys=self.graph.output_keys,
+                            dialect=self.dialect.name, torch_inputs=self.torch_input_names,
+                            torch_outputs=self.torch_output_names)
+
+    def torch_reference(self, inputs: Sequence[Any] | Mapping[str, Any]) -> dict[str, np.ndarray]:
+        """PyTorch's value of every captured tensor for `inputs`, keyed by torch value name.
+
+        `inputs`: arrays or tensors in model order, or a dict keyed by input blob name.
+        Look values up with the `torch_name` of each `mapping` record.
+        """
+        return torch_values(self.program, order_inputs(inputs, self.input_names))
+
+    def blob_values(self, reference: Mapping[str, np.ndarray]) -> dict[str, tuple[str, np.ndarray]]:
+        """(producing layer, expected value) per torch value, from a `torch_reference` result."""
+        return {r.torch_name: (r.layer, reference[r.torch_name]) for r in self.mapping if r.torch_name in reference}
+
+
+def convert(model: Any, inputs: Sequence[Any] | Any, *, name: str | None = None,
+            input_names: Sequence[str] | None = None, output_names: Sequence[str] | None = None,
+            dialect: str | Dialect = "bvlc", kwargs: Mapping[str, Any] | None = None) -> ConvertedNet:
+    """Convert `model` (a torch.nn.Module in eval mode) traced on example `inputs`.
+
+    Raises `UnsupportedOpsError` listing every op that cannot be converted
+    exactly (op, module path, source line, reason) before anything is written.
+    """
+    import torch
+
+    if isinstance(inputs, torch.Tensor):
+        inputs = (inputs,)
+    target = get_dialect(dialect)
+    captured = capture(model, tuple(inputs), kwargs)
+    graph = run_passes(captured.graph)
+    net_name = name if name is not None else type(model).__name__
+    lowered = lower(graph, registry=default_registry(), dialect=target, name=net_name,
+                    input_names=input_names, output_names=output_names)
+    return ConvertedNet(name=net_name, net=lowered.net, weights=lowered.weights, input_names=lowered.input_names,
+                        output_names=lowered.output_names, mapping=lowered.records, graph=graph, dialect=target,
+                        program=captured.program)
+
+
+__all__ = ["ConvertedNet", "Problem", "SavedFiles", "UnsupportedOpsError", "convert"]

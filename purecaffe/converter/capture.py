@@ -1,0 +1,360 @@
+"""Capture: a PyTorch model and example inputs -> `Graph`, through `torch.export` only.
+
+`torch.export.export(..., strict=False)` traces the model as Python runs it
+(torchvision-style code, `torch.flatten`, in-place ops, `chunk`, `transpose`
+all work) into ATen ops such as `conv2d`, `batch_norm`, `linear`, `hardtanh`.
+The graph must then be functional (no op changes a value another op reads):
+
+* in-place ops on fresh intermediates (`relu_`, `out += identity`), the common
+  case, are rewritten by `functionalize_inplace` (later uses read the in-place
+  node's result; `relu_` becomes `relu`);
+* anything else (mutating inputs or buffers, mutating through views, `copy_`
+  into slices) goes through `run_decompositions({})`, torch's full
+  functionalization, which costs about a second on a ResNet-50.  It changes a
+  few forms, so lowerings list both as aliases: `batch_norm` ->
+  `_native_batch_norm_legit_no_training` (+ getitem 0), `chunk` -> `split`
+  (+ getitem), `flatten` -> `view`.
+
+Every node keeps its module path (innermost entry of `nn_module_stack`) and
+the user's source line (innermost stack frame outside the torch package).
+"""
+from __future__ import annotations
+
+import logging
+import operator
+import os
+import re
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+import torch.utils._pytree as pytree
+from torch.export import ExportedProgram
+from torch.export.graph_signature import InputKind, OutputKind
+
+from purecaffe.converter.graph import GETITEM, Graph, GraphInput, Node, Ref, TensorInfo, map_refs
+from purecaffe.errors import PurecaffeError, UnsupportedError
+
+log = logging.getLogger(__name__)
+
+_TORCH_DIR = os.path.dirname(torch.__file__)
+_DROPPED_TARGETS = ("aten._assert_tensor_metadata", "aten._assert_scalar", "aten.sym_constrain_range_for_size",
+                    "aten._assert_async")
+
+
+@dataclass(frozen=True)
+class Captured:
+    graph: Graph
+    program: ExportedProgram
+
+
+def capture(model: torch.nn.Module, inputs: Sequence[Any], kwargs: Mapping[str, Any] | None = None, *,
+            decompose: bool = False) -> Captured:
+    """Export `model` (in eval mode) on `inputs` and build the converter's Graph.
+
+    `decompose=True` always takes torch's full functionalization (tests use it to
+    check that both forms convert the same).
+    """
+    if not isinstance(model, torch.nn.Module):
+        raise PurecaffeError(f"expected a torch.nn.Module, got {type(model).__name__}")
+    training = [name or "<model>" for name, m in model.named_modules() if m.training]
+    if training:
+        raise PurecaffeError(f"the model is in training mode ({', '.join(training[:3])}"
+                             f"{' ...' if len(training) > 3 else ''}); call model.eval() before converting")
+    args = tuple(inputs)
+    for i, value in enumerate(pytree.tree_leaves((args, kwargs or {}))):
+        if isinstance(value, torch.Tensor) and value.dtype != torch.float32:
+            raise UnsupportedError(f"input {i} is {value.dtype}; Caffe inputs are float32 tensors")
+    try:
+        with torch.no_grad(), warnings.catch_warnings():
+            # torch's own pytree deprecation noise, raised from inside export.
+            warnings.filterwarnings("ignore", message=".*LeafSpec.*", category=FutureWarning)
+            program = torch.export.export(model, args, kwargs=dict(kwargs or {}), strict=False)
+            if decompose or not simple_mutations(program):
+                program = program.run_decompositions({})
+    except PurecaffeError:
+        raise
+    except Exception as error:  # noqa: BLE001 - any tracing failure is the user's model
+        first = next((line for line in str(error).splitlines() if line.strip()), type(error).__name__)
+        raise PurecaffeError(f"torch.export could not capture the model: {first.strip()}") from error
+    return Captured(graph=functionalize_inplace(build_graph(program)), program=program)
+
+
+def _schema(target: Any) -> Any:
+    return target._schema if isinstance(target, torch._ops.OpOverload) else None
+
+
+def _mutates_first_argument(target: Any) -> bool:
+    schema = _schema(target)
+    if schema is None or not schema.is_mutable:
+        return False
+    arguments = schema.arguments
+    mutated = [a for a in arguments if a.alias_info is not None and a.alias_info.is_write]
+    return (len(mutated) == 1 and mutated[0] is arguments[0] and len(schema.returns) == 1
+            and schema.returns[0].alias_info is not None and schema.returns[0].alias_info.is_write)
+
+
+# Ops whose schema promises a new tensor but that return their input itself in inference
+# (at::dropout: `if (!train) return input;`), so an in-place op on the result changes the
+# input too.  torch.export's full functionalization misses that aliasing (the exported
+# program then differs from eager PyTorch), so `functionalize_inplace` resolves them first.
+_ALIASING_IN_INFERENCE = frozenset({"aten::dropout", "aten::feature_dropout", "aten::alpha_dropout",
+                                    "aten::feature_alpha_dropout"})
+_ALIASING_OPS = frozenset("aten." + name.split("::", 1)[1] for name in _ALIASING_IN_INFERENCE)
+
+
+def _is_view(target: Any) -> bool:
+    schema = _schema(target)
+    if schema is None:
+        return target is operator.getitem  # items of split/chunk/unbind are views too
+    return any(r.alias_info is not None and not r.alias_info.is_write for r in schema.returns)
+
+
+def _inference_alias_source(node: torch.fx.Node) -> torch.fx.Node | None:
+    """The input an inference-mode dropout returns as itself, else None."""
+    schema = _schema(node.target)
+    if schema is None or schema.name not in _ALIASING_IN_INFERENCE:
+        return None
+    train = node.args[2] if len(node.args) > 2 else node.kwargs.get("train", True)
+    source = node.args[0] if node.args else None
+    return source if train is False and isinstance(source, torch.fx.Node) else None
+
+
+def simple_mutations(program: ExportedProgram) -> bool:
+    """True when every mutation in the exported program is an in-place op (`relu_`, `x += y`)
+    on a fresh intermediate tensor (or an inference dropout's result, which is that tensor)
+    that no view shares: then `functionalize_inplace` handles it, and the slower
+    `run_decompositions({})` (full functionalization) is not needed.  Mutating inputs,
+    parameters or buffers, mutating through views, `copy_` into slices: not simple.
+    """
+    aliases: dict[str, torch.fx.Node] = {}
+
+    def root(node: torch.fx.Node) -> torch.fx.Node:
+        while node.name in aliases:
+            node = aliases[node.name]
+        return node
+
+    viewed: set[str] = set()
+    produced_by_view: set[str] = set()
+    calls = [node for node in program.graph.nodes if node.op == "call_function"]
+    for node in calls:
+        source = _inference_alias_source(node)
+        if source is not None:
+            aliases[node.name] = source
+        elif _is_view(node.target):
+            produced_by_view.add(node.name)
+            viewed.update(root(a).name for a in node.all_input_nodes)
+    simple, through_alias = True, False
+    for node in calls:
+        schema = _schema(node.target)
+        if schema is None:
+            if node.target is not operator.getitem:
+                simple = False  # a non-ATen call (e.g. a grad-mode switch): let export normalize it
+            continue
+        if not schema.is_mutable:
+            continue
+        target = node.args[0] if node.args else None
+        if not _mutates_first_argument(node.target) or not isinstance(target, torch.fx.Node):
+            simple = False
+            continue
+        through_alias = through_alias or target.name in aliases
+        base = root(target)
+        if base.op != "call_function" or base.name in viewed or base.name in produced_by_view:
+            simple = False
+    if not simple and through_alias:
+        raise UnsupportedError("the model changes the result of an inference-mode dropout in place (which "
+                               "changes the dropout's input too) and also mutates views or inputs; "
+                               "torch.export's functionalization loses that aliasing")
+    return simple
+
+
+def functionalize_inplace(graph: Graph) -> Graph:
+    """Rewrite in-place ops into their functional forms: every later use of the mutated
+    value reads the in-place node's result (only called on graphs `simple_mutations` passed,
+    or already functional ones)."""
+    replace: dict[str, Ref] = {}
+    nodes: list[Node] = []
+    for node in graph.nodes:
+        if replace:
+            node = node.replace(args={k: map_refs(v, lambda r: replace.get(r.name, r)) for k, v in node.args.items()})
+        if node.op in _ALIASING_OPS and node.args.get("train") is False and isinstance(node.args.get("input"), Ref):
+            replace[node.name] = node.args["input"]  # it *is* its input (see _ALIASING_IN_INFERENCE)
+            continue
+        if node.op.endswith("_") and not node.op.endswith("__") and node.op != "aten._":
+            first = next(iter(node.args.values()), None)
+            functional = node.op[:-1]
+            packet = getattr(torch.ops.aten, functional.split(".", 1)[1], None) if functional.startswith("aten.") else None
+            if isinstance(first, Ref) and packet is not None and _mutates_first_argument(
+                    getattr(getattr(torch.ops.aten, node.op.split(".", 1)[1]), node.overload or "default", None)):
+                replace[first.name] = Ref(node.name)
+                node = node.replace(op=functional)
+        nodes.append(node)
+    outputs = tuple(map_refs(ref, lambda r: replace.get(r.name, r)) for ref in graph.outputs)
+    return graph.replace(nodes=tuple(nodes), outputs=outputs)
+
+
+def build_graph(program: ExportedProgram) -> Graph:
+    signature = program.graph_signature
+    constants: dict[str, np.ndarray] = {}
+    sources: dict[str, str] = {}
+    inputs: list[GraphInput] = []
+    placeholders = {n.name: n for n in program.graph.nodes if n.op == "placeholder"}
+    for spec in signature.input_specs:
+        name = spec.arg.name
+        if spec.kind == InputKind.USER_INPUT:
+            value = placeholders[name].meta.get("val")
+            if not isinstance(value, torch.Tensor):
+                raise UnsupportedError(f"model input '{name}' is a {type(value).__name__}, not a tensor; "
+                                       f"Caffe inputs are tensors")
+            inputs.append(GraphInput(name, tensor_info(value)))
+        elif spec.kind in (InputKind.PARAMETER, InputKind.BUFFER):
+            constants[name] = to_numpy(program.state_dict[spec.target]
+                                       if spec.target in program.state_dict else program.constants[spec.target])
+            sources[name] = spec.target
+        elif spec.kind == InputKind.CONSTANT_TENSOR:
+            constants[name] = to_numpy(program.constants[spec.target])
+            sources[name] = spec.target
+        else:
+            raise UnsupportedError(f"model input '{name}' of kind {spec.kind.name} is not supported")
+
+    nodes: list[Node] = []
+    for fx_node in program.graph.nodes:
+        if fx_node.op != "call_function":
+            continue
+        op, overload = op_name(fx_node.target)
+        if op in _DROPPED_TARGETS:
+            continue
+        nodes.append(Node(name=fx_node.name, op=op, overload=overload, args=bind_arguments(fx_node),
+                          outputs=output_info(fx_node.meta.get("val")),
+                          module_path=module_path(fx_node.meta), module_type=module_type(fx_node.meta),
+                          source=source_line(fx_node.meta.get("stack_trace"))))
+
+    user_outputs = [spec.arg.name for spec in signature.output_specs if spec.kind == OutputKind.USER_OUTPUT]
+    if any(spec.kind != OutputKind.USER_OUTPUT for spec in signature.output_specs):
+        log.debug("ignoring non-user outputs (buffer mutations) of the exported program")
+    return Graph(inputs=tuple(inputs), constants=constants, nodes=tuple(nodes),
+                 outputs=tuple(Ref(n) for n in user_outputs),
+                 output_keys=output_keys(program, len(user_outputs)), constant_sources=sources)
+
+
+def to_numpy(tensor: torch.Tensor) -> np.ndarray:
+    """A read-only numpy view of a parameter/buffer (no copy: `weights.caffe_blob` makes the
+    one copy that ends up in the caffemodel, so a VGG16 is not held three times)."""
+    tensor = tensor.detach().cpu()
+    if tensor.dtype in (torch.float16, torch.bfloat16, torch.float64):
+        tensor = tensor.float()
+    array = tensor.numpy()
+    array.flags.writeable = False
+    return array
+
+
+def op_name(target: Any) -> tuple[str, str]:
+    """(`aten.conv2d`, `default`) for an OpOverload; (`getitem`, ``) for operator.getitem."""
+    if target is operator.getitem:
+        return GETITEM, ""
+    if isinstance(target, torch._ops.OpOverload):
+        namespace, _, packet = target._schema.name.partition("::")
+        return f"{namespace}.{packet}", target._overloadname
+    name = getattr(target, "__name__", repr(target))
+    module = getattr(target, "__module__", "") or ""
+    return (f"{module}.{name}" if module else name), ""
+
+
+def bind_arguments(fx_node: torch.fx.Node) -> dict[str, Any]:
+    """All schema arguments by name, defaults filled in; fx nodes become Refs."""
+    target = fx_node.target
+    if target is operator.getitem:
+        return {"self": convert_arg(fx_node.args[0]), "index": fx_node.args[1]}
+    if not isinstance(target, torch._ops.OpOverload):
+        bound = {f"arg{i}": convert_arg(a) for i, a in enumerate(fx_node.args)}
+        bound.update({k: convert_arg(v) for k, v in fx_node.kwargs.items()})
+        return bound
+    result: dict[str, Any] = {}
+    positional = list(fx_node.args)
+    for i, argument in enumerate(target._schema.arguments):
+        if i < len(positional) and not argument.kwarg_only:
+            value = positional[i]
+        elif argument.name in fx_node.kwargs:
+            value = fx_node.kwargs[argument.name]
+        elif argument.has_default_value():
+            value = argument.default_value
+        else:
+            value = None
+        result[argument.name] = convert_arg(value)
+    return result
+
+
+def convert_arg(value: Any) -> Any:
+    if isinstance(value, torch.fx.Node):
+        return Ref(value.name)
+    if isinstance(value, (list, tuple)):
+        return type(value)(convert_arg(v) for v in value)
+    if isinstance(value, (torch.dtype, torch.device, torch.layout, torch.memory_format)):
+        return str(value)
+    return value
+
+
+def tensor_info(value: Any) -> TensorInfo:
+    return TensorInfo(shape=tuple(int(d) for d in value.shape), dtype=str(value.dtype).replace("torch.", ""))
+
+
+def output_info(value: Any) -> TensorInfo | tuple[TensorInfo | None, ...] | None:
+    if isinstance(value, torch.Tensor):
+        return tensor_info(value)
+    if isinstance(value, (list, tuple)):
+        return tuple(tensor_info(v) if isinstance(v, torch.Tensor) else None for v in value)
+    return None
+
+
+def module_path(meta: Mapping[str, Any]) -> str:
+    """`layer1.0.conv1`: the innermost module the op ran in ('' at the top level)."""
+    stack = meta.get("nn_module_stack") or {}
+    if not stack:
+        return ""
+    path = list(stack.values())[-1][0]
+    # Older torch spells paths as L['self'].layer1[0].conv1.
+    path = re.sub(r"^L\['self'\]\.?", "", str(path))
+    path = re.sub(r"\[(\d+)\]", r".\1", path)
+    path = re.sub(r"\['([^']*)'\]", r".\1", path)
+    return path.strip(".")
+
+
+def module_type(meta: Mapping[str, Any]) -> str:
+    stack = meta.get("nn_module_stack") or {}
+    if not stack:
+        return ""
+    kind = list(stack.values())[-1][1]
+    name = kind if isinstance(kind, str) else getattr(kind, "__qualname__", str(kind))
+    return name.rsplit(".", 1)[-1]
+
+
+_FRAME = re.compile(r'File "([^"]+)", line (\d+), in (\S+)\n\s*(.*)')
+
+
+def source_line(stack_trace: str | None) -> str:
+    """`model.py:42 (x = self.act(x))`: the innermost frame outside the torch package."""
+    if not stack_trace:
+        return ""
+    frames = _FRAME.findall(stack_trace)
+    for path, line, _function, code in reversed(frames):
+        if not os.path.abspath(path).startswith(_TORCH_DIR):
+            return f"{os.path.basename(path)}:{line} ({code.strip()})"
+    if frames:
+        path, line, _function, code = frames[-1]
+        return f"{os.path.basename(path)}:{line} ({code.strip()})"
+    return ""
+
+
+def output_keys(program: ExportedProgram, count: int) -> tuple[str, ...]:
+    """User-facing key of each flat output: `0`, `1` for tuples, `logits`, `b.0` for dicts."""
+    try:
+        spec = program.call_spec.out_spec
+        tree = pytree.tree_unflatten(list(range(spec.num_leaves)), spec)
+        paths = [pytree.keystr(path) for path, _ in pytree.tree_flatten_with_path(tree)[0]]
+    except Exception:  # noqa: BLE001 - naming only
+        return tuple(str(i) for i in range(count))
+    keys = [re.sub(r"\[['\"]?([^\]'\"]*)['\"]?\]", r".\1", p).strip(".") or str(i) for i, p in enumerate(paths)]
+    return tuple(keys) if len(keys) == count else tuple(str(i) for i in range(count))

@@ -1,0 +1,133 @@
+"""Helpers shared by several lowering families (a private module: the registry skips it).
+
+* `tensor_blob`: a tensor argument as a Caffe blob, a constant becoming a `Parameter` layer;
+* `scalar_value`: a Python number or single-element constant as a float, else None;
+* `reshape_to`: the Flatten or Reshape layer that gives a blob another shape;
+* `expand_to`: the Reshape + Tile layers that broadcast a blob to a bigger shape (exact copies);
+* `subsample_layer`: every s-th row/column of a 4-D blob (a depthwise 1x1 Convolution of ones).
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from purecaffe.converter import builders
+from purecaffe.converter.builders import Blob, Layer
+from purecaffe.converter.context import LoweringContext
+from purecaffe.converter.graph import Node, Ref
+from purecaffe.converter.weights import convolution_blobs, parameter_blobs
+
+Shape = tuple[int, ...]
+
+# float32 holds every integer up to 2**24 exactly; an integer constant beyond that would change.
+_FLOAT32_EXACT_INT = 2 ** 24
+
+
+def float_constant(ctx: LoweringContext, array: np.ndarray, what: str) -> np.ndarray:
+    """`array` as float32, refusing values float32 cannot hold exactly (large integers)."""
+    if array.dtype.kind in "biu":
+        if array.size and np.abs(array.astype(np.int64)).max() > _FLOAT32_EXACT_INT:
+            raise ctx.unsupported(f"{what} holds integers beyond 2**24, which float32 Caffe blobs cannot "
+                                  f"represent exactly")
+        return array.astype(np.float32)
+    if array.dtype.kind != "f":
+        raise ctx.unsupported(f"{what} has dtype {array.dtype}; Caffe blobs are float32")
+    return array.astype(np.float32)
+
+
+def tensor_blob(ctx: LoweringContext, node: Node, value: Any, part: str) -> Blob:
+    """The blob holding tensor argument `value`; a constant is emitted as a Parameter layer
+    (named `<layer>/<part>`) whose one blob stores it, exactly, in the caffemodel."""
+    if ctx.is_constant(value):
+        array = float_constant(ctx, ctx.constant(value), f"constant {value.name}")
+        if array.ndim == 0:
+            array = array.reshape(1)
+        name = ctx.layer_name(node, part)
+        return ctx.emit(builders.parameter(name, name, tuple(array.shape)), parameter_blobs(array))[0]
+    return ctx.blob(value)
+
+
+def scalar_value(ctx: LoweringContext, value: Any) -> float | None:
+    """A Python number, or a constant tensor with exactly one element, as a float; else None."""
+    if isinstance(value, bool):
+        return float(value)
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, Ref) and ctx.is_constant(value):
+        array = ctx.constant(value)
+        if array.size == 1:
+            return float(float_constant(ctx, array, f"constant {value.name}").reshape(()))
+    return None
+
+
+def reshape_layer(name: str, x: Blob, top: str, shape: Sequence[int]) -> Layer:
+    """Flatten when `shape` merges a run of axes after the batch (`end_axis` only when the run
+    does not reach the last axis: plain Flatten is the most portable form), otherwise Reshape with explicit dims, the batch dimension kept as 0 when it is unchanged."""
+    shape = tuple(int(d) for d in shape)
+    rank = len(x.shape)
+    for axis in range(1, rank - 1):
+        for end in range(rank - 1, axis, -1):
+            if shape == x.shape[:axis] + (math.prod(x.shape[axis:end + 1]),) + x.shape[end + 1:]:
+                return builders.flatten(name, x, top, axis=axis, end_axis=-1 if end == rank - 1 else end)
+    dims = list(shape)
+    if dims and rank and dims[0] == x.shape[0]:
+        dims[0] = 0
+    return builders.reshape(name, x, top, dims=dims)
+
+
+def reshape_to(ctx: LoweringContext, node: Node, x: Blob, shape: Sequence[int], part: str) -> Blob:
+    """`x` with `shape` (an intermediate blob `<layer>/<part>`); no layer when it already has it."""
+    if tuple(x.shape) == tuple(shape):
+        return x
+    name = ctx.layer_name(node, part)
+    return ctx.emit(reshape_layer(name, x, name, shape))[0]
+
+
+def expand_to(ctx: LoweringContext, node: Node, x: Blob, shape: Sequence[int], part: str,
+              *, result: bool = False) -> Blob:
+    """Broadcast `x` to `shape` with Tile layers (each copies values, so it is exact).
+
+    `x` is first given `shape`'s rank (leading 1s); every axis where `x` has 1 and `shape` more
+    is tiled.  With `result=True` the last layer's top is bound to `node`.
+    """
+    shape = tuple(shape)
+    full = (1,) * (len(shape) - len(x.shape)) + tuple(x.shape)
+    if len(full) != len(shape) or any(a != b and a != 1 for a, b in zip(full, shape)):
+        raise ctx.unsupported(f"cannot broadcast {list(x.shape)} to {list(shape)}")
+    axes = [i for i, (a, b) in enumerate(zip(full, shape)) if a != b]
+    if not axes:
+        raise ValueError("expand_to called without anything to expand")
+    if full != tuple(x.shape):
+        x = reshape_to(ctx, node, x, full, f"{part}_rank")
+    current = list(full)
+    for k, axis in enumerate(axes):
+        current[axis] = shape[axis]
+        last = k == len(axes) - 1
+        if last and result:
+            return ctx.emit(builders.tile(ctx.layer_name(node), x, ctx.top_name(node), axis=axis,
+                                          tiles=shape[axis]), result=node)[0]
+        name = ctx.layer_name(node, f"{part}_tile{axis}")
+        x = ctx.emit(builders.tile(name, x, name, axis=axis, tiles=shape[axis]))[0]
+    return x
+
+
+def normalize_dims(dims: Any, rank: int) -> tuple[int, ...]:
+    """Sorted non-negative axes from an int, a list, or None/[] (meaning every axis)."""
+    if dims is None or (isinstance(dims, (list, tuple)) and len(dims) == 0):
+        return tuple(range(rank))
+    if isinstance(dims, int):
+        dims = [dims]
+    return tuple(sorted({int(d) % rank if rank else 0 for d in dims}))
+
+
+def subsample_layer(name: str, x: Blob, top: str, stride: tuple[int, int]) -> tuple[Layer, list[np.ndarray]]:
+    """Every stride-th row/column of a 4-D blob, from the first: a depthwise 1x1 Convolution with
+    weight 1.0 and no bias (each output is 1.0 * one input, exact; Convolution floors its output
+    size, unlike ceil-mode Pooling, so the count always matches `x[..., ::s]`)."""
+    channels = x.shape[1]
+    layer = builders.convolution(name, x, top, num_output=channels, kernel=1, stride=stride, group=channels,
+                                 bias_term=False)
+    return layer, convolution_blobs(np.ones((channels, 1, 1, 1), dtype=np.float32), None)

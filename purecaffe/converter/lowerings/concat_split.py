@@ -1,0 +1,203 @@
+"""Joining and cutting along one axis: cat, split / split_with_sizes / chunk / unbind, slice, narrow,
+select.  All exact: Concat and Slice only copy values.
+
+* `cat` -> Concat on the same axis (constant parts become Parameter layers).
+* `split*` / `chunk` -> one Slice with slice_points; the parts nobody reads are ended with a
+  Silence layer by the driver.  `unbind` adds a Reshape per part to drop the axis.
+* `slice` (`x[:, 2:5]`) with step 1 -> Slice at the start and end, keeping the middle part.
+  A step > 1 along H or W of a 4-D tensor is a depthwise 1x1 Convolution with weight 1.0 and that
+  stride, which picks exactly every step-th element (1.0 * x); any other step is refused (no
+  stock layer strides over channels or an arbitrary axis).
+* `select` (`x[:, 0]`) -> Slice, then Reshape without the axis.
+
+Slicing or concatenating along the batch axis is expressible in BVLC Caffe and done; some
+targets refuse it (docs/dialects.md), which their dialects will check.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from purecaffe.converter import builders
+from purecaffe.converter.builders import Blob
+from purecaffe.converter.context import LoweringContext
+from purecaffe.converter.graph import Node, Ref
+from purecaffe.converter.lowerings._support import reshape_layer, subsample_layer, tensor_blob
+from purecaffe.converter.registry import lowering
+
+_INT64_MAX = 2 ** 63 - 1
+
+
+@lowering("aten.cat", aliases=("aten.concat", "aten.concatenate"))
+def lower_cat(ctx: LoweringContext, node: Node) -> None:
+    tensors, dim = node.unpack("tensors", "dim")
+    out = node.shape
+    axis = int(dim) % len(out)
+    parts = []
+    for i, tensor in enumerate(tensors):
+        shape = ctx.shape(tensor)
+        if len(shape) == 1 and shape[0] == 0:
+            continue  # torch.cat skips legacy empty 1-D tensors
+        if len(shape) != len(out):
+            raise ctx.unsupported(f"cat of a rank-{len(shape)} tensor into rank {len(out)}")
+        if shape[axis] == 0:
+            continue
+        parts.append(tensor_blob(ctx, node, tensor, f"part{i}"))
+    if not parts:
+        raise ctx.unsupported("cat of empty tensors only")
+    if len(parts) == 1:
+        # One non-empty part: the result is that tensor.  A Split with one top keeps a layer to name.
+        ctx.emit(builders.split(ctx.layer_name(node), parts[0], [ctx.top_name(node)]), result=node)
+        return
+    ctx.emit(builders.concat(ctx.layer_name(node), parts, ctx.top_name(node), axis=axis), result=node)
+
+
+def _slice_points(sizes: Sequence[int]) -> list[int]:
+    """Slice points cutting consecutive parts of `sizes`: [3, 2, 4] -> [3, 5]."""
+    points, at = [], 0
+    for size in sizes[:-1]:
+        at += size
+        points.append(at)
+    return points
+
+
+def _split(ctx: LoweringContext, node: Node, self: Ref, sizes: Sequence[int], dim: int, *,
+           drop_axis: bool = False) -> None:
+    x = ctx.blob(self)
+    axis = int(dim) % len(x.shape)
+    sizes = [int(s) for s in sizes]
+    if sum(sizes) != x.shape[axis] or any(s <= 0 for s in sizes):
+        raise ctx.unsupported(f"split of size {x.shape[axis]} into {sizes} (empty parts have no Caffe blob)")
+    if len(sizes) == 1 and not drop_axis:
+        ctx.emit(builders.split(ctx.layer_name(node), x, [ctx.top_name(node, 0)]), result=node)
+        return
+    points = _slice_points(sizes)
+    if drop_axis:
+        parts: tuple[Blob, ...] = (x,)
+        if len(sizes) > 1:
+            tops = [ctx.layer_name(node, f"part{i}") for i in range(len(sizes))]
+            parts = ctx.emit(builders.slice_layer(ctx.layer_name(node), x, tops, axis=axis, slice_point=points))
+        for i, part in enumerate(parts):
+            name = ctx.layer_name(node, f"reshape{i}")
+            ctx.emit(reshape_layer(name, part, ctx.top_name(node, i), node.outputs[i].shape),
+                     result=node, outputs=(i,))
+        return
+    tops = [ctx.top_name(node, i) for i in range(len(sizes))]
+    ctx.emit(builders.slice_layer(ctx.layer_name(node), x, tops, axis=axis, slice_point=points), result=node)
+
+
+@lowering("aten.split.Tensor", aliases=("aten.split", "aten.chunk", "aten.unsafe_split.Tensor",
+                                        "aten.unsafe_split"))
+def lower_split(ctx: LoweringContext, node: Node) -> None:
+    """split(self, split_size, dim) and chunk(self, chunks, dim): equal parts, the last one shorter."""
+    self = node.arg("self")
+    dim = node.arg("dim")
+    size = ctx.shape(self)[int(dim) % len(ctx.shape(self))]
+    if node.op == "aten.chunk":
+        chunks = int(node.arg("chunks"))
+        step = -(-size // chunks)
+    else:
+        step = int(node.arg("split_size"))
+    if step <= 0:
+        raise ctx.unsupported(f"split size {step}")
+    sizes = [min(step, size - start) for start in range(0, size, step)]
+    _split(ctx, node, self, sizes, dim)
+
+
+@lowering("aten.split_with_sizes", aliases=("aten.unsafe_split_with_sizes", "aten.split.sizes"))
+def lower_split_with_sizes(ctx: LoweringContext, node: Node) -> None:
+    self, split_sizes, dim = node.unpack("self", "split_sizes" if "split_sizes" in node.args else "split_size",
+                                         "dim")
+    _split(ctx, node, self, list(split_sizes), dim)
+
+
+@lowering("aten.unbind.int", aliases=("aten.unbind",))
+def lower_unbind(ctx: LoweringContext, node: Node) -> None:
+    self, dim = node.unpack("self", "dim")
+    size = ctx.shape(self)[int(dim) % len(ctx.shape(self))]
+    _split(ctx, node, self, [1] * size, dim, drop_axis=True)
+
+
+def _bounds(size: int, start: int | None, end: int | None) -> tuple[int, int]:
+    """Python slice bounds clamped the way torch does."""
+    start = 0 if start is None else int(start)
+    end = size if end is None or end >= _INT64_MAX else int(end)
+    if start < 0:
+        start += size
+    if end < 0:
+        end += size
+    return max(0, min(start, size)), max(0, min(end, size))
+
+
+def _cut(ctx: LoweringContext, node: Node, x: Blob, axis: int, start: int, end: int, *,
+         bind: bool, part: str | None = None) -> Blob:
+    """x[start:end] along `axis` as the middle top of a Slice (the others are silenced later).
+
+    With `part`, the Slice and its kept top are the intermediate `<layer>/<part>`; otherwise they
+    are the node's own layer and top.
+    """
+    name = ctx.layer_name(node) if part is None else ctx.layer_name(node, part)
+    top = ctx.top_name(node) if part is None else name
+    size = x.shape[axis]
+    points = [p for p in (start, end) if 0 < p < size]
+    names = []
+    for lo, hi in zip([0, *points], [*points, size]):
+        if (lo, hi) == (start, end):
+            names.append(top)
+        else:
+            names.append(f"{name}/unused_{lo}_{hi}")
+    layer = builders.slice_layer(name, x, names, axis=axis, slice_point=points)
+    ctx.emit(layer)
+    kept = next(t for t in layer.tops if t.name == names[[0, *points].index(start)])
+    if bind:
+        ctx.bind_top(node, kept, layer)
+    return kept
+
+
+@lowering("aten.slice.Tensor", aliases=("aten.slice",))
+def lower_slice(ctx: LoweringContext, node: Node) -> None:
+    self, dim, start, end, step = node.unpack("self", "dim", "start", "end", "step")
+    x = ctx.blob(self)
+    axis = int(dim) % len(x.shape)
+    size = x.shape[axis]
+    lo, hi = _bounds(size, start, end)
+    step = int(step)
+    if hi <= lo:
+        raise ctx.unsupported(f"slice [{lo}:{hi}] along axis {axis} is empty (Caffe has no empty blobs)")
+    if step == 1:
+        if (lo, hi) == (0, size):
+            ctx.alias(node, self)
+        else:
+            _cut(ctx, node, x, axis, lo, hi, bind=True)
+        return
+    if len(x.shape) != 4 or axis not in (2, 3):
+        raise ctx.unsupported(f"slice with step {step} along axis {axis} of a {len(x.shape)}-D tensor: stock "
+                              f"Caffe can stride only over H and W of a 4-D blob (a strided 1x1 Convolution)")
+    if (lo, hi) != (0, size):
+        x = _cut(ctx, node, x, axis, lo, hi, bind=False, part="range")
+    stride = (step, 1) if axis == 2 else (1, step)
+    ctx.emit(*subsample_layer(ctx.layer_name(node), x, ctx.top_name(node), stride), result=node)
+
+
+@lowering("aten.narrow")
+def lower_narrow(ctx: LoweringContext, node: Node) -> None:
+    self, dim, start, length = node.unpack("self", "dim", "start", "length")
+    x = ctx.blob(self)
+    axis = int(dim) % len(x.shape)
+    lo = int(start) % x.shape[axis] if int(start) < 0 else int(start)
+    if (lo, lo + int(length)) == (0, x.shape[axis]):
+        ctx.alias(node, self)
+    else:
+        _cut(ctx, node, x, axis, lo, lo + int(length), bind=True)
+
+
+@lowering("aten.select.int", aliases=("aten.select",))
+def lower_select(ctx: LoweringContext, node: Node) -> None:
+    """x.select(dim, i) = Slice out [i:i+1], then Reshape without that axis."""
+    self, dim, index = node.unpack("self", "dim", "index")
+    x = ctx.blob(self)
+    axis = int(dim) % len(x.shape)
+    i = int(index) % x.shape[axis]
+    part = x
+    if x.shape[axis] != 1:
+        part = _cut(ctx, node, x, axis, i, i + 1, bind=False, part="slice")
+    ctx.emit(reshape_layer(ctx.layer_name(node), part, ctx.top_name(node), node.shape), result=node)

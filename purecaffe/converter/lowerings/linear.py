@@ -1,0 +1,89 @@
+"""linear / addmm / mm / matmul with a constant right operand -> InnerProduct.
+
+InnerProduct with `axis = rank - 1` multiplies the last dimension only, which
+is exactly nn.Linear on inputs of any rank.  Products of two computed tensors
+(attention) have no stock Caffe layer and are refused.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from purecaffe.converter import builders, weights
+from purecaffe.converter.context import LoweringContext
+from purecaffe.converter.graph import Node
+from purecaffe.converter.registry import lowering
+
+
+def _inner_product(ctx: LoweringContext, node: Node, x_ref: object, weight: np.ndarray,
+                   bias: np.ndarray | None) -> None:
+    """y = x @ weight.T + bias over the last axis of x; weight (out, in)."""
+    x = ctx.blob(x_ref)
+    if len(x.shape) < 2:
+        raise ctx.unsupported(f"matrix product on a {len(x.shape)}-D input; Caffe blobs here need a batch axis")
+    if weight.ndim != 2 or weight.shape[1] != x.shape[-1]:
+        raise ctx.unsupported(f"weight {list(weight.shape)} does not match input {list(x.shape)}")
+    if bias is not None:
+        if bias.size == 1 and weight.shape[0] != 1:
+            bias = np.full((weight.shape[0],), float(bias.reshape(-1)[0]), dtype=np.float32)
+        elif bias.reshape(-1).shape != (weight.shape[0],) or bias.ndim > 1 and bias.shape[0] != 1:
+            raise ctx.unsupported(f"bias {list(bias.shape)} is not one value per output feature")
+    layer = builders.inner_product(ctx.layer_name(node), x, ctx.top_name(node), num_output=weight.shape[0],
+                                   axis=len(x.shape) - 1, bias_term=bias is not None)
+    ctx.emit(layer, weights.inner_product_blobs(weight, bias), result=node)
+
+
+def _refuse_computed(ctx: LoweringContext, node: Node, ref: object, role: str) -> None:
+    if not ctx.is_constant(ref):
+        raise ctx.unsupported(f"the {role} operand is computed from the inputs; Caffe's InnerProduct needs "
+                              f"constant weights and stock Caffe has no product of two computed tensors")
+
+
+@lowering("aten.linear")
+def lower_linear(ctx: LoweringContext, node: Node) -> None:
+    x, weight, bias = node.unpack("input", "weight", "bias")
+    _refuse_computed(ctx, node, weight, "weight")
+    if bias is not None:
+        _refuse_computed(ctx, node, bias, "bias")
+    _inner_product(ctx, node, x, ctx.constant(weight), ctx.constant(bias) if bias is not None else None)
+
+
+@lowering("aten.addmm")
+def lower_addmm(ctx: LoweringContext, node: Node) -> None:
+    """beta * self + alpha * (mat1 @ mat2), mat2 (in, out) and self constant."""
+    self, mat1, mat2, beta, alpha = node.unpack("self", "mat1", "mat2", "beta", "alpha")
+    _refuse_computed(ctx, node, mat2, "right")
+    _refuse_computed(ctx, node, self, "added")
+    weight = ctx.constant(mat2).T * np.float32(alpha) if alpha != 1 else ctx.constant(mat2).T
+    bias = ctx.constant(self) * np.float32(beta) if beta != 1 else ctx.constant(self)
+    _inner_product(ctx, node, mat1, weight, bias)
+
+
+@lowering("aten.mm")
+def lower_mm(ctx: LoweringContext, node: Node) -> None:
+    self, mat2 = node.unpack("self", "mat2")
+    _refuse_computed(ctx, node, mat2, "right")
+    _inner_product(ctx, node, self, ctx.constant(mat2).T, None)
+
+
+@lowering("aten.matmul")
+def lower_matmul(ctx: LoweringContext, node: Node) -> None:
+    """x @ W with W a constant 2-D (in, out) matrix; a 1-D constant vector drops the last axis."""
+    self, other = node.unpack("self", "other")
+    if ctx.is_constant(self) and not ctx.is_constant(other):
+        raise ctx.unsupported("constant @ tensor (constant on the left) would need a transpose Caffe lacks")
+    _refuse_computed(ctx, node, other, "right")
+    matrix = ctx.constant(other)
+    if matrix.ndim == 2:
+        _inner_product(ctx, node, self, matrix.T, None)
+        return
+    if matrix.ndim != 1:
+        raise ctx.unsupported(f"matmul with a {matrix.ndim}-D constant (batched matmul)")
+    x = ctx.blob(self)
+    if len(x.shape) < 2:
+        raise ctx.unsupported("vector @ vector")
+    name = ctx.layer_name(node, "product")
+    product = ctx.emit(builders.inner_product(name, x, name, num_output=1, axis=len(x.shape) - 1, bias_term=False),
+                       weights.inner_product_blobs(matrix.reshape(1, -1), None))[0]
+    axis = len(product.shape) - 1
+    ctx.emit(builders.reshape(ctx.layer_name(node), product, ctx.top_name(node), dims=[], axis=axis, num_axes=1),
+             result=node)

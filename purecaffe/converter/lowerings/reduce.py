@@ -1,0 +1,117 @@
+"""Reductions: mean, sum and amax over some axes.
+
+Which stock construction, chosen for exactness:
+
+=========================================  ==============================================
+torch                                      Caffe
+=========================================  ==============================================
+mean over H, W of (N, C, H, W)             Pooling AVE global (sum / (H*W), like torch)
+amax over H, W of (N, C, H, W)             Pooling MAX global (exact)
+sum / mean over the trailing axes k..      Reduction SUM / MEAN, axis k
+sum over C of (N, C, H, W)                 1x1 Convolution with all-ones weights, no bias
+mean over C of (N, C, H, W)                the same, then Power(scale = 1/C)
+=========================================  ==============================================
+
+Each sums in another order than PyTorch's (vectorised, pairwise) kernels, and Reduction MEAN
+multiplies by fl(1/n) instead of dividing: results agree to float32 rounding of a sum, well
+inside 1e-4 x max|tensor| for the sizes of real networks.  `keepdim=True` adds a Reshape (or
+nothing, for global pooling, whose top is already (N, C, 1, 1)).  Other axis sets (a middle
+axis of a 5-D tensor, batch and channels together, max over channels) are refused: Caffe's
+Reduction reduces only the trailing axes and has no MAX.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from purecaffe.converter import builders
+from purecaffe.converter.builders import Blob
+from purecaffe.converter.context import LoweringContext
+from purecaffe.converter.graph import Node
+from purecaffe.converter.lowerings._support import normalize_dims, reshape_layer
+from purecaffe.converter.registry import lowering
+from purecaffe.converter.weights import convolution_blobs
+
+
+@lowering("aten.mean.dim", aliases=("aten.mean",))
+def lower_mean(ctx: LoweringContext, node: Node) -> None:
+    self = node.arg("self")
+    dim = node.args.get("dim")
+    keepdim = bool(node.args.get("keepdim", False))
+    _reduce(ctx, node, ctx.blob(self), "mean", dim, keepdim)
+
+
+@lowering("aten.sum.dim_IntList", aliases=("aten.sum",))
+def lower_sum(ctx: LoweringContext, node: Node) -> None:
+    self = node.arg("self")
+    dim = node.args.get("dim")
+    keepdim = bool(node.args.get("keepdim", False))
+    _reduce(ctx, node, ctx.blob(self), "sum", dim, keepdim)
+
+
+@lowering("aten.amax")
+def lower_amax(ctx: LoweringContext, node: Node) -> None:
+    self, dim, keepdim = node.unpack("self", "dim", "keepdim")
+    _reduce(ctx, node, ctx.blob(self), "max", dim, bool(keepdim))
+
+
+def _finish(ctx: LoweringContext, node: Node, x: Blob) -> None:
+    """Bind the node to `x` given the node's shape (keepdim's size-1 axes, or without them) by a Reshape."""
+    ctx.emit(reshape_layer(ctx.layer_name(node), x, ctx.top_name(node), node.shape), result=node)
+
+
+def _reduce(ctx: LoweringContext, node: Node, x: Blob, how: str, dim: object, keepdim: bool) -> None:
+    dtype = node.info.dtype
+    if not dtype.startswith("float"):
+        raise ctx.unsupported(f"{how} producing {dtype}: Caffe blobs are float32")
+    rank = len(x.shape)
+    if rank == 0:
+        raise ctx.unsupported("reduction of a 0-d tensor")
+    axes = normalize_dims(dim, rank)
+    out = tuple(node.shape)
+    name, top = ctx.layer_name(node), ctx.top_name(node)
+
+    def emit_last(layer_fn, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        """Emit the reduction; bind it directly when its top already has the node's shape."""
+        probe = layer_fn(name, *args, top, **kwargs)
+        if tuple(probe.top.shape) == out:
+            ctx.emit(probe, result=node)
+            return
+        part = ctx.layer_name(node, "reduce")
+        reduced = ctx.emit(layer_fn(part, *args, part, **kwargs))[0]
+        _finish(ctx, node, reduced)
+
+    if rank == 4 and axes == (2, 3) and how in ("mean", "max"):
+        emit_last(builders.pooling, x, method="AVE" if how == "mean" else "MAX", global_pooling=True)
+        return
+    if how == "max":
+        raise ctx.unsupported(f"amax over axes {list(axes)} of a {rank}-D tensor: stock Caffe takes a maximum "
+                              f"only over H and W (global MAX pooling); Reduction has no MAX")
+    if axes == tuple(range(axes[0], rank)) and axes[0] > 0:
+        emit_last(builders.reduction, x, operation="MEAN" if how == "mean" else "SUM", axis=axes[0])
+        return
+    if rank == 4 and axes == (1,):
+        channels = x.shape[1]
+        ones = np.ones((1, channels, 1, 1), dtype=np.float32)
+        if how == "sum":
+            conv = builders.convolution(name, x, top, num_output=1, kernel=1, bias_term=False)
+            if tuple(conv.top.shape) == out:
+                ctx.emit(conv, convolution_blobs(ones, None), result=node)
+                return
+            part = ctx.layer_name(node, "sum")
+            summed = ctx.emit(builders.convolution(part, x, part, num_output=1, kernel=1, bias_term=False),
+                              convolution_blobs(ones, None))[0]
+            _finish(ctx, node, summed)
+            return
+        part = ctx.layer_name(node, "sum")
+        summed = ctx.emit(builders.convolution(part, x, part, num_output=1, kernel=1, bias_term=False),
+                          convolution_blobs(ones, None))[0]
+        scale = float(np.float32(1.0) / np.float32(channels))
+        if keepdim:
+            ctx.emit(builders.power(name, summed, top, scale=scale), result=node)
+            return
+        part2 = ctx.layer_name(node, "scale")
+        scaled = ctx.emit(builders.power(part2, summed, part2, scale=scale))[0]
+        _finish(ctx, node, scaled)
+        return
+    raise ctx.unsupported(f"{how} over axes {list(axes)} of a {rank}-D tensor: Caffe's Reduction reduces only "
+                          f"trailing axes after the batch, and channels only of a 4-D (N, C, H, W) tensor")

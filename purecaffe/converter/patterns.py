@@ -1,0 +1,151 @@
+"""Torch-side pattern passes (`Graph -> Graph`): multi-node idioms rewritten into one plainer op.
+
+* `fuse_channel_shuffle`: ShuffleNet's `view(N, g, C/g, *rest) -> transpose(1, 2) [-> contiguous]
+  -> view(N, C, *rest)` becomes one `aten.channel_shuffle(x, g)` node (the op
+  `nn.ChannelShuffle` records), which `lowerings/permute.py` lowers exactly.
+* `fold_permute_into_linear`: `permute(x) [-> contiguous] -> flatten/view(N, -1) -> linear` (the
+  facenet-pytorch MTCNN idiom, reading Caffe's (W, H, C)-ordered weights) becomes
+  `flatten(x) -> linear` with the weight's columns permuted: the same products, summed
+  in another order, and no Permute layer.
+
+The channel shuffle keeps the last node's name (it computes the same tensor), so later nodes and
+the model outputs still refer to it; the intermediate values removed (a 5-D view, a transposed
+tensor) have no Caffe blob.  The folded flatten computes a different tensor than torch's, so it
+is renamed and marked `synthetic` (not in the blob<->tensor mapping).
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from purecaffe.converter.graph import Graph, Node, Ref
+
+VIEW_OPS = frozenset({"aten.view", "aten.reshape", "aten._unsafe_view", "aten.view_copy"})
+
+
+def _only_user(users: dict[str, list[Node]], name: str, outputs: set[str]) -> Node | None:
+    readers = users.get(name, [])
+    if len(readers) != 1 or name in outputs:
+        return None
+    return readers[0]
+
+
+def _shape(node: Node) -> tuple[int, ...] | None:
+    try:
+        return tuple(node.shape)
+    except TypeError:
+        return None
+
+
+def _value_shapes(graph: Graph) -> dict[str, tuple[int, ...]]:
+    shapes = {i.name: tuple(i.info.shape) for i in graph.inputs}
+    shapes.update({name: tuple(value.shape) for name, value in graph.constants.items()})
+    for node in graph.nodes:
+        shape = _shape(node)
+        if shape is not None:
+            shapes[node.name] = shape
+    return shapes
+
+
+def _transposes_1_2(node: Node, rank: int) -> bool:
+    if node.op == "aten.transpose":
+        pair = {int(node.arg("dim0")) % rank, int(node.arg("dim1")) % rank}
+        return pair == {1, 2}
+    if node.op == "aten.permute":
+        order = [int(d) % rank for d in node.arg("dims")]
+        return order == [0, 2, 1, *range(3, rank)]
+    return False
+
+
+def fuse_channel_shuffle(graph: Graph) -> Graph:
+    users = graph.users()
+    outputs = {ref.name for ref in graph.outputs}
+    shapes = _value_shapes(graph)
+    removed: set[str] = set()
+    replaced: dict[str, Node] = {}
+    for split in graph.nodes:
+        if split.op not in VIEW_OPS or not isinstance(split.arg("self"), Ref):
+            continue
+        source = split.arg("self")
+        before, grouped = shapes.get(source.name), _shape(split)
+        if before is None or grouped is None or len(before) < 3 or len(grouped) != len(before) + 1:
+            continue
+        groups, per_group = grouped[1], grouped[2]
+        if grouped[0] != before[0] or grouped[3:] != before[2:] or groups * per_group != before[1]:
+            continue
+        swap = _only_user(users, split.name, outputs)
+        if swap is None or swap.arg("self") != Ref(split.name) or not _transposes_1_2(swap, len(grouped)):
+            continue
+        merge = _only_user(users, swap.name, outputs)
+        if merge is None or merge.arg("self") != Ref(swap.name) or _shape(merge) != before:
+            continue
+        if merge.op not in VIEW_OPS and merge.op != "aten.flatten":
+            continue
+        removed.update({split.name, swap.name})
+        replaced[merge.name] = Node(
+            name=merge.name, op="aten.channel_shuffle", overload="default",
+            args={"self": source, "groups": groups}, outputs=merge.outputs,
+            module_path=split.module_path, module_type=split.module_type, source=split.source)
+    if not replaced:
+        return graph
+    nodes = tuple(replaced.get(n.name, n) for n in graph.nodes if n.name not in removed)
+    return graph.replace(nodes=nodes)
+
+
+def _flattens_all_but_batch(node: Node, before: Sequence[int]) -> bool:
+    shape = _shape(node)
+    if shape is None or len(before) < 2:
+        return False
+    if node.op in VIEW_OPS or node.op == "aten.flatten":
+        return shape == (before[0], math.prod(before[1:]))
+    return False
+
+
+def fold_permute_into_linear(graph: Graph) -> Graph:
+    users = graph.users()
+    outputs = {ref.name for ref in graph.outputs}
+    shapes = _value_shapes(graph)
+    constants = dict(graph.constants)
+    removed: set[str] = set()
+    replaced: dict[str, Node] = {}
+    for permute in graph.nodes:
+        if permute.op != "aten.permute" or not isinstance(permute.arg("self"), Ref):
+            continue
+        source = permute.arg("self")
+        before = shapes.get(source.name)
+        if before is None or len(before) < 3:
+            continue
+        order = [int(d) % len(before) for d in permute.arg("dims")]
+        if order[0] != 0:
+            continue  # the batch axis must stay first
+        flat = _only_user(users, permute.name, outputs)
+        if flat is None or flat.arg("self") != Ref(permute.name) or not _flattens_all_but_batch(flat, before):
+            continue
+        readers = users.get(flat.name, [])
+        if flat.name in outputs or not readers or any(
+                r.op != "aten.linear" or r.arg("input") != Ref(flat.name)
+                or not isinstance(r.arg("weight"), Ref) or r.arg("weight").name not in constants
+                for r in readers):
+            continue
+        # Column k of the new weight multiplies x.flatten()[k]; it is the old column that
+        # multiplied the same element after the permute.
+        index = np.arange(math.prod(before[1:])).reshape(before[1:])
+        column_of = np.transpose(index, [d - 1 for d in order[1:]]).reshape(-1)
+        inverse = np.empty_like(column_of)
+        inverse[column_of] = np.arange(column_of.size)
+        removed.add(permute.name)
+        # The flatten now holds x.flatten(), not torch's flatten(permute(x)): a new, synthetic value.
+        unpermuted = f"{flat.name}_unpermuted"
+        replaced[flat.name] = flat.replace(name=unpermuted, args={**flat.args, "self": source}, synthetic=True)
+        for linear in readers:
+            weight = linear.arg("weight").name
+            new_name = f"{weight}_unpermuted_for_{linear.name}"
+            constants[new_name] = np.ascontiguousarray(constants[weight][:, inverse])
+            replaced[linear.name] = linear.replace(args={**linear.args, "input": Ref(unpermuted),
+                                                         "weight": Ref(new_name)})
+    if not replaced:
+        return graph
+    nodes = tuple(replaced.get(n.name, n) for n in graph.nodes if n.name not in removed)
+    return graph.replace(nodes=nodes, constants=constants)

@@ -1,0 +1,90 @@
+"""The lowering driver: every unsupported op reported at once, before anything is written."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn as nn
+
+import purecaffe
+from purecaffe.converter import UnsupportedOpsError
+from purecaffe.errors import PurecaffeError, UnsupportedError
+
+
+class RoundSTE(torch.autograd.Function):
+    """A straight-through rounding, as in quantization-aware models."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:  # noqa: ANN001
+        return torch.round(x * 4.0) / 4.0
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:  # noqa: ANN001
+        return grad
+
+
+class Quantize(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return RoundSTE.apply(x)
+
+
+class Mixed(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+        self.act = nn.GELU()
+        self.quant = Quantize()
+        self.head = nn.Conv2d(8, 4, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.quant(self.act(self.conv(x))))
+
+
+def test_all_unsupported_ops_are_listed_in_one_error(tmp_path: Path) -> None:
+    with pytest.raises(UnsupportedOpsError) as caught:
+        net = purecaffe.convert(Mixed().eval(), (torch.randn(1, 3, 8, 8),))
+        net.save(tmp_path / "mixed")
+    error = caught.value
+    assert isinstance(error, UnsupportedError) and isinstance(error, PurecaffeError)
+    ops = [p.op for p in error.problems]
+    assert ops == ["aten.gelu.default", "aten.round.default"]
+    gelu, rounding = error.problems
+    assert gelu.module_path == "act" and "erf" in gelu.reason
+    assert rounding.module_path == "quant"
+    assert "test_driver.py" in rounding.source and "torch.round" in rounding.source
+    assert "no Caffe lowering for aten.round" in rounding.reason
+    text = error.one_line()
+    assert "\n" not in text and text.startswith("2 ops cannot be converted")
+    assert "act (GELU)" in text and "quant (Quantize)" in text
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_training_mode_is_refused() -> None:
+    with pytest.raises(PurecaffeError, match="training mode"):
+        purecaffe.convert(nn.Conv2d(3, 3, 1), (torch.randn(1, 3, 4, 4),))
+
+
+def test_non_float_inputs_are_refused() -> None:
+    with pytest.raises(UnsupportedError, match="float32"):
+        purecaffe.convert(nn.Identity().eval(), (torch.zeros(1, 3, dtype=torch.int64),))
+
+
+def test_training_dropout_is_refused() -> None:
+    class Always(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return nn.functional.dropout(x, 0.5, training=True)
+
+    with pytest.raises(UnsupportedOpsError, match="dropout with train=True"):
+        purecaffe.convert(Always().eval(), (torch.randn(1, 3),))
+
+
+def test_export_failure_is_one_line() -> None:
+    class DataDependent(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            if x.sum() > 0:
+                return x
+            return -x
+
+    with pytest.raises(PurecaffeError, match="torch.export could not capture the model"):
+        purecaffe.convert(DataDependent().eval(), (torch.randn(1, 3),))
