@@ -12,7 +12,7 @@ import logging
 import pytest
 
 from batched_compare import Case, compare_cases
-from convert.zoo import VARIANTS, ZOO
+from converter.zoo import VARIANTS, ZOO
 
 log = logging.getLogger(__name__)
 

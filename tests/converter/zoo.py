@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from convert.zoo_face import FaceEmbedding, FacenetRNet, ONet, PNet, RNet
+from converter.zoo_face import FaceEmbedding, FacenetRNet, ONet, PNet, RNet
 
 
 class ZooModel(NamedTuple):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from convert.lowerings._modules import Const, Fn, seeded
+from converter.lowerings._modules import Const, Fn, seeded
 from batched_compare import Case, compare_cases
 
 EXACT = {"rtol": 0.0, "atol": 0.0, "reason": "values are only copied"}

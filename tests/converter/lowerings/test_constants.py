@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from batched_compare import Case, compare_cases
-from convert.lowerings._modules import Const, Fn, seeded
+from converter.lowerings._modules import Const, Fn, seeded
 
 EXACT = {"rtol": 0.0, "atol": 0.0, "reason": "constants are stored exactly"}
 X = (2, 6, 5, 7)

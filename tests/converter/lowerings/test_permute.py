@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from batched_compare import Case, compare_cases
-from convert.lowerings._modules import Fn
+from converter.lowerings._modules import Fn
 
 EXACT = {"rtol": 0.0, "atol": 0.0, "reason": "values are only copied"}
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from batched_compare import Case, compare_cases
-from convert.lowerings._modules import Fn
+from converter.lowerings._modules import Fn
 
 SUM = {"rtol": 1e-6, "atol": 1e-7, "reason": "summation order"}
 EXACT = {"rtol": 0.0, "atol": 0.0, "reason": "a maximum is one of the values"}

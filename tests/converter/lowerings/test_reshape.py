@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from batched_compare import Case, compare_cases
-from convert.lowerings._modules import Fn
+from converter.lowerings._modules import Fn
 
 EXACT = {"rtol": 0.0, "atol": 0.0, "reason": "values are only copied"}
 X = (2, 6, 5, 7)

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from batched_compare import Case, compare_cases
-from convert.lowerings._modules import Fn
+from converter.lowerings._modules import Fn
 
 SOFTMAX = {"rtol": 1e-6, "atol": 1e-7, "reason": "exp and sum rounding"}
 LOG_SOFTMAX = {"rtol": 1e-6, "atol": 1e-6, "reason": "log of a rounded probability"}

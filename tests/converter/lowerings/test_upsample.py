@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from batched_compare import Case, compare_cases
-from convert.lowerings._modules import Fn
+from converter.lowerings._modules import Fn
 
 EXACT = {"rtol": 0.0, "atol": 0.0, "reason": "each output is 1.0 * one input"}
 X = (2, 3, 5, 7)
