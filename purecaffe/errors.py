@@ -2,8 +2,10 @@
 
 Every error a user can cause by what they pass in (a file, a model, a flag) is a
 `PurecaffeError`.  The CLI prints it as one line and exits with status 2; nothing
-half-written is left behind.  Anything else escaping is a bug and keeps its
-traceback.
+half-written is left behind.  An exception raised inside the converter's own
+code (capture, a pass, a lowering, legalization) is a purecaffe bug: it becomes a
+`ConverterBugError` naming the ATen op, module path and source line, printed as one
+line (exit status 3) with a hint to rerun with `--debug` for the traceback.
 """
 from __future__ import annotations
 
@@ -52,3 +54,28 @@ class UnsupportedError(PurecaffeError):
 
 class BackendUnavailableError(PurecaffeError):
     """A verification backend (Docker, Debian rootfs, OpenCV) is not available here."""
+
+
+class ConverterBugError(Exception):
+    """A bug in purecaffe itself, found while converting: never the user's fault (exit status 3).
+
+    Names the ATen op, the module path and the source line being converted, and
+    keeps the original exception as `__cause__` (the CLI shows it with `--debug`).
+    """
+
+    exit_status = 3
+
+    def __init__(self, message: str, *, op: str = "", module_path: str = "", source: str = "") -> None:
+        self.message = message
+        self.op = op
+        self.module_path = module_path
+        self.source = source
+        super().__init__(self.one_line())
+
+    def one_line(self) -> str:
+        where = " ".join(part for part in (
+            self.op, f"in {self.module_path or '<model>'}" if self.op else "",
+            f"at {self.source}" if self.source else "") if part)
+        text = f"purecaffe bug while converting {where}: {self.message}" if where else \
+            f"purecaffe bug: {self.message}"
+        return " ".join((text + " (please report it with the model that triggers it)").split("\n"))

@@ -205,8 +205,7 @@ def run_compare_torch(model: torch.nn.Module, inputs: Any, *, rtol: float = DEFA
     flat = torch.utils._pytree.tree_leaves(outputs)
     for blob, torch_name, expected in zip(net.output_names, net.torch_output_names, flat):
         got = caffe_values.get(torch_name)
-        if got is None:
-            continue
+        assert got is not None, f"model output {blob} ({torch_name}) has no mapped Caffe blob: nothing checks it"
         expected_np = expected.detach().numpy()
         diff = float(np.max(np.abs(got - expected_np))) if expected_np.size else 0.0
         assert diff <= rtol * float(np.max(np.abs(expected_np))) + atol, f"output {blob} differs by {diff}"

@@ -10,14 +10,17 @@ import argparse
 import importlib
 import logging
 import sys
+import traceback
 import warnings
 from collections.abc import Sequence
 
-from purecaffe.errors import PurecaffeError
+from purecaffe.errors import ConverterBugError, PurecaffeError
 
 COMMANDS: tuple[str, ...] = (
     "inspect",
     "convert",
+    "targets",
+    "lint",
     "verify",
     "verify-caffe",
     "caffe-rootfs",
@@ -33,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Convert PyTorch models to Caffe and prove the result is the same network.",
     )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of a purecaffe bug")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name in COMMANDS:
@@ -53,6 +57,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PurecaffeError as error:
         print(f"purecaffe {args.command}: error: {error.one_line()}", file=sys.stderr)
         return error.exit_status
+    except ConverterBugError as bug:
+        print(f"purecaffe {args.command}: {bug.one_line()}", file=sys.stderr)
+        if args.debug:
+            traceback.print_exception(bug)
+        else:
+            print("purecaffe: rerun with --debug for the full traceback", file=sys.stderr)
+        return bug.exit_status
     except KeyboardInterrupt:
         print("purecaffe: interrupted", file=sys.stderr)
         return 130

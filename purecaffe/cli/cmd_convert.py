@@ -21,6 +21,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--input-name", action="append", metavar="NAME",
                         help="input blob name (once per input; default 'data' for a single input)")
     parser.add_argument("--output-name", action="append", metavar="NAME", help="output blob name (once per output)")
+    parser.add_argument("--target", default="bvlc", metavar="NAME",
+                        help="the toolchain that reads the files: bvlc (default), caffe1, nnie, rknn, opencv "
+                             "(`purecaffe targets` lists them)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random example inputs (default 0)")
     parser.set_defaults(func=run)
 
@@ -42,10 +45,11 @@ def run(args: argparse.Namespace) -> int:
     generator = torch.Generator().manual_seed(args.seed)
     inputs = tuple(torch.randn(*shape, generator=generator) for shape in shapes)
     name = args.name or os.path.basename(args.output.rstrip("/")) or "net"
-    net = convert(model, inputs, name=name, input_names=args.input_name, output_names=args.output_name)
+    net = convert(model, inputs, name=name, input_names=args.input_name, output_names=args.output_name,
+                  target=args.target)
     files = net.save(args.output)
     shapes_text = ", ".join(f"{n}{list(s)}" for n, s in net.input_shapes.items())
     outputs_text = ", ".join(f"{n}{list(s)}" for n, s in net.output_shapes.items())
-    print(f"wrote {files.prototxt}, {files.caffemodel}, {files.sidecar}: {len(net.net.layer)} layers, "
+    print(f"wrote {files.prototxt}, {files.caffemodel}, {files.sidecar}: {len(net.net.layer)} layers for {net.target.name}, "
           f"inputs {shapes_text}, outputs {outputs_text}")
     return 0

@@ -5,10 +5,14 @@ The pipeline, top to bottom:
 1. `capture.capture`   torch.export (non-strict) + functionalization -> `graph.Graph`
 2. `passes.PASSES`     torch-side clean-up, Graph -> Graph (constant folding, identities)
 3. `driver.lower`      each node through its registered lowering (`registry`,
-                       `lowerings/<family>.py`), building layers with `builders`
-                       and weights with `weights`, every top's shape checked; all
-                       unsupported ops reported together
-4. `ConvertedNet.save` prototxt + caffemodel + sidecar (`sidecar`)
+                       `lowerings/<family>.py`) into canonical layers built by
+                       `purecaffe.canonical.builders` (shapes from the runtime) with
+                       weights from `weights`, every top's shape checked against
+                       torch's; all unsupported ops reported together
+4. `purecaffe.targets` legalize for the target (exact rewrites), check its rules
+                       (refusals name the torch node), end unused tops, in-place
+                       tops, output names, serialize in the target's spelling
+5. `ConvertedNet.save` prototxt + caffemodel + sidecar (`purecaffe.io.sidecar`)
 
 Example::
 
@@ -26,9 +30,11 @@ from typing import Any
 import numpy as np
 from google.protobuf.message import Message
 
+from purecaffe.errors import ConverterBugError, PurecaffeError
+
+from purecaffe import targets
 from purecaffe.converter.capture import capture
 from purecaffe.converter.context import TensorRecord
-from purecaffe.converter.dialect import Dialect, get_dialect
 from purecaffe.converter.driver import Problem, UnsupportedOpsError, lower
 from purecaffe.converter.graph import Graph
 from purecaffe.converter.passes import run_passes
@@ -52,7 +58,7 @@ class ConvertedNet:
     output_names: tuple[str, ...]
     mapping: tuple[TensorRecord, ...] = field(repr=False)
     graph: Graph = field(repr=False)
-    dialect: Dialect = field(repr=False)
+    target: targets.Target = field(repr=False)
     program: Any = field(repr=False, compare=False)
 
     @property
@@ -98,7 +104,7 @@ class ConvertedNet:
     def sidecar(self) -> dict[str, Any]:
         return sidecar_dict(name=self.name, records=self.mapping, net=self.net, input_names=self.input_names,
                             output_names=self.output_names, output_keys=self.graph.output_keys,
-                            dialect=self.dialect.name, torch_inputs=self.torch_input_names,
+                            target=self.target.name, torch_inputs=self.torch_input_names,
                             torch_outputs=self.torch_output_names)
 
     def torch_reference(self, inputs: Sequence[Any] | Mapping[str, Any]) -> dict[str, np.ndarray]:
@@ -116,25 +122,59 @@ class ConvertedNet:
 
 def convert(model: Any, inputs: Sequence[Any] | Any, *, name: str | None = None,
             input_names: Sequence[str] | None = None, output_names: Sequence[str] | None = None,
-            dialect: str | Dialect = "bvlc", kwargs: Mapping[str, Any] | None = None) -> ConvertedNet:
-    """Convert `model` (a torch.nn.Module in eval mode) traced on example `inputs`.
+            target: str | targets.Target = "bvlc", kwargs: Mapping[str, Any] | None = None) -> ConvertedNet:
+    """Convert `model` (a torch.nn.Module in eval mode) traced on example `inputs` for `target`.
 
-    Raises `UnsupportedOpsError` listing every op that cannot be converted
-    exactly (op, module path, source line, reason) before anything is written.
+    `target` is the toolchain that will read the files (`purecaffe.targets.TARGETS`: bvlc,
+    caffe1, nnie, rknn, opencv); only what it reads the same way is written.  Raises
+    `UnsupportedOpsError` listing every op that cannot be converted exactly for it (op,
+    module path, source line, reason) before anything is written, and
+    `ConverterBugError` for a bug in purecaffe itself.
     """
     import torch
 
     if isinstance(inputs, torch.Tensor):
         inputs = (inputs,)
-    target = get_dialect(dialect)
+    chosen = targets.get_target(target)
     captured = capture(model, tuple(inputs), kwargs)
-    graph = run_passes(captured.graph)
+    graph = _guarded("a clean-up pass", run_passes, captured.graph)
     net_name = name if name is not None else type(model).__name__
-    lowered = lower(graph, registry=default_registry(), dialect=target, name=net_name,
-                    input_names=input_names, output_names=output_names)
-    return ConvertedNet(name=net_name, net=lowered.net, weights=lowered.weights, input_names=lowered.input_names,
-                        output_names=lowered.output_names, mapping=lowered.records, graph=graph, dialect=target,
+    lowered = lower(graph, registry=default_registry(), target=chosen.name, input_names=input_names)
+    if output_names is not None and len(output_names) != len(lowered.output_names):
+        raise PurecaffeError(f"{len(output_names)} output names given for {len(lowered.output_names)} model outputs")
+    legal = _guarded(f"legalization for {chosen.name}", targets.legalize, lowered.layers, chosen)
+    refused = targets.findings(legal, chosen)
+    if refused:
+        raise UnsupportedOpsError([_problem(f) for f in refused], chosen.name)
+    finished = targets.finish(legal, lowered.records, inputs=lowered.input_names, outputs=lowered.output_names,
+                              output_names=output_names, silence=chosen.silence)
+    net = _guarded(f"serialization for {chosen.name}", lambda: targets.net_parameter(
+        finished.layers, name=net_name, target=chosen))
+    weights = {layer.name: list(layer.weights) for layer in finished.layers if layer.weights}
+    log.info("converted %s for %s: %d layers (%d before legalization)", net_name, chosen.name,
+             len(finished.layers), len(lowered.layers))
+    return ConvertedNet(name=net_name, net=net, weights=weights, input_names=lowered.input_names,
+                        output_names=finished.output_names, mapping=finished.records, graph=graph, target=chosen,
                         program=captured.program)
+
+
+def _problem(finding: targets.Finding) -> Problem:
+    origin = finding.origin
+    reason = f"becomes layer '{finding.layer}' ({finding.layer_type}): {finding.message} [{finding.source}]"
+    if origin is None:
+        return Problem(op=finding.layer_type, module_path="", source="", reason=reason, node=finding.layer)
+    return Problem(op=origin.op, module_path=origin.module_path, source=origin.source, reason=reason,
+                   node=finding.layer)
+
+
+def _guarded(stage: str, fn: Any, *args: Any) -> Any:
+    """Run one converter stage; an exception that is not a user error is a purecaffe bug."""
+    try:
+        return fn(*args)
+    except (PurecaffeError, ConverterBugError):
+        raise
+    except Exception as error:
+        raise ConverterBugError(f"{type(error).__name__} in {stage}: {error}") from error
 
 
 __all__ = ["ConvertedNet", "Problem", "SavedFiles", "UnsupportedOpsError", "convert"]

@@ -35,7 +35,7 @@ import torch.utils._pytree as pytree
 from torch.export import ExportedProgram
 from torch.export.graph_signature import InputKind, OutputKind
 
-from purecaffe.converter.graph import GETITEM, Graph, GraphInput, Node, Ref, TensorInfo, map_refs
+from purecaffe.converter.graph import DROPOUT_OPS, GETITEM, Graph, GraphInput, Node, Ref, TensorInfo, map_refs
 from purecaffe.errors import PurecaffeError, UnsupportedError
 
 log = logging.getLogger(__name__)
@@ -101,8 +101,7 @@ def _mutates_first_argument(target: Any) -> bool:
 # (at::dropout: `if (!train) return input;`), so an in-place op on the result changes the
 # input too.  torch.export's full functionalization misses that aliasing (the exported
 # program then differs from eager PyTorch), so `functionalize_inplace` resolves them first.
-_ALIASING_IN_INFERENCE = frozenset({"aten::dropout", "aten::feature_dropout", "aten::alpha_dropout",
-                                    "aten::feature_alpha_dropout"})
+_ALIASING_IN_INFERENCE = frozenset(op.replace("aten.", "aten::") for op in DROPOUT_OPS)
 _ALIASING_OPS = frozenset("aten." + name.split("::", 1)[1] for name in _ALIASING_IN_INFERENCE)
 
 

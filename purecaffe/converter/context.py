@@ -12,29 +12,22 @@ Reading inputs
     `node.shape` / `node.outputs`            the captured torch shape(s) of the node's result
 
 Naming
-    `ctx.layer_name(node)`                   the layer name for the node (its module path, e.g.
-                                             `layer1.0.conv1`, made unique)
-    `ctx.layer_name(node, "scale")`          a secondary layer: `layer1.0.bn1/scale`
-    `ctx.top_name(node)`                     the blob name of the node's result (= its layer name);
-                                             `ctx.top_name(node, i)` for output i of a multi-output node
-    Intermediate blobs of a decomposition use `ctx.layer_name(node, "<part>")` as both
-    layer and blob name.
+    `ctx.name(node)`                         the node's layer name, which is also the name of its
+                                             top (its module path, e.g. `layer1.0.conv1`, unique)
+    `ctx.name(node, "scale")`                an intermediate layer and its top: `layer1.0.bn1/scale`
+    `ctx.top_name(node, i)`                  the top holding output i of a multi-output node
 
-Emitting
-    `ctx.emit(layer, weights=[...], result=node)`
-        `layer` comes from `purecaffe.converter.builders`; `weights` from
-        `purecaffe.converter.weights` (normalised again here, and checked against the
-        shapes the builder says Caffe expects).  With `result=node` the layer's tops
-        become the node's value(s) and each top's Caffe shape is checked against the
-        captured torch shape right away (`outputs=(i, ...)` picks which node output
-        each top is, for multi-output nodes).  Returns the layer's top Blobs.
-    `ctx.bind(node, top, layer=name)`  the node's value is `top`, one top of the already
-                             emitted layer `name` (e.g. the kept part of a Slice).
-    `ctx.alias(node, ref)`   the node's value *is* an existing value (no layer; e.g. a
-                             no-op view); shapes must be identical.
-    `ctx.bind_constant(node, array)`  the node's value is a constant (no layer).
-    `ctx.bind_top(node, top, layer)`  the same as `bind`, given the Layer (checks `top` is one of
-                             its tops).
+Emitting (the one way a value gets a layer)
+    `ctx.emit(layer, weights=[...], result=node, outputs=...)`
+        `layer` is a canonical layer from `purecaffe.canonical.builders`; `weights` come
+        from `purecaffe.converter.weights` (normalised here and checked against the
+        parameter shapes the runtime says Caffe allocates).  With `result=node` the
+        layer's tops become the node's value(s) and each is checked against the captured
+        torch shape at once; `outputs` says, per top, which node output it is (None: not
+        bound; `0` for a single-output node), e.g. `(None, 0, None)` binds the middle top
+        of a Slice.  Returns the layer's top Blobs.
+    `ctx.alias(node, ref)`           the node's value *is* an existing value (no layer)
+    `ctx.bind_constant(node, array)` the node's value is a constant (no layer)
 
 Refusing
     `raise ctx.unsupported("why")`   Caffe cannot express this case exactly.  The driver
@@ -42,12 +35,14 @@ Refusing
                                      carries on to find every other problem, and raises
                                      one error listing all of them before anything is written.
 
-The dialect being targeted is `ctx.dialect` (`ctx.dialect.has("Clip")`).
-Unused tops (e.g. parts of a Slice nobody reads) are ended with a Silence
-layer by the driver; in-place tops are assigned after lowering where safe,
-so lowerings always emit fresh top names.
+Lowerings know no target: they emit canonical layers (ReLU6, Swish, Pooling with a
+round mode, ...), and each target legalizes what it lacks afterwards
+(`purecaffe.targets`).  Unused tops are ended with a Silence layer and in-place
+tops are assigned after legalization, so lowerings always emit fresh top names.
 """
 from __future__ import annotations
+
+import dataclasses
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -55,12 +50,11 @@ from typing import Any, Union
 
 import numpy as np
 
-from purecaffe.converter.builders import Blob, Layer
-from purecaffe.converter.dialect import Dialect
+from purecaffe.canonical import Blob, CaffeLayer, Origin
 from purecaffe.converter.graph import Graph, Node, Ref, TensorInfo
 from purecaffe.converter.weights import caffe_blob
 from purecaffe.io.sidecar import TensorRecord
-from purecaffe.errors import ShapeError, UnsupportedError
+from purecaffe.errors import ConverterBugError, UnsupportedError
 
 
 class NotConvertible(Exception):
@@ -89,11 +83,9 @@ Value = Union[Blob, Constant, Unconverted, None, tuple[Any, ...]]
 @dataclass
 class LoweringContext:
     graph: Graph
-    dialect: Dialect
     base_names: Mapping[str, str]
     env: dict[str, Value] = field(default_factory=dict)
-    layers: list[Layer] = field(default_factory=list)
-    weights: dict[str, list[np.ndarray]] = field(default_factory=dict)
+    layers: list[CaffeLayer] = field(default_factory=list)
     records: list[TensorRecord] = field(default_factory=list)
     used_names: set[str] = field(default_factory=set)
     node: Node | None = None
@@ -139,18 +131,19 @@ class LoweringContext:
 
     # -- naming --------------------------------------------------------------------------------
 
-    def layer_name(self, node: Node, suffix: str | None = None) -> str:
+    def name(self, node: Node, part: str | None = None) -> str:
+        """The node's layer (and top) name, or with `part` an intermediate one: `<name>/<part>`."""
         base = self.base_names[node.name]
-        if suffix is None:
+        if part is None:
             return base
-        key = (node.name, suffix)
+        key = (node.name, part)
         if key not in self._suffix_names:
-            self._suffix_names[key] = self.unique_name(f"{base}/{suffix}")
+            self._suffix_names[key] = self.unique_name(f"{base}/{part}")
         return self._suffix_names[key]
 
-    def top_name(self, node: Node, index: int | None = None) -> str:
-        base = self.base_names[node.name]
-        return base if index is None else f"{base}:{index}"
+    def top_name(self, node: Node, index: int) -> str:
+        """The top holding output `index` of a multi-output node."""
+        return f"{self.base_names[node.name]}:{index}"
 
     def unique_name(self, wanted: str) -> str:
         name, i = wanted, 1
@@ -162,52 +155,44 @@ class LoweringContext:
 
     # -- emitting ------------------------------------------------------------------------------
 
-    def emit(self, layer: Layer, weights: Sequence[Any] = (), *, result: Node | None = None,
-             outputs: Sequence[int] | None = None) -> tuple[Blob, ...]:
-        if not self.dialect.has(layer.type):
-            raise self.unsupported(f"{self.dialect.name} Caffe has no {layer.type} layer")
+    def emit(self, layer: CaffeLayer, weights: Sequence[Any] = (), *, result: Node | None = None,
+             outputs: Sequence[int | None] | None = None) -> tuple[Blob, ...]:
         blobs = [caffe_blob(w, what=f"{layer.name} blob {i}") for i, w in enumerate(weights)]
-        if blobs:
-            got = tuple(tuple(b.shape) for b in blobs)
-            if got != layer.param_shapes:
-                raise ShapeError(f"layer {layer.name} ({layer.type}): weights {list(map(list, got))} but Caffe "
-                                 f"expects {list(map(list, layer.param_shapes))}", place=self._where())
-            self.weights[layer.name] = blobs
-        elif layer.param_shapes:
-            raise ShapeError(f"layer {layer.name} ({layer.type}) needs {len(layer.param_shapes)} weight blobs",
-                             place=self._where())
+        got = tuple(tuple(b.shape) for b in blobs)
+        if got != layer.param_shapes:
+            raise ConverterBugError(f"layer {layer.name} ({layer.type}) was given weights {list(map(list, got))} "
+                                    f"but Caffe allocates {list(map(list, layer.param_shapes))}", **self._origin())
+        origin = Origin(**self._origin()) if self.node is not None else None
+        layer = dataclasses.replace(layer, weights=tuple(blobs), origin=origin)
         self.layers.append(layer)
         if result is not None:
             self._bind_tops(layer, result, outputs)
         return layer.tops
 
-    def _bind_tops(self, layer: Layer, node: Node, outputs: Sequence[int] | None) -> None:
-        if isinstance(node.outputs, TensorInfo):
-            if len(layer.tops) != 1 or outputs not in (None, (0,), [0]):
-                raise ValueError(f"layer {layer.name}: a single-output node binds exactly one top")
-            self._check_shape(layer.tops[0], node.outputs, node)
-            self.env[node.name] = layer.tops[0]
-            self._record(node, layer.tops[0], layer.name)
-            return
-        infos = node.outputs or ()
+    def _bind_tops(self, layer: CaffeLayer, node: Node, outputs: Sequence[int | None] | None) -> None:
+        single = isinstance(node.outputs, TensorInfo)
+        infos: tuple[TensorInfo | None, ...] = (node.outputs,) if single else tuple(node.outputs or ())  # type: ignore[assignment]
         indices = list(outputs) if outputs is not None else list(range(len(layer.tops)))
         if len(indices) != len(layer.tops):
-            raise ValueError(f"layer {layer.name}: {len(layer.tops)} tops but outputs={indices}")
+            raise ConverterBugError(f"layer {layer.name}: {len(layer.tops)} tops but outputs={indices}",
+                                    **self._origin())
         current = self.env.get(node.name)
         values: list[Value] = list(current) if isinstance(current, tuple) else [None] * len(infos)
         for top, index in zip(layer.tops, indices):
-            info = infos[index]
+            if index is None:
+                continue
+            info = infos[index] if index < len(infos) else None
             if info is None:
-                raise ValueError(f"output {index} of {node.name} is not a tensor")
+                raise ConverterBugError(f"output {index} of {node.name} is not a tensor", **self._origin())
             self._check_shape(top, info, node)
             values[index] = top
-            self._record(node, top, layer.name, index)
-        self.env[node.name] = tuple(values)
+            self._record(node, top, layer.name, None if single else index)
+        self.env[node.name] = values[0] if single else tuple(values)
 
     def _check_shape(self, top: Blob, info: TensorInfo, node: Node) -> None:
         if tuple(top.shape) != tuple(info.shape):
-            raise ShapeError(f"converter bug: {node.target} lowered to a blob '{top.name}' of Caffe shape "
-                             f"{list(top.shape)}, but torch computes {list(info.shape)}", place=node.where())
+            raise ConverterBugError(f"lowered to a blob '{top.name}' of Caffe shape {list(top.shape)}, but torch "
+                                    f"computes {list(info.shape)}", **self._origin())
 
     def _record(self, node: Node, top: Blob, layer: str, index: int | None = None) -> None:
         if node.synthetic:
@@ -216,40 +201,12 @@ class LoweringContext:
         self.records.append(TensorRecord(torch_name=name, blob=top.name, layer=layer,
                                          module_path=node.module_path, op=node.target, shape=top.shape))
 
-    def bind(self, node: Node, top: Blob, *, layer: str, index: int | None = None) -> None:
-        """Make `top` (a top of the already emitted `layer`) the node's value, or its output `index`.
-
-        For when `emit(..., result=node)` does not fit, e.g. the node's value is one
-        top of a multi-top layer.  The shape is checked like `emit` does.
-        """
-        if index is None:
-            self._check_shape(top, node.info, node)
-            self.env[node.name] = top
-        else:
-            infos = node.outputs if isinstance(node.outputs, tuple) else ()
-            info = infos[index] if index < len(infos) else None
-            if info is None:
-                raise ValueError(f"output {index} of {node.name} is not a tensor")
-            self._check_shape(top, info, node)
-            current = self.env.get(node.name)
-            values = list(current) if isinstance(current, tuple) else [None] * len(infos)
-            values[index] = top
-            self.env[node.name] = tuple(values)
-        self._record(node, top, layer, index)
-
     def alias(self, node: Node, ref: Ref) -> None:
         value = self.value(ref)
         if isinstance(value, (Blob, Unconverted)) and tuple(self.shape(ref)) != tuple(node.shape):
-            raise ShapeError(f"converter bug: {node.target} aliased to {ref.name} of shape "
-                             f"{list(self.shape(ref))}, torch computes {list(node.shape)}", place=node.where())
+            raise ConverterBugError(f"aliased to {ref.name} of shape {list(self.shape(ref))}, torch computes "
+                                    f"{list(node.shape)}", **self._origin())
         self.env[node.name] = value
-
-    def bind_top(self, node: Node, top: Blob, layer: Layer) -> None:
-        """The node's single value is `top`, one of several tops `layer` emitted (one part of a
-        Slice whose other parts nobody reads); shape-checked like `emit(..., result=node)`."""
-        if top not in layer.tops:
-            raise ValueError(f"{top.name} is not a top of layer {layer.name}")
-        self.bind(node, top, layer=layer.name)
 
     def bind_constant(self, node: Node, array: np.ndarray) -> None:
         self.env[node.name] = Constant(np.asarray(array))
@@ -260,8 +217,11 @@ class LoweringContext:
         """Build the exception to raise: `raise ctx.unsupported("Caffe has no ...")`."""
         return NotConvertible(reason)
 
-    def _where(self) -> str | None:
-        return self.node.where() if self.node is not None else None
+    def _origin(self) -> dict[str, str]:
+        node = self.node
+        if node is None:
+            return {}
+        return {"op": node.target, "module_path": node.module_path, "source": node.source}
 
 
 __all__ = ["Constant", "LoweringContext", "NotConvertible", "TensorRecord", "Unconverted", "UnsupportedError"]

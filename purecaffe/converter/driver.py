@@ -4,8 +4,9 @@
 handler per node kind), asks the registry for each op's lowering, and
 collects *every* op that cannot be lowered before raising one
 `UnsupportedOpsError` that lists them all; nothing is written before that.
-After lowering: outputs get their names, unused tops end in a Silence layer,
-and in-place tops are assigned where safe (`inplace`).
+Any other exception from inside a lowering is a purecaffe bug: it becomes a
+`ConverterBugError` naming the node.  The result is target-neutral canonical
+layers; the target stage (`purecaffe.targets`) legalizes, names and serializes.
 """
 from __future__ import annotations
 
@@ -13,19 +14,12 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
-from google.protobuf.message import Message
-
-from purecaffe.converter import builders
-from purecaffe.converter.builders import Blob, Layer
+from purecaffe.canonical import Blob, CaffeLayer, builders
 from purecaffe.converter.context import Constant, LoweringContext, NotConvertible, TensorRecord, Unconverted
-from purecaffe.converter.dialect import Dialect
 from purecaffe.converter.graph import GETITEM, Graph, Node, TensorInfo
-from purecaffe.converter.inplace import assign_inplace, rename_blobs
 from purecaffe.converter.naming import plan_layer_names
 from purecaffe.converter.registry import Registry
-from purecaffe.errors import PurecaffeError, ShapeError, UnsupportedError
-from purecaffe.schema import load_schema
+from purecaffe.errors import ConverterBugError, PurecaffeError, ShapeError, UnsupportedError
 
 log = logging.getLogger(__name__)
 
@@ -52,28 +46,29 @@ class Problem:
 class UnsupportedOpsError(UnsupportedError):
     """Every op of a model that cannot be converted, listed in one error."""
 
-    def __init__(self, problems: Sequence[Problem], dialect: str) -> None:
+    def __init__(self, problems: Sequence[Problem], target: str) -> None:
         self.problems = tuple(problems)
         count = len(self.problems)
         listing = "; ".join(f"[{i + 1}] {p.describe()}" for i, p in enumerate(self.problems))
-        super().__init__(f"{count} op{'s' if count != 1 else ''} cannot be converted to {dialect} Caffe "
+        super().__init__(f"{count} op{'s' if count != 1 else ''} cannot be converted for the {target} target "
                          f"(nothing was written): {listing}")
 
 
 @dataclass(frozen=True)
 class Lowered:
-    net: Message
-    weights: dict[str, list[np.ndarray]]
+    """Target-neutral canonical layers, the torch<->Caffe records, input and output blob names."""
+
+    layers: tuple[CaffeLayer, ...]
     records: tuple[TensorRecord, ...]
     input_names: tuple[str, ...]
     output_names: tuple[str, ...]
 
 
-def lower(graph: Graph, *, registry: Registry, dialect: Dialect, name: str,
-          input_names: Sequence[str] | None = None, output_names: Sequence[str] | None = None) -> Lowered:
+def lower(graph: Graph, *, registry: Registry, target: str, input_names: Sequence[str] | None = None) -> Lowered:
+    """Every node through its lowering; `target` only names the target in the error listing refusals."""
     inputs = _input_names(graph, input_names)
     base_names = plan_layer_names(graph.nodes, reserved=inputs)
-    ctx = LoweringContext(graph=graph, dialect=dialect, base_names=base_names)
+    ctx = LoweringContext(graph=graph, base_names=base_names)
     ctx.used_names.update(inputs)
     ctx.used_names.update(base_names.values())
 
@@ -104,21 +99,23 @@ def lower(graph: Graph, *, registry: Registry, dialect: Dialect, name: str,
                                     node.module_type))
             ctx.env[node.name] = _unconverted(node)
         except (UnsupportedError, ShapeError) as error:
-            # ShapeError: Caffe's shape rules refuse the layer (e.g. pooling pad >= kernel), or
-            # a lowering's top disagrees with torch; either way listed with the others.
+            # Caffe's own rules refuse the parameters (e.g. pooling pad >= kernel): listed with the others.
             problems.append(Problem(node.target, node.module_path, node.source, error.message, node.name,
                                     node.module_type))
             ctx.env[node.name] = _unconverted(node)
+        except ConverterBugError as bug:
+            if not bug.op:
+                bug = ConverterBugError(bug.message, op=node.target, module_path=node.module_path,
+                                        source=node.source)
+            raise bug from bug.__cause__
+        except Exception as error:
+            raise ConverterBugError(f"{type(error).__name__} in {getattr(fn, '__name__', 'lowering')}: {error}",
+                                    op=node.target, module_path=node.module_path, source=node.source) from error
     ctx.node = None
     if problems:
-        raise UnsupportedOpsError(problems, dialect.name)
-
-    layers, records, outputs = _finish_outputs(ctx, graph, inputs, output_names)
-    net = load_schema().NetParameter()
-    net.name = name
-    for layer in layers:
-        net.layer.add().CopyFrom(layer.param)
-    return Lowered(net=net, weights=ctx.weights, records=tuple(records), input_names=tuple(inputs),
+        raise UnsupportedOpsError(problems, target)
+    outputs = _output_blobs(ctx, graph, inputs)
+    return Lowered(layers=tuple(ctx.layers), records=tuple(ctx.records), input_names=tuple(inputs),
                    output_names=tuple(outputs))
 
 
@@ -157,10 +154,8 @@ def _lower_getitem(ctx: LoweringContext, node: Node) -> None:
         ctx.env[node.name] = None
 
 
-def _finish_outputs(ctx: LoweringContext, graph: Graph, inputs: Sequence[str],
-                    output_names: Sequence[str] | None) -> tuple[list[Layer], list[TensorRecord], list[str]]:
-    if output_names is not None and len(output_names) != len(graph.outputs):
-        raise PurecaffeError(f"{len(output_names)} output names given for {len(graph.outputs)} model outputs")
+def _output_blobs(ctx: LoweringContext, graph: Graph, inputs: Sequence[str]) -> list[str]:
+    """The blob of each model output; an output that is an input or another output gets a Split copy."""
     claimed: set[str] = set(inputs)
     output_blobs: list[str] = []
     for i, ref in enumerate(graph.outputs):
@@ -171,7 +166,6 @@ def _finish_outputs(ctx: LoweringContext, graph: Graph, inputs: Sequence[str],
         if not isinstance(value, Blob):
             raise UnsupportedError(f"model output {key} is not a tensor")
         if value.name in claimed:
-            # The same blob is an input or another output: give this output its own copy.
             copy = ctx.unique_name(f"{value.name}/copy")
             ctx.emit(builders.split(copy, value, [copy]))
             ctx.records.append(TensorRecord(torch_name=ref.name, blob=copy, layer=copy, module_path="",
@@ -179,32 +173,4 @@ def _finish_outputs(ctx: LoweringContext, graph: Graph, inputs: Sequence[str],
             value = Blob(copy, value.shape)
         claimed.add(value.name)
         output_blobs.append(value.name)
-
-    layers = list(ctx.layers)
-    consumed = {bottom for layer in layers for bottom in layer.bottoms}
-    dangling = [top for layer in layers for top in layer.tops
-                if top.name not in consumed and top.name not in output_blobs and layer.type != "Input"]
-    if dangling:
-        layers.append(builders.silence(ctx.unique_name("silence"), dangling))
-
-    layers, records, inplace = assign_inplace(layers, list(ctx.records), protected=set(inputs) | set(output_blobs))
-    output_blobs = [_follow(name, inplace) for name in output_blobs]
-    final = list(output_blobs)
-    if output_names is not None:
-        wanted = list(output_names)
-        if len(set(wanted)) != len(wanted) or set(wanted) & set(inputs):
-            raise PurecaffeError(f"output names must be distinct and differ from the input names: {wanted}")
-        renames = {old: new for old, new in zip(output_blobs, wanted) if old != new}
-        taken = {t.name for layer in layers for t in layer.tops} - set(renames)
-        clash = [new for new in renames.values() if new in taken]
-        if clash:
-            raise PurecaffeError(f"output name(s) {', '.join(clash)} already name other blobs of the net")
-        layers, records = rename_blobs(layers, records, renames)
-        final = wanted
-    return layers, records, final
-
-
-def _follow(name: str, renames: dict[str, str]) -> str:
-    while name in renames:
-        name = renames[name]
-    return name
+    return output_blobs

@@ -29,6 +29,10 @@ import numpy as np
 
 GETITEM = "getitem"
 
+# Dropout in its functional forms: the identity in inference.  `aten.native_dropout` (the
+# decomposed form, returning (output, mask)) is handled beside them.  The one list of them.
+DROPOUT_OPS = ("aten.dropout", "aten.feature_dropout", "aten.alpha_dropout", "aten.feature_alpha_dropout")
+
 
 @dataclass(frozen=True)
 class Ref:

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from purecaffe.converter.graph import GETITEM, Graph, Node, Ref, TensorInfo, map_refs
+from purecaffe.converter.graph import DROPOUT_OPS, GETITEM, Graph, Node, Ref, TensorInfo, map_refs
 from purecaffe.converter.patterns import fold_permute_into_linear, fuse_channel_shuffle
 
 log = logging.getLogger(__name__)
@@ -22,8 +22,7 @@ Pass = Callable[[Graph], Graph]
 # Ops that return their (first) input unchanged in inference.
 IDENTITY_OPS = frozenset({
     "aten.clone", "aten.contiguous", "aten.detach", "aten.alias", "aten.lift_fresh_copy",
-    "aten.dropout", "aten.feature_dropout", "aten.alpha_dropout", "aten.feature_alpha_dropout",
-    "aten.native_dropout",
+    *DROPOUT_OPS, "aten.native_dropout",
 })
 
 

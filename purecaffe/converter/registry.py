@@ -4,7 +4,7 @@ How to write a lowering (one module per op family under
 `purecaffe/converter/lowerings/`, e.g. `lowerings/activations.py`; every module
 in that package is collected, nothing to register elsewhere)::
 
-    from purecaffe.converter import builders
+    from purecaffe.canonical import builders
     from purecaffe.converter.context import LoweringContext
     from purecaffe.converter.graph import Node
     from purecaffe.converter.registry import lowering
@@ -27,7 +27,7 @@ Rules (see `docs/style.md`):
 * A case that cannot be converted exactly raises `ctx.unsupported("why")`;
   the driver collects these for all nodes and reports them together before
   anything is written.  Never approximate silently.
-* Layers are built only with `purecaffe.converter.builders`; weights are built
+* Layers are built only with `purecaffe.canonical.builders`; weights are built
   with `purecaffe.converter.weights`; `ctx.emit` checks every top's shape
   against the captured torch shape.  `purecaffe.converter.context` lists all
   that a lowering can ask and do.

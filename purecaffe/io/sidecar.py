@@ -43,7 +43,7 @@ VERSION = 1
 
 
 def sidecar_dict(*, name: str, records: Sequence[TensorRecord], net: Message, input_names: Sequence[str],
-                 output_names: Sequence[str], output_keys: Sequence[str], dialect: str,
+                 output_names: Sequence[str], output_keys: Sequence[str], target: str,
                  torch_inputs: Sequence[str], torch_outputs: Sequence[str]) -> dict[str, Any]:
     writers: dict[str, list[str]] = {}
     for layer in net.layer:
@@ -60,7 +60,7 @@ def sidecar_dict(*, name: str, records: Sequence[TensorRecord], net: Message, in
                 entry["overwritten_by"] = overwritten_by
         tensors.append(entry)
     return {
-        "format": FORMAT, "version": VERSION, "name": name, "dialect": dialect,
+        "format": FORMAT, "version": VERSION, "name": name, "target": target,
         "inputs": [{"blob": b, "torch": t} for b, t in zip(input_names, torch_inputs)],
         "outputs": [{"blob": b, "torch": t, "key": k} for b, t, k in zip(output_names, torch_outputs, output_keys)],
         "tensors": tensors,
@@ -120,6 +120,8 @@ def read_sidecar(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise FormatError(f"unreadable sidecar: {error}", path=path) from None
     if not isinstance(data, dict) or data.get("format") != FORMAT or "tensors" not in data:
         raise FormatError(f"not a purecaffe sidecar (no 'format: {FORMAT}')", path=path)
+    # Sidecars written before targets existed name the one dialect there was.
+    data.setdefault("target", data.pop("dialect", "bvlc"))
     return data
 
 

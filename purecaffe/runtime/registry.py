@@ -71,6 +71,8 @@ KINDS: tuple[LayerKind, ...] = (
     _neuron("Power", activation.power, params.power),
     _neuron("Threshold", activation.threshold, params.threshold),
     _neuron("Clip", activation.clip, params.clip),
+    _neuron("ReLU6", activation.relu6),  # RKNN, OpenCV
+    _neuron("HardSwish", activation.hardswish),  # RKNN
     _neuron("Dropout", activation.dropout),
     # element-wise and broadcasting
     LayerKind("Eltwise", params.eltwise, elementwise.eltwise_shapes, elementwise.eltwise),

@@ -20,7 +20,7 @@ def test_sidecar_lists_every_mapped_blob(tmp_path: Path) -> None:
     files = net.save(tmp_path / "tiny.prototxt")
     assert files.caffemodel == tmp_path / "tiny.caffemodel"
     sidecar = json.loads(files.sidecar.read_text())
-    assert sidecar["format"] == "purecaffe-sidecar" and sidecar["dialect"] == "bvlc"
+    assert sidecar["format"] == "purecaffe-sidecar" and sidecar["target"] == "bvlc"
     assert sidecar["outputs"] == [{"blob": "fc", "torch": "linear", "key": "0"}]
     entries = {e["torch"]: e for e in sidecar["tensors"]}
     assert len(entries) == len(net.mapping)

@@ -4,6 +4,7 @@
 * `scalar_value`: a Python number or single-element constant as a float, else None;
 * `reshape_to`: the Flatten or Reshape layer that gives a blob another shape;
 * `expand_to`: the Reshape + Tile layers that broadcast a blob to a bigger shape (exact copies);
+* `keep_range`: x[start:end] along one axis, cut out with one Slice;
 * `subsample_layer`: every s-th row/column of a 4-D blob (a depthwise 1x1 Convolution of ones).
 """
 from __future__ import annotations
@@ -14,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from purecaffe.converter import builders
-from purecaffe.converter.builders import Blob, Layer
+from purecaffe.canonical import builders
+from purecaffe.canonical import Blob, CaffeLayer as Layer
 from purecaffe.converter.context import LoweringContext
 from purecaffe.converter.graph import Node, Ref
 from purecaffe.converter.weights import convolution_blobs, parameter_blobs
@@ -24,6 +25,20 @@ Shape = tuple[int, ...]
 
 # float32 holds every integer up to 2**24 exactly; an integer constant beyond that would change.
 _FLOAT32_EXACT_INT = 2 ** 24
+
+
+def hw_pair(ctx: LoweringContext, value: int | Sequence[int], what: str,
+            default: Sequence[int] | None = None) -> tuple[int, int]:
+    """An (H, W) argument of a 2-D op: `3`, `[3]` or `[3, 2]`; `[]` takes `default` (pooling's
+    stride defaults to its kernel).  Anything else is refused naming `what`."""
+    values = [int(v) for v in ([value] if isinstance(value, int) else value)]
+    if not values and default is not None:
+        values = [int(v) for v in default]
+    if len(values) == 1:
+        values = values * 2
+    if len(values) != 2:
+        raise ctx.unsupported(f"{what} {values}: only 2-D (H, W) operations are converted")
+    return values[0], values[1]
 
 
 def float_constant(ctx: LoweringContext, array: np.ndarray, what: str) -> np.ndarray:
@@ -45,7 +60,7 @@ def tensor_blob(ctx: LoweringContext, node: Node, value: Any, part: str) -> Blob
         array = float_constant(ctx, ctx.constant(value), f"constant {value.name}")
         if array.ndim == 0:
             array = array.reshape(1)
-        name = ctx.layer_name(node, part)
+        name = ctx.name(node, part)
         return ctx.emit(builders.parameter(name, name, tuple(array.shape)), parameter_blobs(array))[0]
     return ctx.blob(value)
 
@@ -82,7 +97,7 @@ def reshape_to(ctx: LoweringContext, node: Node, x: Blob, shape: Sequence[int], 
     """`x` with `shape` (an intermediate blob `<layer>/<part>`); no layer when it already has it."""
     if tuple(x.shape) == tuple(shape):
         return x
-    name = ctx.layer_name(node, part)
+    name = ctx.name(node, part)
     return ctx.emit(reshape_layer(name, x, name, shape))[0]
 
 
@@ -107,11 +122,22 @@ def expand_to(ctx: LoweringContext, node: Node, x: Blob, shape: Sequence[int], p
         current[axis] = shape[axis]
         last = k == len(axes) - 1
         if last and result:
-            return ctx.emit(builders.tile(ctx.layer_name(node), x, ctx.top_name(node), axis=axis,
+            return ctx.emit(builders.tile(ctx.name(node), x, ctx.name(node), axis=axis,
                                           tiles=shape[axis]), result=node)[0]
-        name = ctx.layer_name(node, f"{part}_tile{axis}")
+        name = ctx.name(node, f"{part}_tile{axis}")
         x = ctx.emit(builders.tile(name, x, name, axis=axis, tiles=shape[axis]))[0]
     return x
+
+
+def keep_range(ctx: LoweringContext, node: Node, x: Blob, axis: int, start: int, end: int, *,
+               part: str | None = None) -> Blob:
+    """x[start:end] along `axis` (`builders.slice_keep`).  Without `part` the Slice is the node's
+    own layer and its kept top the node's value; with `part` an intermediate `<name>/<part>`."""
+    name = ctx.name(node, part)
+    layer = builders.slice_keep(name, x, name, axis=axis, start=start, end=end)
+    outputs = [0 if top.name == name else None for top in layer.tops]
+    tops = ctx.emit(layer, result=node if part is None else None, outputs=outputs if part is None else None)
+    return next(top for top in tops if top.name == name)
 
 
 def normalize_dims(dims: Any, rank: int) -> tuple[int, ...]:

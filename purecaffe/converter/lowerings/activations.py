@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import math
 
-from purecaffe.converter import builders
-from purecaffe.converter.builders import Blob
+from purecaffe.canonical import builders
+from purecaffe.canonical import Blob
 from purecaffe.converter.context import LoweringContext
 from purecaffe.converter.graph import Node, Ref
 from purecaffe.converter.registry import lowering
 from purecaffe.converter.weights import prelu_blobs
+from purecaffe.runtime.layers.base import FLT_MAX
 
 
 @lowering("aten.relu", aliases=("aten.relu_",))
@@ -20,30 +21,23 @@ def lower_relu(ctx: LoweringContext, node: Node) -> None:
     """The worked example: one argument, one layer, the result bound to the node."""
     self = node.arg("self")
     x = ctx.blob(self)
-    ctx.emit(builders.relu(ctx.layer_name(node), x, ctx.top_name(node)), result=node)
+    ctx.emit(builders.relu(ctx.name(node), x, ctx.name(node)), result=node)
 
 
 @lowering("aten.leaky_relu", aliases=("aten.leaky_relu_",))
 def lower_leaky_relu(ctx: LoweringContext, node: Node) -> None:
     self, negative_slope = node.unpack("self", "negative_slope")
     x = ctx.blob(self)
-    ctx.emit(builders.relu(ctx.layer_name(node), x, ctx.top_name(node), negative_slope=float(negative_slope)),
+    ctx.emit(builders.relu(ctx.name(node), x, ctx.name(node), negative_slope=float(negative_slope)),
              result=node)
 
 
 def _clip(ctx: LoweringContext, node: Node, x: Blob, low: float, high: float) -> None:
-    """min(max(x, low), high): Clip where the dialect has it, else ReLU/Power for relu6."""
-    if ctx.dialect.has("Clip"):
-        ctx.emit(builders.clip(ctx.layer_name(node), x, ctx.top_name(node), min=low, max=high), result=node)
+    """min(max(x, low), high): ReLU6 for (0, 6), else Clip; targets without them legalize."""
+    if (low, high) == (0.0, 6.0):
+        ctx.emit(builders.relu6(ctx.name(node), x, ctx.name(node)), result=node)
         return
-    if low != 0.0:
-        raise ctx.unsupported(f"{ctx.dialect.name} Caffe has no Clip layer for a lower bound {low}")
-    # high - relu(high - relu(x))
-    r = ctx.emit(builders.relu(ctx.layer_name(node, "relu"), x, ctx.layer_name(node, "relu")))[0]
-    n = ctx.emit(builders.power(ctx.layer_name(node, "flip"), r, ctx.layer_name(node, "flip"),
-                                scale=-1.0, shift=high))[0]
-    m = ctx.emit(builders.relu(ctx.layer_name(node, "relu2"), n, ctx.layer_name(node, "relu2")))[0]
-    ctx.emit(builders.power(ctx.layer_name(node), m, ctx.top_name(node), scale=-1.0, shift=high), result=node)
+    ctx.emit(builders.clip(ctx.name(node), x, ctx.name(node), min=low, max=high), result=node)
 
 
 @lowering("aten.hardtanh", aliases=("aten.hardtanh_",))
@@ -67,13 +61,11 @@ def lower_clamp(ctx: LoweringContext, node: Node) -> None:
     if low is not None and high is not None:
         _clip(ctx, node, x, float(low), float(high))
     elif low is not None and float(low) == 0.0:
-        ctx.emit(builders.relu(ctx.layer_name(node), x, ctx.top_name(node)), result=node)
-    elif ctx.dialect.has("Clip"):
-        lo = float(low) if low is not None else -3.4028234663852886e38
-        hi = float(high) if high is not None else 3.4028234663852886e38
-        _clip(ctx, node, x, lo, hi)
+        ctx.emit(builders.relu(ctx.name(node), x, ctx.name(node)), result=node)
     else:
-        raise ctx.unsupported(f"{ctx.dialect.name} Caffe has no Clip layer")
+        lo = float(low) if low is not None else -FLT_MAX
+        hi = float(high) if high is not None else FLT_MAX
+        _clip(ctx, node, x, lo, hi)
 
 
 @lowering("aten._prelu_kernel", aliases=("aten.prelu",))
@@ -85,7 +77,7 @@ def lower_prelu(ctx: LoweringContext, node: Node) -> None:
     if slopes.size not in (1, channels):
         raise ctx.unsupported(f"PReLU with {slopes.size} slopes for {channels} channels")
     shared = slopes.size == 1 and channels != 1
-    ctx.emit(builders.prelu(ctx.layer_name(node), x, ctx.top_name(node), channel_shared=shared),
+    ctx.emit(builders.prelu(ctx.name(node), x, ctx.name(node), channel_shared=shared),
              prelu_blobs(slopes, channel_shared=shared), result=node)
 
 
@@ -95,61 +87,52 @@ def lower_elu(ctx: LoweringContext, node: Node) -> None:
     if float(scale) != 1.0 or float(input_scale) != 1.0:
         raise ctx.unsupported(f"ELU with scale={scale}, input_scale={input_scale} (SELU/CELU-style); "
                               f"Caffe's ELU has only alpha")
-    ctx.emit(builders.elu(ctx.layer_name(node), ctx.blob(self), ctx.top_name(node), alpha=float(alpha)),
+    ctx.emit(builders.elu(ctx.name(node), ctx.blob(self), ctx.name(node), alpha=float(alpha)),
              result=node)
 
 
 @lowering("aten.sigmoid", aliases=("aten.sigmoid_",))
 def lower_sigmoid(ctx: LoweringContext, node: Node) -> None:
     self = node.arg("self")
-    ctx.emit(builders.sigmoid(ctx.layer_name(node), ctx.blob(self), ctx.top_name(node)), result=node)
+    ctx.emit(builders.sigmoid(ctx.name(node), ctx.blob(self), ctx.name(node)), result=node)
 
 
 @lowering("aten.tanh", aliases=("aten.tanh_",))
 def lower_tanh(ctx: LoweringContext, node: Node) -> None:
     self = node.arg("self")
-    ctx.emit(builders.tanh(ctx.layer_name(node), ctx.blob(self), ctx.top_name(node)), result=node)
+    ctx.emit(builders.tanh(ctx.name(node), ctx.blob(self), ctx.name(node)), result=node)
 
 
 @lowering("aten.abs", aliases=("aten.abs_",))
 def lower_abs(ctx: LoweringContext, node: Node) -> None:
     self = node.arg("self")
-    ctx.emit(builders.absval(ctx.layer_name(node), ctx.blob(self), ctx.top_name(node)), result=node)
+    ctx.emit(builders.absval(ctx.name(node), ctx.blob(self), ctx.name(node)), result=node)
 
 
 @lowering("aten.silu", aliases=("aten.silu_",))
 def lower_silu(ctx: LoweringContext, node: Node) -> None:
     self = node.arg("self")
-    x = ctx.blob(self)
-    if ctx.dialect.has("Swish"):
-        ctx.emit(builders.swish(ctx.layer_name(node), x, ctx.top_name(node)), result=node)
-        return
-    s = ctx.emit(builders.sigmoid(ctx.layer_name(node, "sigmoid"), x, ctx.layer_name(node, "sigmoid")))[0]
-    ctx.emit(builders.eltwise(ctx.layer_name(node), [x, s], ctx.top_name(node), operation="PROD"), result=node)
+    ctx.emit(builders.swish(ctx.name(node), ctx.blob(self), ctx.name(node)), result=node)
 
 
 def _hard_gate(ctx: LoweringContext, node: Node, x: Blob, name: str, top: str) -> Blob:
     """clip(x / 6 + 1/2, 0, 1) == relu6(x + 3) / 6, the gate of hardsigmoid and hardswish."""
-    if not ctx.dialect.has("Clip"):
-        raise ctx.unsupported(f"{ctx.dialect.name} Caffe has no Clip layer for the hard gate")
-    affine = ctx.emit(builders.power(ctx.layer_name(node, "affine"), x, ctx.layer_name(node, "affine"),
+    affine = ctx.emit(builders.power(ctx.name(node, "affine"), x, ctx.name(node, "affine"),
                                      scale=1.0 / 6.0, shift=0.5))[0]
     return ctx.emit(builders.clip(name, affine, top, min=0.0, max=1.0),
-                    result=node if name == ctx.layer_name(node) else None)[0]
+                    result=node if name == ctx.name(node) else None)[0]
 
 
 @lowering("aten.hardsigmoid", aliases=("aten.hardsigmoid_",))
 def lower_hardsigmoid(ctx: LoweringContext, node: Node) -> None:
     self = node.arg("self")
-    _hard_gate(ctx, node, ctx.blob(self), ctx.layer_name(node), ctx.top_name(node))
+    _hard_gate(ctx, node, ctx.blob(self), ctx.name(node), ctx.name(node))
 
 
 @lowering("aten.hardswish", aliases=("aten.hardswish_",))
 def lower_hardswish(ctx: LoweringContext, node: Node) -> None:
     self = node.arg("self")
-    x = ctx.blob(self)
-    gate = _hard_gate(ctx, node, x, ctx.layer_name(node, "gate"), ctx.layer_name(node, "gate"))
-    ctx.emit(builders.eltwise(ctx.layer_name(node), [x, gate], ctx.top_name(node), operation="PROD"), result=node)
+    ctx.emit(builders.hardswish(ctx.name(node), ctx.blob(self), ctx.name(node)), result=node)
 
 
 @lowering("aten.mish", aliases=("aten.mish_",))
@@ -157,9 +140,9 @@ def lower_mish(ctx: LoweringContext, node: Node) -> None:
     """x * tanh(softplus(x)) = Eltwise PROD(x, TanH(BNLL(x)))."""
     self = node.arg("self")
     x = ctx.blob(self)
-    sp = ctx.emit(builders.bnll(ctx.layer_name(node, "softplus"), x, ctx.layer_name(node, "softplus")))[0]
-    th = ctx.emit(builders.tanh(ctx.layer_name(node, "tanh"), sp, ctx.layer_name(node, "tanh")))[0]
-    ctx.emit(builders.eltwise(ctx.layer_name(node), [x, th], ctx.top_name(node), operation="PROD"), result=node)
+    sp = ctx.emit(builders.bnll(ctx.name(node, "softplus"), x, ctx.name(node, "softplus")))[0]
+    th = ctx.emit(builders.tanh(ctx.name(node, "tanh"), sp, ctx.name(node, "tanh")))[0]
+    ctx.emit(builders.eltwise(ctx.name(node), [x, th], ctx.name(node), operation="PROD"), result=node)
 
 
 # Above beta * x > threshold PyTorch's softplus returns x; BNLL keeps computing
@@ -181,12 +164,12 @@ def lower_softplus(ctx: LoweringContext, node: Node) -> None:
         raise ctx.unsupported(f"softplus with beta {beta} <= 0")
     x = ctx.blob(self)
     if beta == 1.0:
-        ctx.emit(builders.bnll(ctx.layer_name(node), x, ctx.top_name(node)), result=node)
+        ctx.emit(builders.bnll(ctx.name(node), x, ctx.name(node)), result=node)
         return
-    scaled = ctx.emit(builders.power(ctx.layer_name(node, "scale"), x, ctx.layer_name(node, "scale"),
+    scaled = ctx.emit(builders.power(ctx.name(node, "scale"), x, ctx.name(node, "scale"),
                                      scale=beta))[0]
-    soft = ctx.emit(builders.bnll(ctx.layer_name(node, "bnll"), scaled, ctx.layer_name(node, "bnll")))[0]
-    ctx.emit(builders.power(ctx.layer_name(node), soft, ctx.top_name(node), scale=1.0 / beta), result=node)
+    soft = ctx.emit(builders.bnll(ctx.name(node, "bnll"), scaled, ctx.name(node, "bnll")))[0]
+    ctx.emit(builders.power(ctx.name(node), soft, ctx.name(node), scale=1.0 / beta), result=node)
 
 
 @lowering("aten.gelu", aliases=("aten.gelu_",))
@@ -201,10 +184,10 @@ def lower_gelu(ctx: LoweringContext, node: Node) -> None:
                               "(GELU(approximate='tanh') would be expressible)")
     x = ctx.blob(self)
     c = math.sqrt(2.0 / math.pi)
-    cube = ctx.emit(builders.power(ctx.layer_name(node, "cube"), x, ctx.layer_name(node, "cube"), power=3.0))[0]
-    inner = ctx.emit(builders.eltwise(ctx.layer_name(node, "inner"), [cube, x], ctx.layer_name(node, "inner"),
+    cube = ctx.emit(builders.power(ctx.name(node, "cube"), x, ctx.name(node, "cube"), power=3.0))[0]
+    inner = ctx.emit(builders.eltwise(ctx.name(node, "inner"), [cube, x], ctx.name(node, "inner"),
                                       operation="SUM", coeff=(c * 0.044715, c)))[0]
-    th = ctx.emit(builders.tanh(ctx.layer_name(node, "tanh"), inner, ctx.layer_name(node, "tanh")))[0]
-    gate = ctx.emit(builders.power(ctx.layer_name(node, "gate"), th, ctx.layer_name(node, "gate"),
+    th = ctx.emit(builders.tanh(ctx.name(node, "tanh"), inner, ctx.name(node, "tanh")))[0]
+    gate = ctx.emit(builders.power(ctx.name(node, "gate"), th, ctx.name(node, "gate"),
                                    scale=0.5, shift=0.5))[0]
-    ctx.emit(builders.eltwise(ctx.layer_name(node), [x, gate], ctx.top_name(node), operation="PROD"), result=node)
+    ctx.emit(builders.eltwise(ctx.name(node), [x, gate], ctx.name(node), operation="PROD"), result=node)

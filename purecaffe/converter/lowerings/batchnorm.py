@@ -7,7 +7,8 @@ from axis 1 and treats the rest as spatial.
 """
 from __future__ import annotations
 
-from purecaffe.converter import builders, weights
+from purecaffe.canonical import builders
+from purecaffe.converter import weights
 from purecaffe.converter.context import LoweringContext
 from purecaffe.converter.graph import Node
 from purecaffe.converter.registry import lowering
@@ -22,9 +23,9 @@ def _batch_norm(ctx: LoweringContext, node: Node, *, x_ref: object, weight: obje
     if len(x.shape) < 2:
         raise ctx.unsupported(f"batch norm on a {len(x.shape)}-D tensor")
     mean, var = ctx.constant(running_mean), ctx.constant(running_var)
-    name = ctx.layer_name(node)
+    name = ctx.name(node)
     has_affine = weight is not None or bias is not None
-    bn_top = name if has_affine else ctx.top_name(node)
+    bn_top = name if has_affine else ctx.name(node)
     normalized = ctx.emit(builders.batch_norm(name, x, bn_top, eps=float(eps)), weights.batch_norm_blobs(mean, var),
                           result=None if has_affine else node, outputs=None if has_affine else outputs)[0]
     if not has_affine:
@@ -32,7 +33,7 @@ def _batch_norm(ctx: LoweringContext, node: Node, *, x_ref: object, weight: obje
     channels = x.shape[1]
     gamma = ctx.constant(weight) if weight is not None else [1.0] * channels
     beta = ctx.constant(bias) if bias is not None else None
-    scale_name = ctx.layer_name(node, "scale")
+    scale_name = ctx.name(node, "scale")
     ctx.emit(builders.scale(scale_name, [normalized], scale_name, bias_term=beta is not None),
              weights.scale_blobs(gamma, beta), result=node, outputs=outputs)
 

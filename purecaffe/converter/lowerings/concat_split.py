@@ -17,11 +17,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from purecaffe.converter import builders
-from purecaffe.converter.builders import Blob
+from purecaffe.canonical import builders
+from purecaffe.canonical import Blob
 from purecaffe.converter.context import LoweringContext
 from purecaffe.converter.graph import Node, Ref
-from purecaffe.converter.lowerings._support import reshape_layer, subsample_layer, tensor_blob
+from purecaffe.converter.lowerings._support import keep_range, reshape_layer, subsample_layer, tensor_blob
 from purecaffe.converter.registry import lowering
 
 _INT64_MAX = 2 ** 63 - 1
@@ -46,9 +46,9 @@ def lower_cat(ctx: LoweringContext, node: Node) -> None:
         raise ctx.unsupported("cat of empty tensors only")
     if len(parts) == 1:
         # One non-empty part: the result is that tensor.  A Split with one top keeps a layer to name.
-        ctx.emit(builders.split(ctx.layer_name(node), parts[0], [ctx.top_name(node)]), result=node)
+        ctx.emit(builders.split(ctx.name(node), parts[0], [ctx.name(node)]), result=node)
         return
-    ctx.emit(builders.concat(ctx.layer_name(node), parts, ctx.top_name(node), axis=axis), result=node)
+    ctx.emit(builders.concat(ctx.name(node), parts, ctx.name(node), axis=axis), result=node)
 
 
 def _slice_points(sizes: Sequence[int]) -> list[int]:
@@ -68,21 +68,21 @@ def _split(ctx: LoweringContext, node: Node, self: Ref, sizes: Sequence[int], di
     if sum(sizes) != x.shape[axis] or any(s <= 0 for s in sizes):
         raise ctx.unsupported(f"split of size {x.shape[axis]} into {sizes} (empty parts have no Caffe blob)")
     if len(sizes) == 1 and not drop_axis:
-        ctx.emit(builders.split(ctx.layer_name(node), x, [ctx.top_name(node, 0)]), result=node)
+        ctx.emit(builders.split(ctx.name(node), x, [ctx.top_name(node, 0)]), result=node)
         return
     points = _slice_points(sizes)
     if drop_axis:
         parts: tuple[Blob, ...] = (x,)
         if len(sizes) > 1:
-            tops = [ctx.layer_name(node, f"part{i}") for i in range(len(sizes))]
-            parts = ctx.emit(builders.slice_layer(ctx.layer_name(node), x, tops, axis=axis, slice_point=points))
+            tops = [ctx.name(node, f"part{i}") for i in range(len(sizes))]
+            parts = ctx.emit(builders.slice_layer(ctx.name(node), x, tops, axis=axis, slice_point=points))
         for i, part in enumerate(parts):
-            name = ctx.layer_name(node, f"reshape{i}")
+            name = ctx.name(node, f"reshape{i}")
             ctx.emit(reshape_layer(name, part, ctx.top_name(node, i), node.outputs[i].shape),
                      result=node, outputs=(i,))
         return
     tops = [ctx.top_name(node, i) for i in range(len(sizes))]
-    ctx.emit(builders.slice_layer(ctx.layer_name(node), x, tops, axis=axis, slice_point=points), result=node)
+    ctx.emit(builders.slice_layer(ctx.name(node), x, tops, axis=axis, slice_point=points), result=node)
 
 
 @lowering("aten.split.Tensor", aliases=("aten.split", "aten.chunk", "aten.unsafe_split.Tensor",
@@ -128,31 +128,6 @@ def _bounds(size: int, start: int | None, end: int | None) -> tuple[int, int]:
     return max(0, min(start, size)), max(0, min(end, size))
 
 
-def _cut(ctx: LoweringContext, node: Node, x: Blob, axis: int, start: int, end: int, *,
-         bind: bool, part: str | None = None) -> Blob:
-    """x[start:end] along `axis` as the middle top of a Slice (the others are silenced later).
-
-    With `part`, the Slice and its kept top are the intermediate `<layer>/<part>`; otherwise they
-    are the node's own layer and top.
-    """
-    name = ctx.layer_name(node) if part is None else ctx.layer_name(node, part)
-    top = ctx.top_name(node) if part is None else name
-    size = x.shape[axis]
-    points = [p for p in (start, end) if 0 < p < size]
-    names = []
-    for lo, hi in zip([0, *points], [*points, size]):
-        if (lo, hi) == (start, end):
-            names.append(top)
-        else:
-            names.append(f"{name}/unused_{lo}_{hi}")
-    layer = builders.slice_layer(name, x, names, axis=axis, slice_point=points)
-    ctx.emit(layer)
-    kept = next(t for t in layer.tops if t.name == names[[0, *points].index(start)])
-    if bind:
-        ctx.bind_top(node, kept, layer)
-    return kept
-
-
 @lowering("aten.slice.Tensor", aliases=("aten.slice",))
 def lower_slice(ctx: LoweringContext, node: Node) -> None:
     self, dim, start, end, step = node.unpack("self", "dim", "start", "end", "step")
@@ -167,15 +142,15 @@ def lower_slice(ctx: LoweringContext, node: Node) -> None:
         if (lo, hi) == (0, size):
             ctx.alias(node, self)
         else:
-            _cut(ctx, node, x, axis, lo, hi, bind=True)
+            keep_range(ctx, node, x, axis, lo, hi)
         return
     if len(x.shape) != 4 or axis not in (2, 3):
         raise ctx.unsupported(f"slice with step {step} along axis {axis} of a {len(x.shape)}-D tensor: stock "
                               f"Caffe can stride only over H and W of a 4-D blob (a strided 1x1 Convolution)")
     if (lo, hi) != (0, size):
-        x = _cut(ctx, node, x, axis, lo, hi, bind=False, part="range")
+        x = keep_range(ctx, node, x, axis, lo, hi, part="range")
     stride = (step, 1) if axis == 2 else (1, step)
-    ctx.emit(*subsample_layer(ctx.layer_name(node), x, ctx.top_name(node), stride), result=node)
+    ctx.emit(*subsample_layer(ctx.name(node), x, ctx.name(node), stride), result=node)
 
 
 @lowering("aten.narrow")
@@ -187,7 +162,7 @@ def lower_narrow(ctx: LoweringContext, node: Node) -> None:
     if (lo, lo + int(length)) == (0, x.shape[axis]):
         ctx.alias(node, self)
     else:
-        _cut(ctx, node, x, axis, lo, lo + int(length), bind=True)
+        keep_range(ctx, node, x, axis, lo, lo + int(length))
 
 
 @lowering("aten.select.int", aliases=("aten.select",))
@@ -199,5 +174,5 @@ def lower_select(ctx: LoweringContext, node: Node) -> None:
     i = int(index) % x.shape[axis]
     part = x
     if x.shape[axis] != 1:
-        part = _cut(ctx, node, x, axis, i, i + 1, bind=False, part="slice")
-    ctx.emit(reshape_layer(ctx.layer_name(node), part, ctx.top_name(node), node.shape), result=node)
+        part = keep_range(ctx, node, x, axis, i, i + 1, part="slice")
+    ctx.emit(reshape_layer(ctx.name(node), part, ctx.name(node), node.shape), result=node)

@@ -15,7 +15,7 @@ remains is handled here or where the constant is used:
 """
 from __future__ import annotations
 
-from purecaffe.converter import builders
+from purecaffe.canonical import builders
 from purecaffe.converter.context import LoweringContext
 from purecaffe.converter.graph import Node
 from purecaffe.converter.registry import lowering
@@ -29,7 +29,7 @@ def _fill(ctx: LoweringContext, node: Node, value: float) -> None:
     x = ctx.blob(self)
     if tuple(x.shape) != tuple(node.shape):
         raise ctx.unsupported(f"fill of shape {list(node.shape)} from a {list(x.shape)} tensor")
-    ctx.emit(builders.power(ctx.layer_name(node), x, ctx.top_name(node), scale=0.0, shift=float(value)),
+    ctx.emit(builders.power(ctx.name(node), x, ctx.name(node), scale=0.0, shift=float(value)),
              result=node)
 
 

@@ -10,20 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from purecaffe.converter import builders, weights
-from purecaffe.converter.builders import Blob
+from purecaffe.canonical import builders
+from purecaffe.converter import weights
+from purecaffe.canonical import Blob
 from purecaffe.converter.context import LoweringContext
 from purecaffe.converter.graph import Node
+from purecaffe.converter.lowerings._support import hw_pair, keep_range
 from purecaffe.converter.registry import lowering
-
-
-def _pair(value: int | Sequence[int], what: str, ctx: LoweringContext) -> tuple[int, int]:
-    values = [int(v) for v in ([value] if isinstance(value, int) else value)]
-    if len(values) == 1:
-        values = values * 2
-    if len(values) != 2:
-        raise ctx.unsupported(f"{what} {values}: only 2-D convolutions are supported")
-    return values[0], values[1]
 
 
 def _check_input(ctx: LoweringContext, node: Node, x: Blob) -> None:
@@ -33,22 +26,11 @@ def _check_input(ctx: LoweringContext, node: Node, x: Blob) -> None:
 
 
 def _crop_hw(ctx: LoweringContext, node: Node, x: Blob, starts: tuple[int, int], sizes: tuple[int, int]) -> None:
-    """Bind the node to x[:, :, h0:h0+size_h, w0:w0+size_w], cut out with Slice layers.
-
-    The parts cut off are left unused; the driver ends them with a Silence layer.
-    """
+    """Bind the node to x[:, :, h0:h0+size_h, w0:w0+size_w], cut out with Slice layers."""
     axes = [axis for axis in (2, 3) if (starts[axis - 2], sizes[axis - 2]) != (0, x.shape[axis])]
-    current = x
     for k, axis in enumerate(axes):
         start, size = starts[axis - 2], sizes[axis - 2]
-        points = [p for p in (start, start + size) if 0 < p < current.shape[axis]]
-        keep = 1 if start > 0 else 0
-        last = k == len(axes) - 1
-        name = ctx.layer_name(node) if last else ctx.layer_name(node, "crop_h")
-        tops = [name if i == keep else f"{name}/cut{i}" for i in range(len(points) + 1)]
-        current = ctx.emit(builders.slice_layer(name, current, tops, axis=axis, slice_point=points))[keep]
-        if last:
-            ctx.bind(node, current, layer=name)
+        x = keep_range(ctx, node, x, axis, start, start + size, part=None if k == len(axes) - 1 else "crop_h")
 
 
 def _conv(ctx: LoweringContext, node: Node, *, x: Blob, weight: object, bias: object, stride: tuple[int, int],
@@ -58,7 +40,7 @@ def _conv(ctx: LoweringContext, node: Node, *, x: Blob, weight: object, bias: ob
     b = ctx.constant(bias) if bias is not None else None
     top, bottom, left, right = pads
     if top == bottom and left == right:
-        layer = builders.convolution(ctx.layer_name(node), x, ctx.top_name(node), num_output=w.shape[0],
+        layer = builders.convolution(ctx.name(node), x, ctx.name(node), num_output=w.shape[0],
                                      kernel=(w.shape[2], w.shape[3]), stride=stride, pad=(top, left),
                                      dilation=dilation, group=groups, bias_term=b is not None)
         ctx.emit(layer, weights.convolution_blobs(w, b), result=node)
@@ -67,7 +49,7 @@ def _conv(ctx: LoweringContext, node: Node, *, x: Blob, weight: object, bias: ob
     # contiguous run of Caffe's, starting at (P - first) / stride.
     pad_h = _common_pad(top, bottom, stride[0])
     pad_w = _common_pad(left, right, stride[1])
-    conv_name = ctx.layer_name(node, "conv")
+    conv_name = ctx.name(node, "conv")
     layer = builders.convolution(conv_name, x, conv_name, num_output=w.shape[0], kernel=(w.shape[2], w.shape[3]),
                                  stride=stride, pad=(pad_h, pad_w), dilation=dilation, group=groups,
                                  bias_term=b is not None)
@@ -99,8 +81,8 @@ def lower_conv2d(ctx: LoweringContext, node: Node) -> None:
     x = ctx.blob(x_ref)
     _check_input(ctx, node, x)
     w = ctx.constant(weight)
-    stride_hw = _pair(stride, "stride", ctx)
-    dilation_hw = _pair(dilation, "dilation", ctx)
+    stride_hw = hw_pair(ctx, stride, "stride")
+    dilation_hw = hw_pair(ctx, dilation, "dilation")
     if isinstance(padding, str):
         if padding == "valid":
             pads = (0, 0, 0, 0)
@@ -111,7 +93,7 @@ def lower_conv2d(ctx: LoweringContext, node: Node) -> None:
     elif len(padding) == 4:  # (top, bottom, left, right) from passes.fold_zero_pad_into_conv
         pads = tuple(int(p) for p in padding)  # type: ignore[assignment]
     else:
-        ph, pw = _pair(padding, "padding", ctx)
+        ph, pw = hw_pair(ctx, padding, "padding")
         pads = (ph, ph, pw, pw)
     _conv(ctx, node, x=x, weight=weight, bias=bias, stride=stride_hw, pads=pads, dilation=dilation_hw,
           groups=int(groups))
@@ -124,15 +106,15 @@ def lower_convolution(ctx: LoweringContext, node: Node) -> None:
         "input", "weight", "bias", "stride", "padding", "dilation", "transposed", "output_padding", "groups")
     x = ctx.blob(x_ref)
     _check_input(ctx, node, x)
-    stride_hw, dilation_hw = _pair(stride, "stride", ctx), _pair(dilation, "dilation", ctx)
+    stride_hw, dilation_hw = hw_pair(ctx, stride, "stride"), hw_pair(ctx, dilation, "dilation")
     if not transposed and len(padding) == 4:  # (top, bottom, left, right) from fold_zero_pad_into_conv
         _conv(ctx, node, x=x, weight=weight, bias=bias, stride=stride_hw, pads=tuple(int(p) for p in padding),
               dilation=dilation_hw, groups=int(groups))
         return
-    ph, pw = _pair(padding, "padding", ctx)
+    ph, pw = hw_pair(ctx, padding, "padding")
     if transposed:
         _deconv(ctx, node, x=x, weight=weight, bias=bias, stride=stride_hw, pad=(ph, pw),
-                output_padding=_pair(output_padding, "output_padding", ctx), dilation=dilation_hw,
+                output_padding=hw_pair(ctx, output_padding, "output_padding"), dilation=dilation_hw,
                 groups=int(groups))
     else:
         _conv(ctx, node, x=x, weight=weight, bias=bias, stride=stride_hw, pads=(ph, ph, pw, pw),
@@ -145,9 +127,9 @@ def lower_conv_transpose2d(ctx: LoweringContext, node: Node) -> None:
         "input", "weight", "bias", "stride", "padding", "output_padding", "groups", "dilation")
     x = ctx.blob(x_ref)
     _check_input(ctx, node, x)
-    _deconv(ctx, node, x=x, weight=weight, bias=bias, stride=_pair(stride, "stride", ctx),
-            pad=_pair(padding, "padding", ctx), output_padding=_pair(output_padding, "output_padding", ctx),
-            dilation=_pair(dilation, "dilation", ctx), groups=int(groups))
+    _deconv(ctx, node, x=x, weight=weight, bias=bias, stride=hw_pair(ctx, stride, "stride"),
+            pad=hw_pair(ctx, padding, "padding"), output_padding=hw_pair(ctx, output_padding, "output_padding"),
+            dilation=hw_pair(ctx, dilation, "dilation"), groups=int(groups))
 
 
 def _deconv(ctx: LoweringContext, node: Node, *, x: Blob, weight: object, bias: object, stride: tuple[int, int],
@@ -163,12 +145,12 @@ def _deconv(ctx: LoweringContext, node: Node, *, x: Blob, weight: object, bias: 
                                   f"Deconvolution produces")
     caffe_pad = (pad[0] - output_padding[0], pad[1] - output_padding[1])
     if output_padding == (0, 0):
-        layer = builders.deconvolution(ctx.layer_name(node), x, ctx.top_name(node), num_output=num_output,
+        layer = builders.deconvolution(ctx.name(node), x, ctx.name(node), num_output=num_output,
                                        kernel=(w.shape[2], w.shape[3]), stride=stride, pad=caffe_pad,
                                        dilation=dilation, group=groups, bias_term=b is not None)
         ctx.emit(layer, weights.deconvolution_blobs(w, b), result=node)
         return
-    name = ctx.layer_name(node, "deconv")
+    name = ctx.name(node, "deconv")
     layer = builders.deconvolution(name, x, name, num_output=num_output, kernel=(w.shape[2], w.shape[3]),
                                    stride=stride, pad=caffe_pad, dilation=dilation, group=groups,
                                    bias_term=b is not None)

@@ -31,8 +31,8 @@ from typing import Any
 
 import numpy as np
 
-from purecaffe.converter import builders
-from purecaffe.converter.builders import Blob
+from purecaffe.canonical import builders
+from purecaffe.canonical import Blob
 from purecaffe.converter.context import LoweringContext
 from purecaffe.converter.graph import Node, Ref
 from purecaffe.converter.lowerings._support import (
@@ -88,7 +88,7 @@ def lower_neg(ctx: LoweringContext, node: Node) -> None:
     """-x = Power(scale -1), exact."""
     self = node.arg("self")
     _check_float(ctx, node)
-    ctx.emit(builders.power(ctx.layer_name(node), ctx.blob(self), ctx.top_name(node), scale=-1.0), result=node)
+    ctx.emit(builders.power(ctx.name(node), ctx.blob(self), ctx.name(node), scale=-1.0), result=node)
 
 
 @lowering("aten.reciprocal", aliases=("aten.reciprocal_",))
@@ -96,7 +96,7 @@ def lower_reciprocal(ctx: LoweringContext, node: Node) -> None:
     """1/x = Power(power -1): std::pow(x, -1), within 1 ulp of PyTorch's 1/x."""
     self = node.arg("self")
     _check_float(ctx, node)
-    ctx.emit(builders.power(ctx.layer_name(node), ctx.blob(self), ctx.top_name(node), power=-1.0), result=node)
+    ctx.emit(builders.power(ctx.name(node), ctx.blob(self), ctx.name(node), power=-1.0), result=node)
 
 
 @lowering("aten.pow.Tensor_Scalar", aliases=("aten.pow_.Scalar",))
@@ -104,7 +104,7 @@ def lower_pow(ctx: LoweringContext, node: Node) -> None:
     """x ** p = Power(power p).  p = 1, 2 are exact; other powers are std::pow (within 1 ulp)."""
     self, exponent = node.unpack("self", "exponent")
     _check_float(ctx, node)
-    ctx.emit(builders.power(ctx.layer_name(node), ctx.blob(self), ctx.top_name(node), power=float(exponent)),
+    ctx.emit(builders.power(ctx.name(node), ctx.blob(self), ctx.name(node), power=float(exponent)),
              result=node)
 
 
@@ -113,7 +113,7 @@ def lower_sqrt(ctx: LoweringContext, node: Node) -> None:
     """sqrt(x) = Power(power 0.5): std::pow(x, 0.5), within 1 ulp of the correctly rounded sqrt."""
     self = node.arg("self")
     _check_float(ctx, node)
-    ctx.emit(builders.power(ctx.layer_name(node), ctx.blob(self), ctx.top_name(node), power=0.5), result=node)
+    ctx.emit(builders.power(ctx.name(node), ctx.blob(self), ctx.name(node), power=0.5), result=node)
 
 
 @lowering("aten.rsqrt", aliases=("aten.rsqrt_",))
@@ -121,7 +121,7 @@ def lower_rsqrt(ctx: LoweringContext, node: Node) -> None:
     """1/sqrt(x) = Power(power -0.5), within 1 ulp."""
     self = node.arg("self")
     _check_float(ctx, node)
-    ctx.emit(builders.power(ctx.layer_name(node), ctx.blob(self), ctx.top_name(node), power=-0.5), result=node)
+    ctx.emit(builders.power(ctx.name(node), ctx.blob(self), ctx.name(node), power=-0.5), result=node)
 
 
 # --------------------------------------------------------------------------- the general case
@@ -158,7 +158,7 @@ def _binary(ctx: LoweringContext, node: Node, kind: str, a: Any, b: Any, alpha: 
 
 
 def _power(ctx: LoweringContext, node: Node, x: Blob, **params: float) -> None:
-    ctx.emit(builders.power(ctx.layer_name(node), x, ctx.top_name(node), **params), result=node)
+    ctx.emit(builders.power(ctx.name(node), x, ctx.name(node), **params), result=node)
 
 
 def _tensor_scalar(ctx: LoweringContext, node: Node, kind: str, x: Blob, s: float, alpha: float, *,
@@ -184,14 +184,14 @@ def _tensor_scalar(ctx: LoweringContext, node: Node, kind: str, x: Blob, s: floa
 
 
 def _reciprocal(ctx: LoweringContext, node: Node, x: Blob, part: str) -> Blob:
-    name = ctx.layer_name(node, part)
+    name = ctx.name(node, part)
     return ctx.emit(builders.power(name, x, name, power=-1.0))[0]
 
 
 def _negated(ctx: LoweringContext, node: Node, x: Blob, factor: float, part: str) -> Blob:
     if factor == 1.0:
         return x
-    name = ctx.layer_name(node, part)
+    name = ctx.name(node, part)
     return ctx.emit(builders.power(name, x, name, scale=factor))[0]
 
 
@@ -221,7 +221,7 @@ def _tensor_constant(ctx: LoweringContext, node: Node, kind: str, x: Blob, const
     else:  # c / x
         x = _reciprocal(ctx, node, x, "reciprocal")
         gamma, beta = c, None
-    layer = builders.scale(ctx.layer_name(node), [x], ctx.top_name(node), axis=axis, num_axes=len(covered),
+    layer = builders.scale(ctx.name(node), [x], ctx.name(node), axis=axis, num_axes=len(covered),
                            bias_term=beta is not None)
     ctx.emit(layer, scale_blobs(gamma, beta, covered), result=node)
 
@@ -272,19 +272,17 @@ def _tensor_tensor(ctx: LoweringContext, node: Node, kind: str, a: Blob, b: Blob
                               f"bottom into the first")
     run = _broadcast_run(ctx, small.shape, out)
     if run is None:
-        if ctx.dialect.has("Tile"):
-            # A size-1 axis inside the run: copy the small operand out to the full shape first.
-            expanded = expand_to(ctx, node, small, out, "expand")
-            pair = (big, expanded) if big_first else (expanded, big)
-            _same_shape(ctx, node, kind, *pair, alpha)
-            return
-        raise ctx.unsupported(f"{list(small.shape)} broadcasts over an axis inside {list(out)}")
+        # A size-1 axis inside the run: copy the small operand out to the full shape first.
+        expanded = expand_to(ctx, node, small, out, "expand")
+        pair = (big, expanded) if big_first else (expanded, big)
+        _same_shape(ctx, node, kind, *pair, alpha)
+        return
     axis, covered = run
     small = reshape_to(ctx, node, small, covered, "broadcast")
 
     def affine(layer_type: str, x: Blob, factor: Blob) -> None:
         build = builders.scale if layer_type == "Scale" else builders.bias
-        ctx.emit(build(ctx.layer_name(node), [x, factor], ctx.top_name(node), axis=axis), result=node)
+        ctx.emit(build(ctx.name(node), [x, factor], ctx.name(node), axis=axis), result=node)
 
     if kind == "mul":
         affine("Scale", big, small)
@@ -307,7 +305,7 @@ def _tensor_tensor(ctx: LoweringContext, node: Node, kind: str, a: Blob, b: Blob
 
 
 def _same_shape(ctx: LoweringContext, node: Node, kind: str, a: Blob, b: Blob, alpha: float) -> None:
-    name, top = ctx.layer_name(node), ctx.top_name(node)
+    name, top = ctx.name(node), ctx.name(node)
     if kind == "add":
         coeff = () if alpha == 1.0 else (1.0, alpha)
         ctx.emit(builders.eltwise(name, [a, b], top, operation="SUM", coeff=coeff), result=node)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from purecaffe.converter import builders, weights
+from purecaffe.canonical import builders
+from purecaffe.converter import weights
 from purecaffe.converter.context import LoweringContext
 from purecaffe.converter.graph import Node
 from purecaffe.converter.registry import lowering
@@ -27,7 +28,7 @@ def _inner_product(ctx: LoweringContext, node: Node, x_ref: object, weight: np.n
             bias = np.full((weight.shape[0],), float(bias.reshape(-1)[0]), dtype=np.float32)
         elif bias.reshape(-1).shape != (weight.shape[0],) or bias.ndim > 1 and bias.shape[0] != 1:
             raise ctx.unsupported(f"bias {list(bias.shape)} is not one value per output feature")
-    layer = builders.inner_product(ctx.layer_name(node), x, ctx.top_name(node), num_output=weight.shape[0],
+    layer = builders.inner_product(ctx.name(node), x, ctx.name(node), num_output=weight.shape[0],
                                    axis=len(x.shape) - 1, bias_term=bias is not None)
     ctx.emit(layer, weights.inner_product_blobs(weight, bias), result=node)
 
@@ -81,9 +82,9 @@ def lower_matmul(ctx: LoweringContext, node: Node) -> None:
     x = ctx.blob(self)
     if len(x.shape) < 2:
         raise ctx.unsupported("vector @ vector")
-    name = ctx.layer_name(node, "product")
+    name = ctx.name(node, "product")
     product = ctx.emit(builders.inner_product(name, x, name, num_output=1, axis=len(x.shape) - 1, bias_term=False),
                        weights.inner_product_blobs(matrix.reshape(1, -1), None))[0]
     axis = len(product.shape) - 1
-    ctx.emit(builders.reshape(ctx.layer_name(node), product, ctx.top_name(node), dims=[], axis=axis, num_axes=1),
+    ctx.emit(builders.reshape(ctx.name(node), product, ctx.name(node), dims=[], axis=axis, num_axes=1),
              result=node)

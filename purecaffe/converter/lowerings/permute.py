@@ -1,17 +1,14 @@
 """Axis permutations: permute / transpose / t, and channel_shuffle.
 
-Stock BVLC Caffe has no Permute layer, so a permutation is lowered only where another stock
-layer does exactly the same thing:
-
 * a permutation that keeps the order of all axes longer than 1 (moving size-1 axes around,
   `(N, C, 1, 1).permute(0, 2, 3, 1)`) does not move any value: a Reshape;
+* any other permutation is a canonical Permute; targets without one (stock BVLC, Caffe 1.0)
+  legalize it into Slice + Reshape + Concat (`purecaffe.targets.rules.permute_as_slices`);
 * `channel_shuffle(x, g)` -- also what the pass `patterns.fuse_channel_shuffle` makes of
   ShuffleNet's view(N, g, C/g, H, W) -> transpose(1, 2) -> view(N, C, H, W) -- is a 1x1
   Convolution (group 1, no bias) whose weight is the permutation matrix.  It is exact in
   float32: each output is 1.0 * x plus 0.0 times the other channels, and adding zeros changes
   nothing (for finite inputs).
-
-Every other permutation is refused with the reason "stock BVLC Caffe has no Permute layer".
 """
 from __future__ import annotations
 
@@ -19,15 +16,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from purecaffe.converter import builders
+from purecaffe.canonical import builders
 from purecaffe.converter.context import LoweringContext
 from purecaffe.converter.graph import Node
 from purecaffe.converter.lowerings._support import reshape_layer
 from purecaffe.converter.registry import lowering
 from purecaffe.converter.weights import convolution_blobs
-
-NO_PERMUTE = "stock BVLC Caffe has no Permute layer"
-
 
 def _permute(ctx: LoweringContext, node: Node, order: Sequence[int]) -> None:
     self = node.arg("self")
@@ -36,11 +30,12 @@ def _permute(ctx: LoweringContext, node: Node, order: Sequence[int]) -> None:
     order = [int(d) % rank for d in order] if rank else []
     moved = [d for d in order if x.shape[d] != 1]
     if moved != sorted(moved):
-        raise ctx.unsupported(f"permutation {order} of a {list(x.shape)} tensor moves data: {NO_PERMUTE}")
+        ctx.emit(builders.permute(ctx.name(node), x, ctx.name(node), order=order), result=node)
+        return
     if tuple(x.shape) == tuple(node.shape):
         ctx.alias(node, self)
         return
-    ctx.emit(reshape_layer(ctx.layer_name(node), x, ctx.top_name(node), node.shape), result=node)
+    ctx.emit(reshape_layer(ctx.name(node), x, ctx.name(node), node.shape), result=node)
 
 
 @lowering("aten.permute", aliases=("aten.permute_copy",))
@@ -90,6 +85,6 @@ def lower_channel_shuffle(ctx: LoweringContext, node: Node) -> None:
         return
     weight = np.zeros((channels, channels, 1, 1), dtype=np.float32)
     weight[np.arange(channels), shuffle_order(channels, groups), 0, 0] = 1.0
-    layer = builders.convolution(ctx.layer_name(node), x, ctx.top_name(node), num_output=channels, kernel=1,
+    layer = builders.convolution(ctx.name(node), x, ctx.name(node), num_output=channels, kernel=1,
                                  bias_term=False)
     ctx.emit(layer, convolution_blobs(weight, None), result=node)

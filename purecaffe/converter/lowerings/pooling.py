@@ -20,22 +20,14 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from purecaffe.converter import builders, caffe_shapes, weights
-from purecaffe.converter.builders import Blob
+from purecaffe.canonical import builders
+from purecaffe.converter import weights
+from purecaffe.canonical import Blob
 from purecaffe.converter.context import LoweringContext
 from purecaffe.converter.graph import Node
+from purecaffe.converter.lowerings._support import hw_pair
 from purecaffe.converter.registry import lowering
-
-
-def _pair(value: int | Sequence[int], default: Sequence[int] | None = None) -> tuple[int, int]:
-    if isinstance(value, int):
-        return (value, value)
-    values = list(value)
-    if not values and default is not None:
-        values = list(default)
-    if len(values) == 1:
-        values = values * 2
-    return int(values[0]), int(values[1])
+from purecaffe.runtime.layers.pool import pooled_size
 
 
 def _check_4d(ctx: LoweringContext, x: Blob) -> None:
@@ -44,23 +36,23 @@ def _check_4d(ctx: LoweringContext, x: Blob) -> None:
 
 
 def _round_mode(ctx: LoweringContext, size: tuple[int, int], kernel: tuple[int, int], stride: tuple[int, int],
-                pad: tuple[int, int], wanted: tuple[int, int]) -> tuple[bool, tuple[int, int]]:
-    """(ceil_mode for Caffe, Caffe's output size) that comes closest to `wanted` from above."""
-    any_pad = pad != (0, 0)
+                pad: tuple[int, int], wanted: tuple[int, int]) -> tuple[str, tuple[int, int]]:
+    """(Caffe's round mode, Caffe's output size) that gives exactly `wanted` windows, else the CEIL
+    size when it has more windows than `wanted` (the extra ones are cut off); Caffe's sizes are the
+    runtime's (`pooled_size`).  Targets without a round mode legalize FLOOR."""
+    padded = pad != (0, 0)
 
-    def out(ceil: bool) -> tuple[int, int]:
-        return (caffe_shapes.pool_out(size[0], kernel[0], stride[0], pad[0], ceil=ceil, any_pad=any_pad),
-                caffe_shapes.pool_out(size[1], kernel[1], stride[1], pad[1], ceil=ceil, any_pad=any_pad))
+    def out(mode: str) -> tuple[int, int]:
+        return (pooled_size(size[0], kernel[0], stride[0], pad[0], mode, padded=padded),
+                pooled_size(size[1], kernel[1], stride[1], pad[1], mode, padded=padded))
 
-    for ceil in (True, False):
-        if out(ceil) == wanted:
-            if not ceil and not ctx.dialect.pooling_round_mode:
-                break
-            return ceil, wanted
-    got = out(True)
+    for mode in ("CEIL", "FLOOR"):
+        if out(mode) == wanted:
+            return mode, wanted
+    got = out("CEIL")
     if got[0] < wanted[0] or got[1] < wanted[1]:
         raise ctx.unsupported(f"Caffe pooling gives {list(got)} windows where PyTorch has {list(wanted)}")
-    return True, got
+    return "CEIL", got
 
 
 def _pool(ctx: LoweringContext, node: Node, x: Blob, *, method: str, kernel: tuple[int, int],
@@ -72,32 +64,26 @@ def _pool(ctx: LoweringContext, node: Node, x: Blob, *, method: str, kernel: tup
             raise ctx.unsupported(f"padding {pad[axis]} >= kernel {kernel[axis]} (Caffe requires pad < kernel)")
     out_shape = node.info.shape if outputs is None else node.outputs[outputs[0]].shape  # type: ignore[index]
     wanted = (out_shape[2], out_shape[3])
-    ceil, got = _round_mode(ctx, (x.shape[2], x.shape[3]), kernel, stride, pad, wanted)
-    needs_crop = got != wanted
-    needs_scale = divisor_map is not None
-    name = ctx.layer_name(node) if not (needs_crop or needs_scale) else ctx.layer_name(node, "pool")
-    top = ctx.top_name(node) if name == ctx.layer_name(node) else name
-    layer = builders.pooling(name, x, top, method=method, kernel=kernel, stride=stride, pad=pad, ceil_mode=ceil)
-    if not (needs_crop or needs_scale):
+    mode, got = _round_mode(ctx, (x.shape[2], x.shape[3]), kernel, stride, pad, wanted)
+    cuts = [axis for axis in (2, 3) if got[axis - 2] != wanted[axis - 2]]
+    steps = len(cuts) + (divisor_map is not None)
+    layer = builders.pooling(ctx.name(node, None if steps == 0 else "pool"), x,
+                             ctx.name(node, None if steps == 0 else "pool"), method=method, kernel=kernel,
+                             stride=stride, pad=pad, round_mode=mode)
+    if steps == 0:
         ctx.emit(layer, result=node, outputs=outputs)
         return
     current = ctx.emit(layer)[0]
-    if needs_crop:
-        for axis in (2, 3):
-            if current.shape[axis] == wanted[axis - 2]:
-                continue
-            last = not needs_scale and (axis == 3 or current.shape[3] == wanted[1])
-            cut_name = ctx.layer_name(node) if last else ctx.layer_name(node, f"crop{axis}")
-            tops = [cut_name, f"{cut_name}/cut"]
-            cut = builders.slice_layer(cut_name, current, tops, axis=axis, slice_point=[wanted[axis - 2]])
-            current = ctx.emit(cut)[0]
-            if last:
-                ctx.bind(node, current, layer=cut_name, index=outputs[0] if outputs else None)
-                return
-    if needs_scale:
-        assert divisor_map is not None
+    for k, axis in enumerate(cuts):
+        last = k == steps - 1
+        name = ctx.name(node, None if last else f"crop{axis}")
+        cut = builders.slice_keep(name, current, name, axis=axis, start=0, end=wanted[axis - 2])
+        index = outputs[0] if outputs else 0
+        current = ctx.emit(cut, result=node if last else None,
+                           outputs=[index if t.name == name else None for t in cut.tops] if last else None)[0]
+    if divisor_map is not None:
         factor = divisor_map[: current.shape[2], : current.shape[3]]
-        layer = builders.scale(ctx.layer_name(node), [current], ctx.top_name(node), axis=2, num_axes=2)
+        layer = builders.scale(ctx.name(node), [current], ctx.name(node), axis=2, num_axes=2)
         ctx.emit(layer, weights.scale_blobs(factor, None, shape=factor.shape), result=node, outputs=outputs)
 
 
@@ -107,12 +93,13 @@ def lower_max_pool2d(ctx: LoweringContext, node: Node) -> None:
         "self", "kernel_size", "stride", "padding", "dilation", "ceil_mode")
     x = ctx.blob(self)
     _check_4d(ctx, x)
-    kernel = _pair(kernel_size)
-    if _pair(dilation) != (1, 1):
-        raise ctx.unsupported(f"max pooling with dilation {list(_pair(dilation))}; Caffe's Pooling has no dilation")
+    kernel = hw_pair(ctx, kernel_size, "kernel_size")
+    if hw_pair(ctx, dilation, "dilation") != (1, 1):
+        raise ctx.unsupported(f"max pooling with dilation {list(dilation)}; Caffe's Pooling has no dilation")
     del ceil_mode  # the captured output shape already says how many windows there are
     outputs = (0,) if node.op == "aten.max_pool2d_with_indices" else None
-    _pool(ctx, node, x, method="MAX", kernel=kernel, stride=_pair(stride, kernel), pad=_pair(padding),
+    _pool(ctx, node, x, method="MAX", kernel=kernel, stride=hw_pair(ctx, stride, "stride", kernel),
+          pad=hw_pair(ctx, padding, "padding"),
           outputs=outputs)
 
 
@@ -131,8 +118,8 @@ def lower_avg_pool2d(ctx: LoweringContext, node: Node) -> None:
     x = ctx.blob(self)
     _check_4d(ctx, x)
     del ceil_mode
-    kernel, pad = _pair(kernel_size), _pair(padding)
-    stride_hw = _pair(stride, kernel)
+    kernel, pad = hw_pair(ctx, kernel_size, "kernel_size"), hw_pair(ctx, padding, "padding")
+    stride_hw = hw_pair(ctx, stride, "stride", kernel)
     oh, ow = node.shape[2], node.shape[3]
     caffe_h, valid_h = _valid_counts(x.shape[2], kernel[0], stride_hw[0], pad[0], oh)
     caffe_w, valid_w = _valid_counts(x.shape[3], kernel[1], stride_hw[1], pad[1], ow)
@@ -160,14 +147,14 @@ def _adaptive(ctx: LoweringContext, node: Node, self: object, output_size: Seque
     oh, ow = out_shape[2], out_shape[3]
     h, w = x.shape[2], x.shape[3]
     if (oh, ow) == (1, 1):
-        layer = builders.pooling(ctx.layer_name(node), x, ctx.top_name(node), method=method, global_pooling=True)
+        layer = builders.pooling(ctx.name(node), x, ctx.name(node), method=method, global_pooling=True)
         ctx.emit(layer, result=node, outputs=outputs)
         return
     if h % oh or w % ow:
         raise ctx.unsupported(f"adaptive pooling from {h}x{w} to {oh}x{ow}: not divisible, so PyTorch's windows "
                               f"vary in size and overlap, which one Caffe Pooling cannot express")
     kernel = (h // oh, w // ow)
-    layer = builders.pooling(ctx.layer_name(node), x, ctx.top_name(node), method=method, kernel=kernel,
+    layer = builders.pooling(ctx.name(node), x, ctx.name(node), method=method, kernel=kernel,
                              stride=kernel)
     ctx.emit(layer, result=node, outputs=outputs)
 

@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from purecaffe.converter import builders
-from purecaffe.converter.builders import Blob
+from purecaffe.canonical import builders
+from purecaffe.canonical import Blob
 from purecaffe.converter.context import LoweringContext
 from purecaffe.converter.graph import Node
 from purecaffe.converter.lowerings._support import normalize_dims, reshape_layer
@@ -56,7 +56,7 @@ def lower_amax(ctx: LoweringContext, node: Node) -> None:
 
 def _finish(ctx: LoweringContext, node: Node, x: Blob) -> None:
     """Bind the node to `x` given the node's shape (keepdim's size-1 axes, or without them) by a Reshape."""
-    ctx.emit(reshape_layer(ctx.layer_name(node), x, ctx.top_name(node), node.shape), result=node)
+    ctx.emit(reshape_layer(ctx.name(node), x, ctx.name(node), node.shape), result=node)
 
 
 def _reduce(ctx: LoweringContext, node: Node, x: Blob, how: str, dim: object, keepdim: bool) -> None:
@@ -68,7 +68,7 @@ def _reduce(ctx: LoweringContext, node: Node, x: Blob, how: str, dim: object, ke
         raise ctx.unsupported("reduction of a 0-d tensor")
     axes = normalize_dims(dim, rank)
     out = tuple(node.shape)
-    name, top = ctx.layer_name(node), ctx.top_name(node)
+    name, top = ctx.name(node), ctx.name(node)
 
     def emit_last(layer_fn, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
         """Emit the reduction; bind it directly when its top already has the node's shape."""
@@ -76,7 +76,7 @@ def _reduce(ctx: LoweringContext, node: Node, x: Blob, how: str, dim: object, ke
         if tuple(probe.top.shape) == out:
             ctx.emit(probe, result=node)
             return
-        part = ctx.layer_name(node, "reduce")
+        part = ctx.name(node, "reduce")
         reduced = ctx.emit(layer_fn(part, *args, part, **kwargs))[0]
         _finish(ctx, node, reduced)
 
@@ -97,19 +97,19 @@ def _reduce(ctx: LoweringContext, node: Node, x: Blob, how: str, dim: object, ke
             if tuple(conv.top.shape) == out:
                 ctx.emit(conv, convolution_blobs(ones, None), result=node)
                 return
-            part = ctx.layer_name(node, "sum")
+            part = ctx.name(node, "sum")
             summed = ctx.emit(builders.convolution(part, x, part, num_output=1, kernel=1, bias_term=False),
                               convolution_blobs(ones, None))[0]
             _finish(ctx, node, summed)
             return
-        part = ctx.layer_name(node, "sum")
+        part = ctx.name(node, "sum")
         summed = ctx.emit(builders.convolution(part, x, part, num_output=1, kernel=1, bias_term=False),
                           convolution_blobs(ones, None))[0]
         scale = float(np.float32(1.0) / np.float32(channels))
         if keepdim:
             ctx.emit(builders.power(name, summed, top, scale=scale), result=node)
             return
-        part2 = ctx.layer_name(node, "scale")
+        part2 = ctx.name(node, "scale")
         scaled = ctx.emit(builders.power(part2, summed, part2, scale=scale))[0]
         _finish(ctx, node, scaled)
         return

@@ -9,7 +9,7 @@ and the copies expand / repeat.  All exact (no arithmetic).
 """
 from __future__ import annotations
 
-from purecaffe.converter import builders
+from purecaffe.canonical import builders
 from purecaffe.converter.context import LoweringContext
 from purecaffe.converter.graph import Node
 from purecaffe.converter.lowerings._support import expand_to, reshape_layer
@@ -22,7 +22,7 @@ def _reshape_node(ctx: LoweringContext, node: Node) -> None:
     if tuple(x.shape) == tuple(node.shape):
         ctx.alias(node, self)
         return
-    ctx.emit(reshape_layer(ctx.layer_name(node), x, ctx.top_name(node), node.shape), result=node)
+    ctx.emit(reshape_layer(ctx.name(node), x, ctx.name(node), node.shape), result=node)
 
 
 @lowering("aten.view", aliases=("aten.reshape", "aten._unsafe_view", "aten.view_copy", "aten._reshape_alias"))
@@ -41,8 +41,8 @@ def lower_flatten(ctx: LoweringContext, node: Node) -> None:
         ctx.alias(node, self)
         return
     start, end = int(start_dim) % rank, int(end_dim) % rank
-    layer = (builders.flatten(ctx.layer_name(node), x, ctx.top_name(node), axis=start, end_axis=end)
-             if end != rank - 1 else reshape_layer(ctx.layer_name(node), x, ctx.top_name(node), node.shape))
+    layer = (builders.flatten(ctx.name(node), x, ctx.name(node), axis=start, end_axis=end)
+             if end != rank - 1 else reshape_layer(ctx.name(node), x, ctx.name(node), node.shape))
     ctx.emit(layer, result=node)
 
 
@@ -77,7 +77,7 @@ def lower_repeat(ctx: LoweringContext, node: Node) -> None:
     repeats = [int(r) for r in repeats]
     full = (1,) * (len(repeats) - len(x.shape)) + tuple(x.shape)
     if full != tuple(x.shape):
-        name = ctx.layer_name(node, "rank")
+        name = ctx.name(node, "rank")
         x = ctx.emit(builders.reshape(name, x, name, dims=list(full)))[0]
     axes = [i for i, r in enumerate(repeats) if r != 1]
     if any(r <= 0 for r in repeats):
@@ -86,12 +86,12 @@ def lower_repeat(ctx: LoweringContext, node: Node) -> None:
         if tuple(x.shape) == tuple(node.shape) and x.shape == ctx.shape(self):
             ctx.alias(node, self)
         else:
-            ctx.emit(builders.split(ctx.layer_name(node), x, [ctx.top_name(node)]), result=node)
+            ctx.emit(builders.split(ctx.name(node), x, [ctx.name(node)]), result=node)
         return
     for k, axis in enumerate(axes):
         if k == len(axes) - 1:
-            ctx.emit(builders.tile(ctx.layer_name(node), x, ctx.top_name(node), axis=axis, tiles=repeats[axis]),
+            ctx.emit(builders.tile(ctx.name(node), x, ctx.name(node), axis=axis, tiles=repeats[axis]),
                      result=node)
         else:
-            name = ctx.layer_name(node, f"tile{axis}")
+            name = ctx.name(node, f"tile{axis}")
             x = ctx.emit(builders.tile(name, x, name, axis=axis, tiles=repeats[axis]))[0]

@@ -12,7 +12,7 @@ stay in float32's normal range.  The one real difference: where a probability un
 """
 from __future__ import annotations
 
-from purecaffe.converter import builders
+from purecaffe.canonical import builders
 from purecaffe.converter.context import LoweringContext
 from purecaffe.converter.graph import Node
 from purecaffe.converter.registry import lowering
@@ -31,13 +31,13 @@ def _axis(ctx: LoweringContext, node: Node, dim: int, half_to_float: bool = Fals
 def lower_softmax(ctx: LoweringContext, node: Node) -> None:
     self, dim = node.unpack("self", "dim")
     axis = _axis(ctx, node, dim, bool(node.args.get("half_to_float", False)))
-    ctx.emit(builders.softmax(ctx.layer_name(node), ctx.blob(self), ctx.top_name(node), axis=axis), result=node)
+    ctx.emit(builders.softmax(ctx.name(node), ctx.blob(self), ctx.name(node), axis=axis), result=node)
 
 
 @lowering("aten._log_softmax", aliases=("aten.log_softmax", "aten.special_log_softmax"))
 def lower_log_softmax(ctx: LoweringContext, node: Node) -> None:
     self, dim = node.unpack("self", "dim")
     axis = _axis(ctx, node, dim, bool(node.args.get("half_to_float", False)))
-    part = ctx.layer_name(node, "softmax")
+    part = ctx.name(node, "softmax")
     probabilities = ctx.emit(builders.softmax(part, ctx.blob(self), part, axis=axis))[0]
-    ctx.emit(builders.log(ctx.layer_name(node), probabilities, ctx.top_name(node)), result=node)
+    ctx.emit(builders.log(ctx.name(node), probabilities, ctx.name(node)), result=node)

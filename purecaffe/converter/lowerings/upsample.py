@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from purecaffe.converter import builders
+from purecaffe.canonical import builders
 from purecaffe.converter.context import LoweringContext
 from purecaffe.converter.graph import Node
 from purecaffe.converter.lowerings._support import subsample_layer
@@ -59,7 +59,7 @@ def _nearest(ctx: LoweringContext, node: Node, scales: Sequence[float | None] | 
     if up != [1, 1] and down != [1, 1]:
         raise ctx.unsupported(f"nearest resize up along one axis and down along the other ({list(x.shape[2:])} "
                               f"-> {list(node.shape[2:])})")
-    name, top = ctx.layer_name(node), ctx.top_name(node)
+    name, top = ctx.name(node), ctx.name(node)
     if down != [1, 1]:
         ctx.emit(*subsample_layer(name, x, top, (down[0], down[1])), result=node)
         return

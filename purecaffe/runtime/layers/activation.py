@@ -11,6 +11,8 @@ Formulas are Caffe's CPU forwards (relu_layer.cpp, sigmoid_layer.cpp, ...):
 * Power: `(shift + scale * x)^power`; when `power * scale == 0` the input is ignored and the
   top is `1` (power 0) or `shift^power`.
 * Threshold: `1` where `x > threshold`, else `0`.  Clip: `min(max(x, min), max)`.
+* ReLU6 (RKNN, OpenCV): `min(max(x, 0), 6)`.  HardSwish (RKNN; ONNX's with alpha 1/6, beta 1/2):
+  `x * min(max(x / 6 + 1/2, 0), 1)`, which is PyTorch's `x * relu6(x + 3) / 6` to rounding.
 * Dropout is the identity: the runtime always runs Caffe's TEST phase.
 """
 from __future__ import annotations
@@ -123,6 +125,15 @@ def threshold(bottoms: Sequence[Tensor], *, threshold: float) -> list[Tensor]:
 
 def clip(bottoms: Sequence[Tensor], *, min: float, max: float) -> list[Tensor]:  # noqa: A002 - Caffe's names
     return [torch.clamp(bottoms[0], min=min, max=max)]
+
+
+def relu6(bottoms: Sequence[Tensor]) -> list[Tensor]:
+    return [torch.clamp(bottoms[0], min=0.0, max=6.0)]
+
+
+def hardswish(bottoms: Sequence[Tensor]) -> list[Tensor]:
+    x = bottoms[0]
+    return [x * torch.clamp(x / 6.0 + 0.5, min=0.0, max=1.0)]
 
 
 def dropout(bottoms: Sequence[Tensor]) -> list[Tensor]:

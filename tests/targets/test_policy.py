@@ -1,4 +1,4 @@
-"""In-place tops (`purecaffe.converter.inplace`): never on a blob whose memory another blob shares."""
+"""In-place tops (`purecaffe.targets.policy`): never on a blob whose memory another blob shares."""
 from __future__ import annotations
 
 import pytest

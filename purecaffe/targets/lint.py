@@ -1,0 +1,109 @@
+"""`purecaffe lint NET.prototxt --target T`: the target checks, on a hand-written prototxt.
+
+The prototxt is read into canonical layers (parameters by the runtime's own unpacking,
+shapes by its shape inference), and `checks.findings` runs on them, as `convert` does
+after legalization.  Fields the target's schema lacks are found on the LayerParameter
+itself.  Each finding carries the line of its `layer {` in the file.
+"""
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+
+from google.protobuf.message import Message
+
+from purecaffe.canonical import Blob, CaffeLayer
+from purecaffe.errors import PurecaffeError
+from purecaffe.runtime.plan import plan_net
+from purecaffe.runtime.shapes import infer_planned
+from purecaffe.targets.catalog import Target
+from purecaffe.targets.checks import NOTES, Finding, findings
+
+_LAYER_OPEN = re.compile(r"^\s*layers?\s*\{")
+
+
+@dataclass(frozen=True)
+class LintFinding:
+    line: int | None
+    finding: Finding
+
+    def describe(self, path: str) -> str:
+        where = f"{path}:{self.line}" if self.line is not None else path
+        return f"{where}: {self.finding.describe()}"
+
+
+def layer_lines(text: str) -> list[int]:
+    """1-based line of each top-level `layer {` (or V1 `layers {`), in order."""
+    lines: list[int] = []
+    depth = 0
+    for number, line in enumerate(text.splitlines(), start=1):
+        code = line.split("#", 1)[0]
+        code = re.sub(r'"(?:[^"\\]|\\.)*"', '""', code)
+        if depth == 0 and _LAYER_OPEN.match(code):
+            lines.append(number)
+        depth += code.count("{") - code.count("}")
+    return lines
+
+
+def canonical_layers(net: Message, input_shapes: Mapping[str, Sequence[int]] | None = None) -> list[CaffeLayer]:
+    """A NetParameter's TEST-phase layers as canonical layers, shapes from the runtime."""
+    planned = plan_net(net)
+    inferred = infer_planned(net, planned, input_shapes)
+    layers = []
+    for layer, step in zip(planned, inferred.steps):
+        layers.append(CaffeLayer(layer.type, layer.name, tuple(Blob(n, s) for n, s in step.bottoms),
+                                 tuple(Blob(n, s) for n, s in step.tops), dict(layer.kwargs), tuple(step.params)))
+    return layers
+
+
+def _set_fields(message: Message, prefix: str = "") -> Iterator[str]:
+    for descriptor, value in message.ListFields():
+        yield f"{message.DESCRIPTOR.name}.{descriptor.name}"
+        if isinstance(value, Message):
+            yield from _set_fields(value)
+
+
+def lint_net(net: Message, target: Target, *, text: str | None = None,
+             input_shapes: Mapping[str, Sequence[int]] | None = None) -> list[LintFinding]:
+    """Every layer and field of `net` that `target` cannot take (with lines when `text` is given)."""
+    lines = layer_lines(text) if text is not None else []
+    line_of = {layer.name: (lines[i] if i < len(lines) else None) for i, layer in enumerate(net.layer)}
+    out: list[LintFinding] = []
+    for layer in net.layer:
+        for field in sorted(set(_set_fields(layer)) & target.missing_fields):
+            out.append(LintFinding(line_of.get(layer.name), Finding(
+                layer.name, layer.type, "schema-field", f"{target.name}'s caffe.proto has no {field}: its parser "
+                f"aborts on the file", f"{NOTES} section 4 ({target.schema})")))
+    if target.declare_inputs == "field" and any(layer.type == "Input" for layer in net.layer):
+        first = next(layer for layer in net.layer if layer.type == "Input")
+        out.append(LintFinding(line_of.get(first.name), Finding(
+            first.name, "Input", "input-declaration", f"{target.name} wants the input declared as `input:` + "
+            f"`input_shape`, not an Input layer", f"{NOTES} section 3")))
+    for finding in findings(canonical_layers(net, input_shapes), target):
+        if finding.layer_type == "Input":
+            continue
+        out.append(LintFinding(line_of.get(finding.layer), replace(finding)))
+    return sorted(out, key=lambda f: (f.line or 0))
+
+
+def lint_file(path: str | os.PathLike[str], target: Target,
+              input_shapes: Mapping[str, Sequence[int]] | None = None) -> list[LintFinding]:
+    from purecaffe import load_net
+
+    net = load_net(path)
+    try:
+        text = open(path, encoding="utf-8", errors="replace").read()
+    except OSError as error:
+        raise PurecaffeError(f"cannot read: {error.strerror}", path=path) from None
+    try:
+        return lint_net(net, target, text=text, input_shapes=input_shapes)
+    except PurecaffeError as error:
+        if error.path is None:
+            error.path = str(path)
+            error.args = (error.one_line(),)
+        raise
+
+
+__all__ = ["LintFinding", "canonical_layers", "layer_lines", "lint_file", "lint_net"]

@@ -1,0 +1,248 @@
+"""Legalization rules: exact rewrites of a canonical layer a target lacks into layers it has.
+
+A rule is a small function `(layer, target) -> list[CaffeLayer] | None`: None when it
+does not apply, else the replacement, which keeps the layer's bottoms and the names
+of its tops (so nothing downstream changes) and carries its origin.  Each rewrite is
+exact up to float32 rounding; the reason is in its docstring.  `legalize` applies
+the target's rules until no layer changes (a rewrite may produce layers another
+rule rewrites, e.g. HardSwish -> Clip -> ReLU/Power).  Whatever a target still
+cannot take afterwards is reported by `checks`, naming the torch node.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+from purecaffe.canonical import Blob, CaffeLayer
+from purecaffe.canonical import builders
+from purecaffe.runtime.layers.base import FLT_MAX
+
+if TYPE_CHECKING:
+    from purecaffe.targets.catalog import Target
+
+log = logging.getLogger(__name__)
+
+Rule = Callable[[CaffeLayer, "Target"], "list[CaffeLayer] | None"]
+
+
+def _part(layer: CaffeLayer, part: str) -> str:
+    return f"{layer.name}/{part}"
+
+
+def _origin(layers: Sequence[CaffeLayer], source: CaffeLayer) -> list[CaffeLayer]:
+    return [dataclasses.replace(made, origin=source.origin) for made in layers]
+
+
+def _relu_sum(layer: CaffeLayer, x: Blob, top: str, *, low: float, high: float) -> list[CaffeLayer]:
+    """min(max(x, low), high) from ReLU, Power and Eltwise only.
+
+    * low 0:       relu(x) - relu(x - high)    (exact on [0, 2 high]: Sterbenz)
+    * no low:      x - relu(x - high)
+    * no high:     x + relu(low - x)
+    * otherwise:   low + relu(x - low) - relu(x - high)
+    """
+    made: list[CaffeLayer] = []
+
+    def add(built: CaffeLayer) -> Blob:
+        made.append(built)
+        return built.top
+
+    def shifted(name: str, scale: float, shift: float) -> Blob:
+        return add(builders.power(_part(layer, name), x, _part(layer, name), scale=scale, shift=shift))
+
+    def relu(name: str, bottom: Blob) -> Blob:
+        return add(builders.relu(_part(layer, name), bottom, _part(layer, name)))
+
+    if low <= -FLT_MAX:
+        over = relu("over", shifted("minus_high", 1.0, -high))
+        add(builders.eltwise(layer.name, [x, over], top, coeff=(1.0, -1.0)))
+    elif high >= FLT_MAX:
+        under = relu("under", shifted("low_minus", -1.0, low))
+        add(builders.eltwise(layer.name, [x, under], top, coeff=(1.0, 1.0)))
+    else:
+        above = relu("above", x if low == 0.0 else shifted("minus_low", 1.0, -low))
+        over = relu("over", shifted("minus_high", 1.0, -high))
+        if low == 0.0:
+            add(builders.eltwise(layer.name, [above, over], top, coeff=(1.0, -1.0)))
+        else:
+            diff = add(builders.eltwise(_part(layer, "diff"), [above, over], _part(layer, "diff"), coeff=(1.0, -1.0)))
+            add(builders.power(layer.name, diff, top, shift=low))
+    return made
+
+
+def relu6_as_clip(layer: CaffeLayer, target: Target) -> list[CaffeLayer] | None:
+    """ReLU6 -> Clip(0, 6) where the target has Clip but no ReLU6 (identical arithmetic)."""
+    if layer.type != "ReLU6" or target.has("ReLU6") or not target.has("Clip"):
+        return None
+    return _origin([builders.clip(layer.name, layer.bottoms[0], layer.top.name, min=0.0, max=6.0)], layer)
+
+
+def relu6_as_relus(layer: CaffeLayer, target: Target) -> list[CaffeLayer] | None:
+    """ReLU6 -> relu(x) - relu(x - 6): exact for x <= 12 (Sterbenz), one rounding beyond."""
+    if layer.type != "ReLU6" or target.has("ReLU6") or target.has("Clip"):
+        return None
+    return _origin(_relu_sum(layer, layer.bottoms[0], layer.top.name, low=0.0, high=6.0), layer)
+
+
+def clip_as_relus(layer: CaffeLayer, target: Target) -> list[CaffeLayer] | None:
+    """Clip(low, high) -> ReLU/Power/Eltwise (`_relu_sum`), for targets without Clip."""
+    if layer.type != "Clip" or target.has("Clip"):
+        return None
+    low, high = float(layer.params["min"]), float(layer.params["max"])
+    if (low, high) == (0.0, 6.0) and target.has("ReLU6"):
+        return _origin([builders.relu6(layer.name, layer.bottoms[0], layer.top.name)], layer)
+    return _origin(_relu_sum(layer, layer.bottoms[0], layer.top.name, low=low, high=high), layer)
+
+
+def swish_as_sigmoid(layer: CaffeLayer, target: Target) -> list[CaffeLayer] | None:
+    """Swish(beta) -> x * Sigmoid(beta x): Caffe's Swish computes exactly this."""
+    if layer.type != "Swish" or target.has("Swish"):
+        return None
+    x = layer.bottoms[0]
+    made: list[CaffeLayer] = []
+    gate_in = x
+    beta = float(layer.params["beta"])
+    if beta != 1.0:
+        made.append(builders.power(_part(layer, "beta"), x, _part(layer, "beta"), scale=beta))
+        gate_in = made[-1].top
+    made.append(builders.sigmoid(_part(layer, "sigmoid"), gate_in, _part(layer, "sigmoid")))
+    made.append(builders.eltwise(layer.name, [x, made[-1].top], layer.top.name, operation="PROD"))
+    return _origin(made, layer)
+
+
+def hardswish_as_gate(layer: CaffeLayer, target: Target) -> list[CaffeLayer] | None:
+    """HardSwish -> x * Clip(x / 6 + 1/2, 0, 1): PyTorch's x * relu6(x + 3) / 6 to rounding."""
+    if layer.type != "HardSwish" or target.has("HardSwish"):
+        return None
+    x = layer.bottoms[0]
+    affine = builders.power(_part(layer, "affine"), x, _part(layer, "affine"), scale=1.0 / 6.0, shift=0.5)
+    gate = builders.clip(_part(layer, "gate"), affine.top, _part(layer, "gate"), min=0.0, max=1.0)
+    prod = builders.eltwise(layer.name, [x, gate.top], layer.top.name, operation="PROD")
+    return _origin([affine, gate, prod], layer)
+
+
+def floor_pooling_as_ceil(layer: CaffeLayer, target: Target) -> list[CaffeLayer] | None:
+    """Pooling(FLOOR) -> Pooling(CEIL) + Slice of the extra last row/column, for targets whose
+    Pooling has no round mode.  The windows CEIL and FLOOR share are the same windows with the
+    same AVE divisors (Caffe clips each to H + pad), so the kept part is identical."""
+    if layer.type != "Pooling" or layer.params["round_mode"] != "FLOOR" or target.pooling_round_mode:
+        return None
+    floor = layer.top.shape
+    params = layer.params
+
+    def ceil_pooling(name: str) -> CaffeLayer:
+        return builders.pooling(name, layer.bottoms[0], name if name != layer.name else layer.top.name,
+                                method=params["pool"], kernel=params["kernel"], stride=params["stride"],
+                                pad=params["pad"], round_mode="CEIL")
+
+    whole = ceil_pooling(layer.name)
+    cuts = [axis for axis in (2, 3) if whole.top.shape[axis] != floor[axis]]
+    if not cuts:
+        return _origin([whole], layer)
+    made = [ceil_pooling(_part(layer, "ceil"))]
+    current = made[0].top
+    for k, axis in enumerate(cuts):
+        last = k == len(cuts) - 1
+        name = layer.name if last else _part(layer, f"floor{axis}")
+        top = layer.top.name if last else name
+        cut = builders.slice_keep(name, current, top, axis=axis, start=0, end=floor[axis])
+        made.append(cut)
+        current = next(t for t in cut.tops if t.name == top)
+    return _origin(made, layer)
+
+
+# A Permute rewritten as Slice + Reshape + Concat costs one Slice top per element of each moved
+# axis; past this many the prototxt and Caffe's per-top overhead are unreasonable, and the
+# rewrite is refused with the count (cut the net before the permute, or pick a target with Permute).
+MAX_PERMUTE_SLICES = 512
+
+
+def _moves(order: Sequence[int]) -> list[tuple[int, int]]:
+    """Single-axis moves (from position, to position) that turn the identity into `order`."""
+    current = list(range(len(order)))
+    moves = []
+    for position, axis in enumerate(order):
+        at = current.index(axis)
+        if at != position:
+            moves.append((at, position))
+            current.insert(position, current.pop(at))
+    return moves
+
+
+def permute_slice_cost(layer: CaffeLayer) -> int:
+    """How many Slice tops `permute_as_slices` needs for this Permute."""
+    shape = list(layer.bottoms[0].shape)
+    cost = 0
+    for at, to in _moves([int(o) for o in layer.params["order"]]):
+        cost += shape[at]
+        shape.insert(to, shape.pop(at))
+    return cost
+
+
+def permute_as_slices(layer: CaffeLayer, target: Target) -> list[CaffeLayer] | None:
+    """Permute -> per moved axis: Slice it into size-1 parts, Reshape each (moving only that size-1
+    axis, so no value moves in memory), Concat along the axis's new position.  Copies only: exact."""
+    if layer.type != "Permute":
+        return None
+    order = tuple(int(o) for o in layer.params["order"])
+    if target.has("Permute") and not (target.nnie_limits and order != (0, 2, 3, 1)):
+        return None
+    if permute_slice_cost(layer) > MAX_PERMUTE_SLICES:
+        return None  # left for the checks to refuse, naming the layer and the count
+    x = layer.bottoms[0]
+    moves = _moves(order)
+    made: list[CaffeLayer] = []
+    current = x
+    for k, (at, to) in enumerate(moves):
+        last = k == len(moves) - 1
+        stem = layer.name if last else _part(layer, f"move{k}")
+        size = current.shape[at]
+        parts = [f"{stem}/part{i}" for i in range(size)]
+        cut = builders.slice_layer(_part(layer, f"move{k}/slice"), current, parts, axis=at)
+        made.append(cut)
+        moved_shape = list(current.shape)
+        moved_shape.insert(to, moved_shape.pop(at))
+        part_shape = list(moved_shape)
+        part_shape[to] = 1
+        dims = [0 if i == 0 and d == current.shape[0] else d for i, d in enumerate(part_shape)]
+        reshaped = []
+        for i, part in enumerate(cut.tops):
+            made.append(builders.reshape(f"{part.name}/moved", part, f"{part.name}/moved", dims=dims))
+            reshaped.append(made[-1].top)
+        made.append(builders.concat(stem, reshaped, layer.top.name if last else stem, axis=to))
+        current = made[-1].top
+    return _origin(made, layer)
+
+
+RULES: tuple[Rule, ...] = (
+    permute_as_slices,
+    relu6_as_clip, relu6_as_relus, clip_as_relus, swish_as_sigmoid, hardswish_as_gate, floor_pooling_as_ceil,
+)
+
+
+def legalize(layers: Sequence[CaffeLayer], target: Target) -> list[CaffeLayer]:
+    """Apply `target.rules` until no layer changes.  Weights stay with layers that keep them."""
+    current = list(layers)
+    for _round in range(8):  # a rewrite chain is at most HardSwish -> Clip -> ReLU/Power
+        changed = False
+        out: list[CaffeLayer] = []
+        for layer in current:
+            for rule in target.rules:
+                replacement = rule(layer, target)
+                if replacement is not None:
+                    log.debug("%s: %s %s -> %s", target.name, rule.__name__, layer.name,
+                              ", ".join(f"{r.type} {r.name}" for r in replacement))
+                    out.extend(replacement)
+                    changed = True
+                    break
+            else:
+                out.append(layer)
+        current = out
+        if not changed:
+            return current
+    raise RuntimeError(f"legalization for {target.name} did not settle")
+
+
+__all__ = ["RULES", "Rule", "legalize"]

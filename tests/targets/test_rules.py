@@ -1,0 +1,122 @@
+"""Each legalization rule on each target that applies it: the runtime, then the target's judge.
+
+A rule's first test is the runtime (the legalized net must compute PyTorch's numbers with
+Caffe's semantics); its second is the target's real consumer: real Caffe for bvlc/caffe1,
+OpenCV 4.x for opencv (`tests/targets/test_rknn_judge.py` for rknn).  nnie has no public
+consumer: its files are checked by its rules and the runtime.  Every file must also parse
+with the target's own caffe.proto from the team corpus.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+import purecaffe
+from corpus import corpus_dir
+from torch_compare import run_compare_torch
+
+# torch.nn modules whose canonical layer some target lacks, the layer types that must not
+# appear in each target's file, and odd input sizes.
+CASES = {
+    "relu6": (lambda: nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU6()), (1, 3, 9, 11)),
+    "hardtanh": (lambda: nn.Sequential(nn.Conv2d(3, 4, 3), nn.Hardtanh(-1.5, 2.0)), (1, 3, 9, 11)),
+    "clamp_max": (lambda: _Fn(lambda x: torch.clamp(x * 4.0, max=1.25)), (1, 3, 7, 5)),
+    "clamp_min": (lambda: _Fn(lambda x: torch.clamp(x * 4.0, min=-0.5)), (1, 3, 7, 5)),
+    "silu": (lambda: nn.Sequential(nn.Conv2d(3, 4, 3), nn.SiLU()), (1, 3, 9, 11)),
+    "hardswish": (lambda: nn.Sequential(nn.Conv2d(3, 4, 3), nn.Hardswish()), (1, 3, 9, 11)),
+    "hardsigmoid": (lambda: nn.Sequential(nn.Conv2d(3, 4, 3), nn.Hardsigmoid()), (1, 3, 9, 11)),
+    "maxpool_floor": (lambda: nn.MaxPool2d(3, 2), (1, 3, 10, 12)),
+    "maxpool_floor_h": (lambda: nn.MaxPool2d(3, 2), (1, 3, 10, 11)),
+    "avgpool_floor_padded": (lambda: nn.AvgPool2d(3, 2, padding=1), (1, 3, 10, 8)),
+    "avgpool_floor_padded_exclude": (lambda: nn.AvgPool2d(3, 2, padding=1, count_include_pad=False),
+                                     (1, 3, 12, 9)),
+}
+# What each target must not contain after legalization.
+FORBIDDEN = {
+    "bvlc": {"ReLU6", "HardSwish", "Permute", "Upsample"},
+    "caffe1": {"Clip", "Swish", "ReLU6", "HardSwish"},
+    "nnie": {"Clip", "Swish", "ReLU6", "HardSwish"},
+    "opencv": {"Clip", "Swish", "HardSwish"},
+    "rknn": {"Clip", "Swish", "Silence", "Parameter"},
+}
+SCHEMAS = {"bvlc": "bvlc_reference_caffe.proto", "caffe1": "bvlc_caffe_1.0_caffe.proto",
+           "nnie": "bvlc_caffe_1.0_caffe.proto", "opencv": "bvlc_reference_caffe.proto",
+           "rknn": "rknn_toolkit2_caffe.proto"}
+
+
+class _Fn(nn.Module):
+    def __init__(self, fn) -> None:  # noqa: ANN001
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fn(x)
+
+
+def _converted(case: str, target: str) -> tuple[nn.Module, torch.Tensor, purecaffe.ConvertedNet]:
+    make, shape = CASES[case]
+    torch.manual_seed(0)
+    model = make().eval()
+    x = torch.randn(*shape) * 4.0  # past 6 and below -3, so every clip bound is crossed
+    return model, x, purecaffe.convert(model, (x,), target=target)
+
+
+@pytest.mark.parametrize("target", sorted(FORBIDDEN))
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_rule_output_is_legal_and_parses_with_the_target_schema(case: str, target: str, tmp_path: Path) -> None:
+    _, _, net = _converted(case, target)
+    types = {layer.type for layer in net.net.layer}
+    assert not types & FORBIDDEN[target], f"{target} file holds {sorted(types & FORBIDDEN[target])}"
+    if target in ("caffe1", "nnie", "opencv", "rknn"):
+        assert not any(layer.pooling_param.HasField("round_mode") for layer in net.net.layer)
+    files = net.save(tmp_path / "net")
+    schema = corpus_dir() / "protos" / SCHEMAS[target]
+    parsed = purecaffe.load_net(files.prototxt, proto=schema)
+    assert [layer.name for layer in parsed.layer] == [layer.name for layer in net.net.layer]
+
+
+@pytest.mark.parametrize("target", ["bvlc", "caffe1"])
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_rule_in_real_caffe(case: str, target: str, real_caffe_backend: object) -> None:
+    """Real Caffe runs the legalized file (and the runtime is checked against it layer by layer)."""
+    make, shape = CASES[case]
+    run_compare_torch(make(), [torch.randn(*shape, generator=torch.Generator().manual_seed(1)) * 4.0],
+                      target=target)
+
+
+@pytest.mark.parametrize("target", ["nnie", "opencv", "rknn"])
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_rule_in_the_runtime(case: str, target: str) -> None:
+    make, shape = CASES[case]
+    run_compare_torch(make(), [torch.randn(*shape, generator=torch.Generator().manual_seed(1)) * 4.0],
+                      target=target, backend="runtime")
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_rule_in_opencv(case: str, tmp_path: Path) -> None:
+    cv2 = pytest.importorskip("cv2", reason="opencv-python-headless<5 not installed (pip install '.[test]')")
+    if int(cv2.__version__.split(".")[0]) >= 5:
+        pytest.skip("OpenCV 5 removed the Caffe importer")
+    model, x, net = _converted(case, "opencv")
+    net.save(tmp_path / "net")
+    report = purecaffe.verify(model, (x,), tmp_path / "net", backend="opencv")
+    assert report.passed, report.summary()
+
+
+def test_caffe1_floor_pooling_keeps_the_first_windows() -> None:
+    """MaxPool2d(3, 2) on 10x12: floor gives 4x5, Caffe 1.0's ceil 5x6; the rule slices the last
+    row and column off a ceil Pooling, so the file has Pooling + two Slices and no round_mode."""
+    _, _, net = _converted("maxpool_floor", "caffe1")
+    types = [layer.type for layer in net.net.layer]
+    assert types.count("Slice") == 2 and "Pooling" in types
+    _, _, bvlc = _converted("maxpool_floor", "bvlc")
+    assert [layer.type for layer in bvlc.net.layer if layer.type != "Input"] == ["Pooling"]
+
+
+def test_relu6_is_native_where_the_target_has_it() -> None:
+    for target, expected in (("opencv", "ReLU6"), ("rknn", "ReLU6"), ("bvlc", "Clip")):
+        _, _, net = _converted("relu6", target)
+        assert expected in {layer.type for layer in net.net.layer}, target
