@@ -256,6 +256,11 @@ def permute(name: str, bottom: Blob, top: str, *, order: Sequence[int]) -> Layer
     return make_layer("Permute", name, [bottom], [top], order=tuple(int(o) for o in order))
 
 
+def interp(name: str, bottom: Blob, top: str, *, height: int, width: int) -> Layer:
+    """Interp (PSPNet fork; OpenCV): bilinear resize to height x width, align-corners arithmetic."""
+    return make_layer("Interp", name, [bottom], [top], height=height, width=width)
+
+
 def softmax(name: str, bottom: Blob, top: str, *, axis: int = 1) -> Layer:
     return make_layer("Softmax", name, [bottom], [top], axis=axis)
 

@@ -146,7 +146,10 @@ def convert(model: Any, inputs: Sequence[Any] | Any, *, name: str | None = None,
     refused = targets.findings(legal, chosen)
     if refused:
         raise UnsupportedOpsError([_problem(f) for f in refused], chosen.name)
-    finished = targets.finish(legal, lowered.records, inputs=lowered.input_names, outputs=lowered.output_names,
+    records = lowered.records
+    if chosen.declare_inputs == "field":  # no Input layer: the fed inputs need no record
+        records = tuple(r for r in records if r.op != "input")
+    finished = targets.finish(legal, records, inputs=lowered.input_names, outputs=lowered.output_names,
                               output_names=output_names, silence=chosen.silence)
     net = _guarded(f"serialization for {chosen.name}", lambda: targets.net_parameter(
         finished.layers, name=net_name, target=chosen))

@@ -38,7 +38,7 @@ RKNN_LAYERS = frozenset({
 })
 # OpenCV DNN 4.x readNetFromCaffe: stock layers plus ReLU6, Permute and the SSD layers; no Clip or Swish.
 OPENCV_LAYERS = (BVLC_LAYERS - {"Clip", "Swish", "Embed", "LSTM", "RNN", "Threshold"}) | {
-    "ReLU6", "Permute", "Normalize"}
+    "ReLU6", "Permute", "Normalize", "PriorBox", "DetectionOutput", "Interp"}
 
 # Fields BVLC master added after the 1.0 release (#6282 Clip, #6320 round_mode, #6002 Swish).
 AFTER_CAFFE1 = frozenset({"PoolingParameter.round_mode", "LayerParameter.clip_param", "LayerParameter.swish_param"})

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from purecaffe.canonical import Blob, CaffeLayer
-from purecaffe.canonical import builders
+from purecaffe.canonical import builders, constructions
 from purecaffe.runtime.layers.base import FLT_MAX
 
 if TYPE_CHECKING:
@@ -216,7 +216,23 @@ def permute_as_slices(layer: CaffeLayer, target: Target) -> list[CaffeLayer] | N
     return _origin(made, layer)
 
 
+def interp_as_matrices(layer: CaffeLayer, target: Target) -> list[CaffeLayer] | None:
+    """Interp (align corners) -> InnerProduct along W + (H, 1) Convolution along H with the fixed
+    weights of PyTorch's align_corners=True (`constructions.resize_layers`): the same two
+    products and one sum per output as Interp."""
+    if layer.type != "Interp" or target.has("Interp"):
+        return None
+    x = layer.bottoms[0]
+    (h, w), (h_out, w_out) = x.shape[2:], layer.top.shape[2:]
+    matrix_h = constructions.linear_resize_matrix(h, h_out, align_corners=True)
+    matrix_w = constructions.linear_resize_matrix(w, w_out, align_corners=True)
+    if constructions.resize_cost(x, matrix_h, matrix_w) > constructions.MAX_RESIZE_WEIGHTS:
+        return None  # the checks refuse it, naming the layer
+    return _origin(constructions.resize_layers(layer.name, x, layer.top.name, matrix_h, matrix_w), layer)
+
+
 RULES: tuple[Rule, ...] = (
+    interp_as_matrices,
     permute_as_slices,
     relu6_as_clip, relu6_as_relus, clip_as_relus, swish_as_sigmoid, hardswish_as_gate, floor_pooling_as_ceil,
 )

@@ -161,7 +161,7 @@ def packers(target: Target) -> dict[str, Packer]:
 "MVN": _simple("mvn_param"),
         "InnerProduct": _simple("inner_product_param"), "Softmax": _simple("softmax_param"),
         "Concat": _simple("concat_param"), "Slice": _simple("slice_param"), "Flatten": _simple("flatten_param"),
-        "Crop": _simple("crop_param"), "Tile": _simple("tile_param"), "Normalize": _simple("norm_param"),
+        "Crop": _simple("crop_param"), "Tile": _simple("tile_param"), "Normalize": _simple("norm_param"), "Interp": _simple("interp_param"),
         "LSTM": _simple("recurrent_param"), "RNN": _simple("recurrent_param"),
         "Eltwise": _pack_enum("eltwise_param", "operation"), "Reduction": _pack_enum("reduction_param", "operation"),
     }

@@ -2,7 +2,8 @@
 
 Exact (rtol = atol = 0): a permutation that moves only size-1 axes is a Reshape, and a channel
 shuffle is a 1x1 Convolution with a permutation matrix (each output = 1.0 * x + 0.0 * others,
-exact for finite inputs).  Other permutations are refused: stock BVLC Caffe has no Permute layer.
+exact for finite inputs).  Other permutations are a canonical Permute: native on opencv/rknn,
+Slice + Reshape + Concat on bvlc/caffe1 (copies only, so exact too).
 """
 from __future__ import annotations
 
@@ -42,11 +43,17 @@ CASES += [
     Case("permute-size1-axes", Fn(lambda x: x.mean((2, 3), keepdim=True).permute(0, 2, 3, 1) * 2), [(2, 6, 5, 7)],
          rtol=1e-6, reason="the mean sums in another order"),
     Case("transpose-size1", Fn(lambda x: x.transpose(1, 2) * 2), [(2, 1, 6, 5)], **EXACT),
-    Case("refuse-nhwc", Fn(lambda x: x.permute(0, 2, 3, 1) * 2), [(2, 6, 5, 7)],
-         refused="stock BVLC Caffe has no Permute layer"),
-    Case("refuse-transpose-hw", Fn(lambda x: x.transpose(2, 3) * 2), [(2, 6, 5, 7)],
-         refused="stock BVLC Caffe has no Permute layer"),
-    Case("refuse-t", Fn(lambda x: x.t() * 2), [(3, 4)], refused="stock BVLC Caffe has no Permute layer"),
+    Case("nhwc-slices", Fn(lambda x: x.permute(0, 2, 3, 1) * 2), [(2, 6, 5, 7)],
+         expect_layers=("Slice", "Concat"), **EXACT),
+    Case("transpose-hw-slices", Fn(lambda x: x.transpose(2, 3) * 2), [(2, 6, 5, 7)], **EXACT),
+    Case("t-slices", Fn(lambda x: x.t() * 2), [(3, 4)], **EXACT),
+    Case("retinaface-head", Fn(lambda x: x.permute(0, 2, 3, 1).contiguous().view(x.shape[0], -1, 4)),
+         [(2, 8, 5, 3)], **EXACT),
+    Case("crnn-ncw-to-wnc", Fn(lambda x: x.permute(2, 0, 1) + 1), [(2, 5, 7)], **EXACT),
+    Case("caffe1-nhwc", Fn(lambda x: x.permute(0, 2, 3, 1) * 2), [(2, 6, 5, 7)], convert_kwargs={"target": "caffe1"},
+         expect_layers=("Slice", "Concat"), **EXACT),
+    Case("refuse-huge-swap", Fn(lambda x: x.transpose(1, 2) * 2), [(1, 600, 600, 2)],
+         refused="would need 600 Slice tops"),
 ]
 
 
