@@ -33,6 +33,8 @@ EXPECTED_LAYERS = {
     "mtcnn_pnet_odd": ("PReLU", "Softmax"),
     "mtcnn_rnet_facenet": ("InnerProduct",),
     "channel_shuffle": ("Convolution", "Pooling"),
+    "yolo_style": ("Swish", "Slice", "Concat", "Deconvolution", "Pooling"),
+    "unet": ("Deconvolution", "InnerProduct", "Concat", "Pooling"),
 }
 MODELS = {**ZOO, **VARIANTS}
 

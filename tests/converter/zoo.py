@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from converter.zoo_dense import UNet, YoloStyle
 from converter.zoo_face import FaceEmbedding, FacenetRNet, ONet, PNet, RNet
 
 
@@ -469,6 +470,8 @@ ZOO: dict[str, Callable[[], ZooModel]] = {
     "mtcnn_rnet": _make(RNet, 24, 10),
     "mtcnn_onet": _make(ONet, 48, 11),
     "face_embedding": _make(FaceEmbedding, 32, 12),
+    "yolo_style": _make(YoloStyle, 64, 16),
+    "unet": _make(UNet, 40, 17),
 }
 
 # Variants: the same families on odd sizes, and idioms that need a graph pattern to convert.
