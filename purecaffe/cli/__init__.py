@@ -21,6 +21,7 @@ COMMANDS: tuple[str, ...] = (
     "verify",
     "verify-caffe",
     "caffe-rootfs",
+    "rknn-venv",
     "init", "fill",
 )
 
