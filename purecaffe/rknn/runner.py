@@ -21,6 +21,7 @@ from __future__ import annotations
 import importlib.metadata
 import json
 import os
+import re
 import sys
 import tempfile
 import time
@@ -41,10 +42,15 @@ def _error_lines(log_path: str) -> list[str]:
         return []
     lines = []
     for raw in text.splitlines():
-        line = raw.replace("\x1b[1;31m", "").replace("\x1b[0m", "").strip()
+        line = re.sub(r"\x1b\[[0-9;]*m", "", raw).strip()
         if line.startswith("E ") and "Traceback" not in line and "rknn-toolkit2 version" not in line:
-            lines.append(line[2:].strip())
+            lines.append(" ".join(line[2:].split()))
     return lines
+
+
+def _said(lines: list[str]) -> str:
+    """RKNN's first two error lines: usually what it refused, then where it gave up."""
+    return "; ".join(lines[:2])
 
 
 class RknnFailure(Exception):
@@ -56,7 +62,7 @@ class RknnFailure(Exception):
 def _check(stage: str, code: object, log_path: str) -> None:
     if code != 0:
         said = _error_lines(log_path)
-        raise RknnFailure(stage, f"{stage} returned {code}" + (f": {said[0]}" if said else ""))
+        raise RknnFailure(stage, f"{stage} returned {code}" + (f": {_said(said)}" if said else ""))
 
 
 def _nhwc(array: np.ndarray) -> np.ndarray:
@@ -86,6 +92,16 @@ def _dump_layers(rknn: object, inputs: list[np.ndarray], work: str, log_path: st
     return layers
 
 
+def _log_to(log_path: str) -> None:
+    """Send this process's stdout and stderr (RKNN prints its `E ...` lines there) to the log file."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+
+
 def run(job: str) -> dict:
     started = time.monotonic()
     with open(os.path.join(job, "request.json"), encoding="utf-8") as handle:
@@ -93,13 +109,14 @@ def run(job: str) -> dict:
     with np.load(os.path.join(job, "inputs.npz")) as archive:
         inputs = [np.ascontiguousarray(archive[name], dtype=np.float32) for name in request["inputs"]]
     log_path = os.path.join(job, "rknn.log")
+    _log_to(log_path)
     result = {"ok": False, "error": None, "stage": None, "outputs": 0, "layers": [], "version": None}
     stage = "import"
     try:
         from rknn.api import RKNN
 
         result["version"] = importlib.metadata.version("rknn-toolkit2")
-        rknn = RKNN(verbose=False, verbose_file=log_path)
+        rknn = RKNN(verbose=False)
         try:
             stage = "config"
             _check(stage, rknn.config(target_platform=request["target_platform"], optimization_level=0), log_path)
@@ -130,7 +147,7 @@ def run(job: str) -> dict:
     except Exception as error:  # RKNN raises ValueError etc. carrying whole tracebacks: keep its own E lines
         said = _error_lines(log_path)
         last = str(error).strip().splitlines()[-1:] or [type(error).__name__]
-        result.update(stage=stage, error=f"{stage} failed: " + (said[0] if said else last[0]))
+        result.update(stage=stage, error=f"{stage} failed: " + (_said(said) if said else last[0]))
         result["detail"] = said[:20] or traceback.format_exc().splitlines()[-20:]
     result["seconds"] = round(time.monotonic() - started, 3)
     return result
