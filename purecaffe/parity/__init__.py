@@ -132,7 +132,8 @@ def build_report(sidecar: Mapping[str, Any], expected: Mapping[str, np.ndarray],
         unique.setdefault((entry["layer"], entry["blob"]), entry)
     entries = list(unique.values())
     if outputs.partial and not outputs.error:
-        entries = [e for e in entries if (outputs.after(e["layer"]) or {}).get(e["blob"]) is not None]
+        entries = [e for e in entries if (outputs.after(e["layer"]) or {}).get(e["blob"]) is not None
+                   or e["layer"] in outputs.dropped]
     static_shapes = _inferred_shapes(net, sidecar, expected) if outputs.error else {}
     comparisons = []
     for index, entry in enumerate(entries):
@@ -145,6 +146,8 @@ def build_report(sidecar: Mapping[str, Any], expected: Mapping[str, np.ndarray],
             caffe_value = None if tops is None else tops.get(entry["blob"])
             shape, max_abs, max_rel, cosine, scale, passed, note = compare_arrays(
                 caffe_value, torch_value, rtol=rtol, atol=atol, min_cosine=min_cosine)
+            if entry["layer"] in outputs.dropped:
+                passed, note = False, f"the backend left this layer out: {outputs.dropped[entry['layer']]}"
         comparisons.append(BlobComparison(
             index=index, layer=entry["layer"], layer_type=types[entry["layer"]], blob=entry["blob"],
             torch_name=entry["torch"], module=entry.get("module", ""), op=entry.get("op", ""),

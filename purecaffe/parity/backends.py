@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +37,7 @@ class LayerOutputs:
     layers: tuple[tuple[str, str, Mapping[str, np.ndarray]], ...]  # (layer, type, top -> value)
     error: str | None = None
     partial: bool = False  # True: a layer missing from `layers` was fused away, not skipped by mistake
+    dropped: Mapping[str, str] = field(default_factory=dict)  # layer -> why the backend left it out (a failure)
 
     def after(self, layer: str) -> Mapping[str, np.ndarray] | None:
         for name, _, tops in self.layers:
@@ -143,4 +144,4 @@ def _run_rknn(prototxt: PathLike, caffemodel: PathLike, inputs: Mapping[str, np.
                 tops[top] = run.outputs[top]
         if tops:
             layers.append((layer.name, layer.type, tops))
-    return LayerOutputs(name, tuple(layers), partial=True)
+    return LayerOutputs(name, tuple(layers), partial=True, dropped=dict(run.dropped))

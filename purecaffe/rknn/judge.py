@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import subprocess
 import tempfile
 from collections.abc import Mapping
@@ -22,6 +23,9 @@ PathLike = str | os.PathLike[str]
 TARGET_PLATFORM = "rk3588"
 RUN_TIMEOUT = 900.0
 RUNNER = Path(__file__).with_name("runner.py")
+DROPPED = re.compile(r"OP in Layer (\S+) Current not support")
+"""RKNN's load_caffe logs this for a layer type it lacks, leaves the layer out (its top becomes its
+bottom: an identity, measured for Clip and Swish in 2.5.0) and still returns 0."""
 
 
 @dataclass(frozen=True)
@@ -30,11 +34,12 @@ class RknnRun:
 
     `layers` is keyed by Caffe layer name; RKNN fuses chains (Convolution + BatchNorm +
     Scale, ...) and names the fused node after the chain's last layer, so only the
-    layers it kept appear.  `error` is RKNN's own one-line refusal (then nothing else is set).
+    layers it kept appear.  `dropped`: layers RKNN left out because it lacks their type.  `error` is RKNN's own one-line refusal (then nothing else is set).
     """
 
     outputs: Mapping[str, np.ndarray] = field(default_factory=dict)
     layers: Mapping[str, np.ndarray] = field(default_factory=dict)
+    dropped: Mapping[str, str] = field(default_factory=dict)  # layer -> RKNN's message: left out, as identity
     error: str | None = None
     stage: str | None = None
     seconds: float = 0.0
@@ -99,7 +104,14 @@ def run_rknn(prototxt: PathLike, caffemodel: PathLike, inputs: Mapping[str, np.n
     if len(produced) != len(names_out):
         raise PurecaffeError(f"RKNN returned {len(produced)} outputs, the net has {len(names_out)} "
                              f"({', '.join(names_out)})", path=prototxt)
-    return RknnRun(outputs=dict(zip(names_out, produced)), layers=layers, seconds=result["seconds"],
+    dropped = {}
+    for line in result.get("load_errors", []):
+        match = DROPPED.search(line)
+        if match:
+            dropped[match.group(1)] = line
+    for name, line in dropped.items():
+        log.warning("RKNN-Toolkit2 left layer %s out of %s (load_caffe still returned 0): %s", name, prototxt, line)
+    return RknnRun(outputs=dict(zip(names_out, produced)), layers=layers, dropped=dropped, seconds=result["seconds"],
                    version=result.get("version") or RKNN_VERSION)
 
 

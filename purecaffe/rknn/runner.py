@@ -11,6 +11,7 @@ purecaffe), because it runs in the RKNN venv.  It talks to the parent by files:
     JOB_DIR/outputs.npz    written here: "output:<i>" the i-th net output as RKNN returns it
                            (NCHW), "layer:<name>" the simulator's per-layer dump when asked
     JOB_DIR/result.json    written last: {"ok", "error", "stage", "outputs": n, "layers": [names],
+                                          "load_errors": [RKNN's E lines of a successful load_caffe],
                                           "seconds", "version"}
 
 Every failure of RKNN (a non-zero return code, an exception) is reported in
@@ -122,6 +123,7 @@ def run(job: str) -> dict:
             _check(stage, rknn.config(target_platform=request["target_platform"], optimization_level=0), log_path)
             stage = "load_caffe"
             _check(stage, rknn.load_caffe(model=request["prototxt"], blobs=request["caffemodel"]), log_path)
+            result["load_errors"] = _error_lines(log_path)  # load_caffe returns 0 after dropping a layer it lacks
             stage = "build"
             _check(stage, rknn.build(do_quantization=False), log_path)
             stage = "init_runtime"

@@ -125,10 +125,35 @@ def test_verify_on_rknn_compares_every_layer_rknn_kept(rknn_venv: Path, tmp_path
 @pytest.mark.parametrize("activation", [nn.ReLU6(), nn.SiLU()], ids=["relu6_as_clip", "silu_as_swish"])
 def test_what_rknn_reads_differently_is_caught(activation: nn.Module, rknn_venv: Path, tmp_path: Path) -> None:
     """The motivating bug of the `rknn` target: today's BVLC files use Clip (clip_param = 148; RKNN's proto has
-    its ClipParameter at 401 and reads 148 as smooth_l1_loss_param) and Swish (not in RKNN's front end)."""
+    its ClipParameter at 401 and reads 148 as smooth_l1_loss_param) and Swish (not in its front end): RKNN logs
+    "OP in Layer act Current not support", leaves the layer out (an identity, measured) and load_caffe returns 0."""
     model = randomized(Activation(activation))
     x = torch.randn(1, 3, 8, 8, generator=torch.Generator().manual_seed(4))
     converted = purecaffe.convert(model, (x,))
     report = verify(model, (x,), converted, backend="rknn")
     assert not report.passed
-    assert "not support" in report.summary() or report.first_divergence is not None, report.summary()
+    first = report.first_divergence
+    assert first is not None and first.layer == "act", report.summary()  # named at the layer RKNN left out
+    assert "Current not support" in first.note, first.note
+
+
+class ClipAndSwishBranches(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.relu6 = nn.ReLU6()
+        self.silu = nn.SiLU()
+        self.head = nn.Conv2d(4, 2, 1)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        y = self.conv(x)
+        return self.head(self.relu6(y)), self.silu(y)
+
+
+def test_a_refusal_comes_back_as_one_line_data(rknn_venv: Path, tmp_path: Path) -> None:
+    """Clip and Swish on two branches of one blob: RKNN drops both, then cannot find the head's bottom and raises."""
+    x = torch.randn(1, 3, 8, 8, generator=torch.Generator().manual_seed(5))
+    run, _ = convert_and_run(randomized(ClipAndSwishBranches()), x, tmp_path / "clip", rknn_venv)
+    assert not run.ok and run.stage == "load_caffe"
+    assert "Current not support" in run.error and "\n" not in run.error
+    assert not run.outputs
