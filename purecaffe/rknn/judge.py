@@ -126,7 +126,11 @@ def _run_child(python: Path, job: Path, prototxt: Path, timeout: float) -> dict:
     except OSError as error:
         raise BackendUnavailableError(f"cannot start the RKNN venv's python: {error}", path=python) from None
     result_path = job / "result.json"
-    if not result_path.exists():  # the child died (a crash in RKNN's native code, a signal)
-        tail = " | ".join(done.stderr.decode("utf-8", "replace").strip().splitlines()[-3:]) or "(no output)"
+    if not result_path.exists():  # the child died (a crash in RKNN's native code, e.g. SIGSEGV on a ReLU6 layer)
+        logged = job / "rknn.log"  # the runner sends its stdout/stderr there
+        text = logged.read_text(encoding="utf-8", errors="replace") if logged.exists() else ""
+        text += done.stderr.decode("utf-8", "replace")
+        lines = [" ".join(re.sub(r"\x1b\[[0-9;]*m", "", line).split()) for line in text.strip().splitlines()]
+        tail = " | ".join(line for line in lines[-3:] if line) or "(no output)"
         raise PurecaffeError(f"the RKNN runner died (exit {done.returncode}): {tail}", path=prototxt)
     return json.loads(result_path.read_text(encoding="utf-8"))

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 import purecaffe
+from purecaffe.errors import PurecaffeError
 from purecaffe.examples.tiny_resnet import tiny_resnet
 from purecaffe.parity import verify
 from purecaffe.parity.compare import RKNN_MAX_REL, RKNN_MIN_COSINE
@@ -157,3 +158,19 @@ def test_a_refusal_comes_back_as_one_line_data(rknn_venv: Path, tmp_path: Path) 
     assert not run.ok and run.stage == "load_caffe"
     assert "Current not support" in run.error and "\n" not in run.error
     assert not run.outputs
+
+
+def test_a_crash_of_rknn_is_a_one_line_error_naming_the_file(rknn_venv: Path, tmp_path: Path) -> None:
+    """Measured: RKNN-Toolkit2 2.5.0 dies of SIGSEGV on a `ReLU6` layer that ends the net (a type it lists)."""
+    x = torch.randn(1, 3, 8, 8, generator=torch.Generator().manual_seed(6))
+    model = randomized(Activation(nn.ReLU6()))
+    model.head = nn.Identity().eval()
+    files = purecaffe.convert(model, (x,)).save(tmp_path / "r6")
+    text = files.prototxt.read_text()
+    edited = text.replace('type: "Clip"', 'type: "ReLU6"').replace("clip_param {\n    min: 0.0\n    max: 6.0\n  }", "")
+    assert edited != text and "clip_param" not in edited
+    files.prototxt.write_text(edited)
+    with pytest.raises(PurecaffeError) as error:
+        run_rknn(files.prototxt, files.caffemodel, {"data": x.numpy()}, venv=rknn_venv)
+    text = error.value.one_line()
+    assert str(files.prototxt) in text and "the RKNN runner died" in text and "\n" not in text
