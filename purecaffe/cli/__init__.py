@@ -24,6 +24,7 @@ COMMANDS: tuple[str, ...] = (
     "verify",
     "verify-caffe",
     "caffe-rootfs",
+    "rknn-venv",
     "init", "fill",
 )
 

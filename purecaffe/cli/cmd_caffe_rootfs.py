@@ -14,7 +14,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "caffe-rootfs", help="build the Debian bullseye rootfs with real Caffe (needs root and debootstrap)",
         description="Build (once, cached) a Debian bullseye tree with python3-caffe using debootstrap, for "
-                    "`verify-caffe --backend rootfs`. Needs root; without root use Docker "
+                    "`verify-caffe --caffe-backend rootfs`. Needs root; without root use Docker "
                     "(docker build -t caffe-verify docker/). Prints the directory.")
     parser.add_argument("--dir", metavar="DIR", help=f"where (default: {default_rootfs_dir()})")
     parser.add_argument("--rebuild", action="store_true", help="build again even if a finished tree exists")

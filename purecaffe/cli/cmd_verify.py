@@ -5,6 +5,9 @@ import argparse
 from pathlib import Path
 
 from purecaffe.errors import PurecaffeError
+from purecaffe.parity.backends import BACKENDS
+from purecaffe.parity.compare import DEFAULT_ATOL, DEFAULT_RTOL, RKNN_MAX_REL, RKNN_MIN_COSINE
+from purecaffe.realcaffe.backend import BACKEND_NAMES
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -21,14 +24,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--inputs", metavar="X.npz", help="inputs from an .npz (arrays in model input order, "
                                                           "or keyed by input blob name) instead of random ones")
     parser.add_argument("--weights", metavar="CKPT", help="checkpoint to load into the model (weights_only=True)")
-    parser.add_argument("--backend", choices=("reference", "caffe", "opencv"), default="reference",
-                        help="reference: in-process Caffe semantics (default); caffe: real Caffe 1.0 "
-                             "(Docker or Debian rootfs); opencv: OpenCV DNN 4.x")
-    parser.add_argument("--caffe-backend", choices=("auto", "docker", "rootfs"), default="auto",
+    parser.add_argument("--backend", choices=BACKENDS, default="runtime",
+                        help="runtime: purecaffe's in-process Caffe-semantics interpreter (default); caffe: real "
+                             "Caffe 1.0 (Docker or Debian rootfs); opencv: OpenCV DNN 4.x; rknn: RKNN-Toolkit2's "
+                             "fp16 simulator (its own cached venv, see `purecaffe rknn-venv`)")
+    parser.add_argument("--caffe-backend", choices=BACKEND_NAMES, default="auto",
                         help="route to real Caffe for --backend caffe (default auto)")
-    parser.add_argument("--rtol", type=float, default=None, help="per-blob tolerance as a fraction of "
-                                                                  "max|torch tensor| (default 1e-4)")
-    parser.add_argument("--atol", type=float, default=None, help="absolute floor of the tolerance (default 1e-6)")
+    parser.add_argument("--rtol", type=float, default=None,
+                        help=f"per-blob tolerance as a fraction of max|torch tensor| (default {DEFAULT_RTOL:g}; "
+                             f"rknn: {RKNN_MAX_REL:g}, plus cosine >= {RKNN_MIN_COSINE:g})")
+    parser.add_argument("--atol", type=float, default=None,
+                        help=f"absolute floor of the tolerance (default {DEFAULT_ATOL:g})")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON instead of a table")
     parser.add_argument("--report", metavar="FILE", help="also write a self-contained report: .html or .md")
@@ -43,7 +49,6 @@ def run(args: argparse.Namespace) -> int:
     from purecaffe.io.atomic import atomic_write
     from purecaffe.io.sidecar import output_paths, read_sidecar
     from purecaffe.parity import verify
-    from purecaffe.parity.compare import DEFAULT_ATOL, DEFAULT_RTOL
 
     if args.report and Path(args.report).suffix.lower() not in (".html", ".htm", ".md"):
         raise PurecaffeError(f"--report {args.report}: the file must end in .html or .md")
@@ -58,9 +63,8 @@ def run(args: argparse.Namespace) -> int:
         inputs = tuple(torch.randn(*parse_shape(text), generator=generator) for text in args.input_shape)
     else:
         raise PurecaffeError("give --input-shape (random inputs) or --inputs X.npz")
-    report = verify(model, inputs, args.output, backend=args.backend,
-                    rtol=DEFAULT_RTOL if args.rtol is None else args.rtol,
-                    atol=DEFAULT_ATOL if args.atol is None else args.atol, caffe_backend=args.caffe_backend)
+    report = verify(model, inputs, args.output, backend=args.backend, rtol=args.rtol, atol=args.atol,
+                    caffe_backend=args.caffe_backend)
     print(report.to_json() if args.json else report.to_table())
     if args.report:
         rendered = report.to_markdown() if args.report.lower().endswith(".md") else report.to_html()

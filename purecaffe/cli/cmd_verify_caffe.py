@@ -23,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--inputs", metavar="X.npz",
                         help="net inputs: one array per input blob name (np.savez(path, data=x)); "
                              "omitted: the declared shapes, all zeros")
-    parser.add_argument("--backend", choices=BACKEND_NAMES, default="auto",
+    parser.add_argument("--caffe-backend", choices=BACKEND_NAMES, default="auto",
                         help="docker (image caffe-verify), rootfs (debootstrap + chroot, root), "
                              "or auto: docker if an engine answers, else rootfs (default)")
     parser.add_argument("--rootfs-dir", metavar="DIR", help="the rootfs to use (default: the cached one)")
@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     if args.caffemodel is not None:
         require_file(args.caffemodel, "caffemodel")
     inputs = read_inputs_npz(args.inputs) if args.inputs else None
-    backend = resolve_backend(args.backend, rootfs_dir=args.rootfs_dir)
+    backend = resolve_backend(args.caffe_backend, rootfs_dir=args.rootfs_dir)
     result = run_real_caffe(args.prototxt, args.caffemodel, inputs, backend=backend,
                             snapshots=not args.final_only)
     if args.out and result.ok:

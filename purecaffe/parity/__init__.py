@@ -1,15 +1,18 @@
 """Layer-by-layer parity: a converted Caffe net against the PyTorch model it came from.
 
-    report = purecaffe.verify(model, (x,), "out/resnet18", backend="reference")
+    report = purecaffe.verify(model, (x,), "out/resnet18", backend="runtime")
     report.passed, report.first_divergence, report.to_html()
 
 The converter's sidecar (`<out>.purecaffe.json`) says which Caffe blob, right
 after which layer, holds which PyTorch tensor.  `verify` computes PyTorch's
 value of every captured tensor (the exported program run by an fx
-Interpreter), runs the Caffe files on a backend (`reference`: in-process,
-Caffe semantics; `caffe`: real Caffe 1.0; `opencv`: OpenCV DNN 4.x), and
-compares each pair: max abs error, max error relative to the tensor's scale,
-cosine similarity, shape.  The first failing blob in Caffe's layer order names
+Interpreter), runs the Caffe files on a backend (`runtime`: in-process,
+Caffe semantics; `caffe`: real Caffe 1.0; `opencv`: OpenCV DNN 4.x; `rknn`:
+RKNN-Toolkit2's fp16 simulator), and compares each pair: max abs error, max
+error relative to the tensor's scale, cosine similarity, shape.  The fp16 `rknn`
+backend passes a blob on cosine >= 0.9999 and max|err| <= 5e-2 x max|torch|
+(`RKNN_MIN_COSINE`, `RKNN_MAX_REL`), and sees only the layers RKNN kept after
+its fusions.  The first failing blob in Caffe's layer order names
 the layer and the PyTorch module behind it.
 """
 from __future__ import annotations
@@ -25,14 +28,24 @@ import numpy as np
 from purecaffe.io.sidecar import output_paths, read_sidecar
 from purecaffe.errors import FormatError, PurecaffeError
 from purecaffe.parity.backends import BACKENDS, LayerOutputs, run_backend
-from purecaffe.parity.compare import DEFAULT_ATOL, DEFAULT_RTOL, BlobComparison, compare_arrays
+from purecaffe.parity.compare import (DEFAULT_ATOL, DEFAULT_RTOL, RKNN_MAX_REL, RKNN_MIN_COSINE, BlobComparison,
+                                      compare_arrays)
 from purecaffe.parity.report import ParityReport
 
 PathLike = str | os.PathLike[str]
 
-def verify(model: Any, inputs: Sequence[Any] | Any, converted: Any, *, backend: str = "reference",
-           rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL, caffe_backend: str = "auto") -> ParityReport:
+def default_tolerances(backend: str) -> tuple[float, float, float | None]:
+    """(rtol, atol, min_cosine) a backend is judged by: float32 ones for Caffe/OpenCV/runtime, fp16 for rknn."""
+    if backend == "rknn":
+        return RKNN_MAX_REL, DEFAULT_ATOL, RKNN_MIN_COSINE
+    return DEFAULT_RTOL, DEFAULT_ATOL, None
+
+
+def verify(model: Any, inputs: Sequence[Any] | Any, converted: Any, *, backend: str = "runtime",
+           rtol: float | None = None, atol: float | None = None, caffe_backend: str = "auto") -> ParityReport:
     """Compare every mapped Caffe blob of `converted` with PyTorch's `model` on `inputs`.
+
+    `rtol`/`atol` default to the backend's (`default_tolerances`).
 
     `converted` is a `ConvertedNet` or the path prefix it was saved under
     (`out/resnet18` for out/resnet18.prototxt/.caffemodel/.purecaffe.json); the
@@ -42,6 +55,9 @@ def verify(model: Any, inputs: Sequence[Any] | Any, converted: Any, *, backend: 
 
     if backend not in BACKENDS:
         raise PurecaffeError(f"unknown verify backend {backend!r} (choose from {', '.join(BACKENDS)})")
+    default_rtol, default_atol, min_cosine = default_tolerances(backend)
+    rtol = default_rtol if rtol is None else rtol
+    atol = default_atol if atol is None else atol
     if isinstance(inputs, torch.Tensor):
         inputs = (inputs,)
     inputs = tuple(inputs)
@@ -53,15 +69,16 @@ def verify(model: Any, inputs: Sequence[Any] | Any, converted: Any, *, backend: 
                 if not path.is_file():
                     raise FormatError("missing: verify needs the converted prototxt and caffemodel", path=path)
             sidecar = read_sidecar(saved.sidecar)
-            reference = _torch_values(model, inputs)
+            expected = _torch_values(model, inputs)
         else:
             files = converted.save(Path(scratch) / "net")
             prototxt, caffemodel = files.prototxt, files.caffemodel
             sidecar = converted.sidecar()
-            reference = converted.torch_reference(inputs)
+            expected = converted.torch_reference(inputs)
         caffe_inputs = _caffe_inputs(sidecar, inputs)
         outputs = run_backend(backend, prototxt, caffemodel, caffe_inputs, caffe_backend=caffe_backend)
-        return build_report(sidecar, reference, outputs, rtol=rtol, atol=atol, prototxt=prototxt)
+        return build_report(sidecar, expected, outputs, rtol=rtol, atol=atol, min_cosine=min_cosine,
+                            prototxt=prototxt)
 
 
 def _torch_values(model: Any, inputs: tuple[Any, ...]) -> dict[str, np.ndarray]:
@@ -85,9 +102,13 @@ def _caffe_inputs(sidecar: Mapping[str, Any], inputs: tuple[Any, ...]) -> dict[s
     return arrays
 
 
-def build_report(sidecar: Mapping[str, Any], reference: Mapping[str, np.ndarray], outputs: LayerOutputs, *,
-                 rtol: float, atol: float, prototxt: Path) -> ParityReport:
-    """Compare each sidecar entry; when the backend refused the net, compare shapes from shape inference."""
+def build_report(sidecar: Mapping[str, Any], expected: Mapping[str, np.ndarray], outputs: LayerOutputs, *,
+                 rtol: float, atol: float, prototxt: Path, min_cosine: float | None = None) -> ParityReport:
+    """Compare each sidecar entry with its torch value (`expected`, by torch name).
+
+    When the backend refused the net, compare shapes from shape inference; when it
+    shows only some layers (`outputs.partial`, RKNN's fusions), compare those.
+    """
     from purecaffe.io.prototxt import read_net
 
     name = str(sidecar.get("name", prototxt.stem))
@@ -99,7 +120,7 @@ def build_report(sidecar: Mapping[str, Any], reference: Mapping[str, np.ndarray]
     if missing_layers:
         raise FormatError(f"the sidecar names layers the prototxt does not have: {', '.join(missing_layers[:5])}",
                           path=prototxt)
-    unknown = [e["torch"] for e in entries if e["torch"] not in reference]
+    unknown = [e["torch"] for e in entries if e["torch"] not in expected]
     if unknown:
         raise PurecaffeError(f"the sidecar does not belong to this model: it maps torch values "
                              f"{', '.join(unknown[:5])} that the model's capture does not have")
@@ -110,34 +131,39 @@ def build_report(sidecar: Mapping[str, Any], reference: Mapping[str, np.ndarray]
     for entry in entries:
         unique.setdefault((entry["layer"], entry["blob"]), entry)
     entries = list(unique.values())
-    static_shapes = _inferred_shapes(net, sidecar, reference) if outputs.error else {}
+    if outputs.partial and not outputs.error:
+        entries = [e for e in entries if (outputs.after(e["layer"]) or {}).get(e["blob"]) is not None
+                   or e["layer"] in outputs.dropped]
+    static_shapes = _inferred_shapes(net, sidecar, expected) if outputs.error else {}
     comparisons = []
     for index, entry in enumerate(entries):
-        expected = reference[entry["torch"]]
+        torch_value = expected[entry["torch"]]
         if outputs.error:
-            shape, max_abs, max_rel, cosine, passed, note = _shape_only(static_shapes, entry, expected)
-            scale = float(np.max(np.abs(expected))) if expected.size else 0.0
+            shape, max_abs, max_rel, cosine, passed, note = _shape_only(static_shapes, entry, torch_value)
+            scale = float(np.max(np.abs(torch_value))) if torch_value.size else 0.0
         else:
             tops = outputs.after(entry["layer"])
             caffe_value = None if tops is None else tops.get(entry["blob"])
             shape, max_abs, max_rel, cosine, scale, passed, note = compare_arrays(
-                caffe_value, expected, rtol=rtol, atol=atol)
+                caffe_value, torch_value, rtol=rtol, atol=atol, min_cosine=min_cosine)
+            if entry["layer"] in outputs.dropped:
+                passed, note = False, f"the backend left this layer out: {outputs.dropped[entry['layer']]}"
         comparisons.append(BlobComparison(
             index=index, layer=entry["layer"], layer_type=types[entry["layer"]], blob=entry["blob"],
             torch_name=entry["torch"], module=entry.get("module", ""), op=entry.get("op", ""),
             torch_shape=tuple(entry.get("shape", ())), caffe_shape=shape, max_abs_err=max_abs, max_rel_err=max_rel,
             cosine=cosine, scale=scale, passed=passed, note=note))
     return ParityReport(name=name, backend=outputs.backend, rtol=rtol, atol=atol, comparisons=tuple(comparisons),
-                        backend_error=outputs.error)
+                        backend_error=outputs.error, min_cosine=min_cosine)
 
 
-def _inferred_shapes(net: Any, sidecar: Mapping[str, Any], reference: Mapping[str, np.ndarray]
+def _inferred_shapes(net: Any, sidecar: Mapping[str, Any], expected: Mapping[str, np.ndarray]
                      ) -> dict[tuple[str, str], tuple[int, ...]] | str:
     """(layer, top) -> shape from Caffe-semantics shape inference, or the inference's own error."""
     from purecaffe.runtime import infer_shapes
 
-    inputs = {entry["blob"]: tuple(reference[entry["torch"]].shape) for entry in sidecar.get("inputs", [])
-              if entry["torch"] in reference}
+    inputs = {entry["blob"]: tuple(expected[entry["torch"]].shape) for entry in sidecar.get("inputs", [])
+              if entry["torch"] in expected}
     try:
         inference = infer_shapes(net, inputs)
     except PurecaffeError as error:
@@ -156,4 +182,4 @@ def _shape_only(static_shapes: dict[tuple[str, str], tuple[int, ...]] | str, ent
     return shape, None, None, None, False, "not run: the backend refused the net"
 
 
-__all__ = ["BACKENDS", "BlobComparison", "ParityReport", "build_report", "verify"]
+__all__ = ["BACKENDS", "BlobComparison", "ParityReport", "build_report", "default_tolerances", "verify"]

@@ -5,16 +5,19 @@ value of each of its tops right after it ran (in-place chains give one entry
 per layer), so a blob can be compared with the torch tensor at the exact point
 the converter's sidecar names.
 
-* `reference`: purecaffe's in-process runtime with Caffe's semantics (default).
+* `runtime`: purecaffe's in-process runtime with Caffe's semantics (default).
 * `caffe`: real Caffe 1.0 (Docker image or Debian rootfs, see purecaffe.realcaffe).
 * `opencv`: OpenCV DNN 4.x (`opencv-python-headless<5`), fusion off so every
   layer's own output is visible.
+* `rknn`: RKNN-Toolkit2's fp16 simulator (its own venv, see purecaffe.rknn).  It
+  fuses layers (Convolution + BatchNorm + Scale, ...), so only the layers it kept
+  are visible (`partial`): the others are not compared.
 """
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +26,7 @@ from purecaffe.errors import BackendUnavailableError, PurecaffeError
 
 PathLike = str | os.PathLike[str]
 
-BACKENDS = ("reference", "caffe", "opencv")
+BACKENDS = ("runtime", "caffe", "opencv", "rknn")
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,8 @@ class LayerOutputs:
     backend: str
     layers: tuple[tuple[str, str, Mapping[str, np.ndarray]], ...]  # (layer, type, top -> value)
     error: str | None = None
+    partial: bool = False  # True: a layer missing from `layers` was fused away, not skipped by mistake
+    dropped: Mapping[str, str] = field(default_factory=dict)  # layer -> why the backend left it out (a failure)
 
     def after(self, layer: str) -> Mapping[str, np.ndarray] | None:
         for name, _, tops in self.layers:
@@ -49,23 +54,25 @@ class LayerOutputs:
 
 def run_backend(backend: str, prototxt: PathLike, caffemodel: PathLike, inputs: Mapping[str, np.ndarray],
                 *, caffe_backend: str = "auto") -> LayerOutputs:
-    if backend == "reference":
-        return _run_reference(prototxt, caffemodel, inputs)
+    if backend == "runtime":
+        return _run_runtime(prototxt, caffemodel, inputs)
     if backend == "caffe":
         return _run_real_caffe(prototxt, caffemodel, inputs, caffe_backend)
     if backend == "opencv":
         return _run_opencv(prototxt, caffemodel, inputs)
+    if backend == "rknn":
+        return _run_rknn(prototxt, caffemodel, inputs)
     raise PurecaffeError(f"unknown verify backend {backend!r} (choose from {', '.join(BACKENDS)})")
 
 
-def _run_reference(prototxt: PathLike, caffemodel: PathLike, inputs: Mapping[str, np.ndarray]) -> LayerOutputs:
+def _run_runtime(prototxt: PathLike, caffemodel: PathLike, inputs: Mapping[str, np.ndarray]) -> LayerOutputs:
     from purecaffe.runtime import run
 
     try:
         result = run(str(prototxt), str(caffemodel), inputs)
     except PurecaffeError as error:  # the net cannot run (e.g. weights that don't fit): data, like Caffe's refusal
-        return LayerOutputs("reference", (), error=error.one_line())
-    return LayerOutputs("reference", tuple((step.name, step.type, dict(step.tops)) for step in result.steps))
+        return LayerOutputs("runtime", (), error=error.one_line())
+    return LayerOutputs("runtime", tuple((step.name, step.type, dict(step.tops)) for step in result.steps))
 
 
 def _run_real_caffe(prototxt: PathLike, caffemodel: PathLike, inputs: Mapping[str, np.ndarray],
@@ -112,3 +119,29 @@ def _run_opencv(prototxt: PathLike, caffemodel: PathLike, inputs: Mapping[str, n
             values = computed[layer.name]
             layers.append((layer.name, layer.type, {top: np.asarray(v) for top, v in zip(layer.top, values)}))
     return LayerOutputs(f"opencv {cv2.__version__}", tuple(layers))
+
+
+def _run_rknn(prototxt: PathLike, caffemodel: PathLike, inputs: Mapping[str, np.ndarray]) -> LayerOutputs:
+    """RKNN's per-layer dump (by Caffe layer name) for the layers it kept, its inference outputs for the net's."""
+    from purecaffe import load_net
+    from purecaffe.rknn import run_rknn
+
+    run = run_rknn(prototxt, caffemodel, inputs)
+    name = f"rknn {run.version} (fp16 simulator)"
+    if run.error:
+        return LayerOutputs(name, (), error=f"RKNN-Toolkit2 {run.version} refused the net: {run.error}")
+    net = load_net(prototxt)
+    last_writer = {top: layer.name for layer in net.layer for top in layer.top}
+    layers: list[tuple[str, str, Mapping[str, np.ndarray]]] = []
+    for layer in net.layer:
+        tops: dict[str, np.ndarray] = {}
+        if layer.type == "Input":
+            tops = {top: inputs[top] for top in layer.top if top in inputs}
+        elif layer.name in run.layers and len(layer.top) == 1:
+            tops = {layer.top[0]: run.layers[layer.name]}
+        for top in layer.top:  # a net output as inference() returned it, at the layer that wrote it last
+            if top in run.outputs and last_writer[top] == layer.name:
+                tops[top] = run.outputs[top]
+        if tops:
+            layers.append((layer.name, layer.type, tops))
+    return LayerOutputs(name, tuple(layers), partial=True, dropped=dict(run.dropped))

@@ -19,6 +19,7 @@ class ParityReport:
     atol: float
     comparisons: tuple[BlobComparison, ...]
     backend_error: str | None = None
+    min_cosine: float | None = None  # fp16 backends: each blob's cosine similarity with torch must reach this
 
     @property
     def passed(self) -> bool:
@@ -43,7 +44,7 @@ class ParityReport:
             worst = self.worst
             worst_text = f"; worst max|err|/max|torch| = {worst.max_rel_err:.2e} at {worst.layer}" if worst else ""
             return (f"{self.name}: PARITY OK on {self.backend}: {len(self.comparisons)} blobs within "
-                    f"{self.rtol:g} x max|torch| + {self.atol:g}{worst_text}")
+                    f"{self._criterion()}{worst_text}")
         failed = [c for c in self.comparisons if not c.passed and not c.note.startswith("not run")]
         module = f" (PyTorch module '{first.module}', {first.op})" if first.module else f" ({first.op})"
         detail = first.note or (f"max|err| {first.max_abs_err:.3e} > {self.rtol:g} x {first.scale:.3e} "
@@ -52,12 +53,16 @@ class ParityReport:
                 f"diverge; first at layer '{first.layer}' [{first.layer_type}] blob '{first.blob}'{module}: {detail}"
                 + (f"; {refused}" if refused else ""))
 
+    def _criterion(self) -> str:
+        text = f"{self.rtol:g} x max|torch| + {self.atol:g}"
+        return text if self.min_cosine is None else f"{text}, cosine >= {self.min_cosine:g}"
+
     # ------------------------------------------------------------------ renderings
 
     def to_dict(self) -> dict:
         first = self.first_divergence
         return {"name": self.name, "backend": self.backend, "passed": self.passed, "rtol": self.rtol,
-                "atol": self.atol, "backend_error": self.backend_error,
+                "atol": self.atol, "min_cosine": self.min_cosine, "backend_error": self.backend_error,
                 "first_divergence": None if first is None else {"layer": first.layer, "blob": first.blob,
                                                                  "module": first.module, "op": first.op},
                 "summary": self.summary(),
@@ -80,7 +85,7 @@ class ParityReport:
         rows = [self.HEADER, *self._rows()]
         widths = [min(max(len(r[i]) for r in rows), 40) for i in range(len(self.HEADER))]
         lines = [f"{self.name}: {len(self.comparisons)} blobs compared on {self.backend} "
-                 f"(pass: max|err| <= {self.rtol:g} x max|torch| + {self.atol:g})"]
+                 f"(pass: max|err| <= {self._criterion()})"]
         for i, row in enumerate(rows):
             lines.append("  ".join(cell[:40].ljust(widths[j]) for j, cell in enumerate(row)).rstrip())
             if i == 0:
@@ -90,8 +95,8 @@ class ParityReport:
 
     def to_markdown(self) -> str:
         lines = [f"# Parity report: {self.name}", "", f"**{self.summary()}**", "",
-                 f"Backend: `{self.backend}`. A blob passes when max|caffe - torch| <= {self.rtol:g} x "
-                 f"max|torch| + {self.atol:g}. `rel` = max|err| / max|torch|.", "",
+                 f"Backend: `{self.backend}`. A blob passes when max|caffe - torch| <= {self._criterion()}. "
+                 f"`rel` = max|err| / max|torch|.", "",
                  "| " + " | ".join(h or "result" for h in self.HEADER) + " |",
                  "|" + "---|" * len(self.HEADER)]
         for row in self._rows():
@@ -128,7 +133,7 @@ tr.fail td {{ background: #fce8e6; }} tr.first td {{ font-weight: bold; }}
 <p class="summary {status}">{html.escape(self.summary())}</p>
 <p>Backend <code>{html.escape(self.backend)}</code>. Each Caffe blob is taken right after the layer that
 produced the PyTorch tensor (in-place chains included). A blob passes when
-max|caffe &minus; torch| &le; {self.rtol:g} &times; max|torch| + {self.atol:g}; <em>rel</em> is
+max|caffe &minus; torch| &le; {html.escape(self._criterion())}; <em>rel</em> is
 max|err| / max|torch|; the bar is log-scaled, its end is the tolerance.</p>
 {error}
 <table><thead><tr>{headers}</tr></thead><tbody>

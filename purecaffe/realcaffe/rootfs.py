@@ -41,7 +41,7 @@ STAMP = ".purecaffe-rootfs.json"
 """Written last into a finished tree; a tree without it is never run or reused."""
 SBIN_PATHS = ("/usr/local/sbin", "/usr/sbin", "/sbin")
 DOCKER_HINT = ("or verify with Docker instead: docker build -t caffe-verify docker/ "
-               "(then --backend docker)")
+               "(then --caffe-backend docker)")
 
 
 def default_rootfs_dir(packages: tuple[str, ...] | None = None) -> Path:

@@ -25,7 +25,7 @@ def test_verify_passes_and_writes_reports(converted: Path, tmp_path: Path,
     code = main(["verify", EXAMPLE, str(converted), "--input-shape", "1,3,32,32", "--report", str(html_report)])
     out = capsys.readouterr().out
     assert code == 0, out
-    assert "tiny: PARITY OK on reference" in out
+    assert "tiny: PARITY OK on runtime" in out
     assert html_report.read_text().startswith("<!DOCTYPE html>")
     md_report = tmp_path / "report.md"
     assert main(["verify", EXAMPLE, str(converted), "--input-shape", "1,3,32,32", "--json",

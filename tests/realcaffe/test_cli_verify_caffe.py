@@ -79,8 +79,8 @@ def test_caffe_rootfs_prints_a_finished_tree(capsys: pytest.CaptureFixture[str],
 
 def _backend_args(real: Backend) -> list[str]:
     if isinstance(real, rootfs.RootfsBackend):
-        return ["--backend", "rootfs", "--rootfs-dir", str(real.root)]
-    return ["--backend", real.name]
+        return ["--caffe-backend", "rootfs", "--rootfs-dir", str(real.root)]
+    return ["--caffe-backend", real.name]
 
 
 @pytest.mark.real_caffe
@@ -125,6 +125,6 @@ def test_rootfs_backend_needs_root(monkeypatch: pytest.MonkeyPatch, capsys: pyte
     monkeypatch.setattr(rootfs.os, "geteuid", lambda: 1000)
     prototxt = tmp_path / "net.prototxt"
     prototxt.write_text('name: "n"\n')
-    assert main(["verify-caffe", str(prototxt), "--backend", "rootfs"]) == 2
+    assert main(["verify-caffe", str(prototxt), "--caffe-backend", "rootfs"]) == 2
     err = _one_line_error(capsys)
     assert "running real Caffe in the Debian rootfs (chroot) needs root" in err and "Docker" in err
