@@ -32,6 +32,16 @@ CASES = [
     Case("mean-channels", Fn(lambda x: x.mean(1) * 2), [X], **SUM),
     Case("amax-hw", Fn(lambda x: x.amax((2, 3)) * 2), [X], expect_layers=("Pooling",), **EXACT),
     Case("amax-hw-keepdim", Fn(lambda x: x.amax((2, 3), keepdim=True) * 2), [X], **EXACT),
+    # Per-sample normalisation by the mean over every non-batch axis: Reduction (N,), a Reshape to
+    # (N, 1, 1, 1) for keepdim, then Power(-1) + Scale with the (N,) factor as second bottom (axis 0).
+    Case("div-mean-chw", Fn(lambda x: x / x.mean(dim=(1, 2, 3), keepdim=True)), [X],
+         expect_layers=("Reduction", "Power", "Scale")),
+    Case("div-abs-mean-chw", Fn(lambda x: x / x.abs().mean(dim=(1, 2, 3), keepdim=True)), [(3, 4, 5, 3)]),
+    Case("div-abs-sum-chw", Fn(lambda x: x / x.abs().sum(dim=(1, 2, 3), keepdim=True)), [X]),
+    Case("div-mean-view", Fn(lambda x: x / x.abs().mean(dim=(1, 2, 3)).view(-1, 1, 1, 1)), [X]),
+    Case("sub-mean-chw", Fn(lambda x: x - x.mean(dim=(1, 2, 3), keepdim=True)), [X], expect_layers=("Bias",)),
+    Case("div-mean-3d", Fn(lambda x: x / x.abs().mean(dim=(1, 2), keepdim=True)), [(2, 5, 7)]),
+    Case("mul-mean-chw-negative-dims", Fn(lambda x: x * x.mean(dim=(-3, -2, -1), keepdim=True)), [(1, 3, 5, 7)]),
     Case("refuse-mean-batch", Fn(lambda x: x.mean(0) * 2), [X], refused="Reduction reduces only trailing axes"),
     Case("refuse-mean-all", Fn(lambda x: x.mean() * x), [X], refused="Reduction reduces only trailing axes"),
     Case("refuse-amax-channels", Fn(lambda x: x.amax(1) * 2), [X], refused="Reduction has no MAX"),
