@@ -30,6 +30,10 @@ CASES = [
     Case("sum-channels", Fn(lambda x: x.sum(1) * 2), [X], **SUM),
     Case("mean-channels-keepdim", Fn(lambda x: x.mean(1, keepdim=True) * 2), [X], **SUM),
     Case("mean-channels", Fn(lambda x: x.mean(1) * 2), [X], **SUM),
+    Case("mean-h", Fn(lambda x: x.mean(2) * 2), [X], expect_layers=("Pooling",), **SUM),
+    Case("mean-h-keepdim", Fn(lambda x: x.mean(-2, keepdim=True) * 2), [X], **SUM),
+    Case("amax-h", Fn(lambda x: x.amax(2) * 2), [X], expect_layers=("Pooling",), **EXACT),
+    Case("amax-w-keepdim", Fn(lambda x: x.amax(3, keepdim=True) * 2), [X], expect_layers=("Pooling",), **EXACT),
     Case("amax-hw", Fn(lambda x: x.amax((2, 3)) * 2), [X], expect_layers=("Pooling",), **EXACT),
     Case("amax-hw-keepdim", Fn(lambda x: x.amax((2, 3), keepdim=True) * 2), [X], **EXACT),
     # Per-sample normalisation by the mean over every non-batch axis: Reduction (N,), a Reshape to
