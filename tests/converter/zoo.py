@@ -8,7 +8,8 @@ BatchNorm running statistics and affine parameters are randomized from a fixed s
 initialised BatchNorm is the identity and would hide a wrong blob order), and PReLU slopes are
 randomized per channel (a shared default of 0.25 would hide a wrong channel axis).
 
-The face models (MTCNN, the embedding net) live in `zoo_face.py`; `ZOO` lists every model and
+The face models (MTCNN, the embedding net) live in `zoo_face.py`, super-resolution, GAN and OCR
+nets (ESPCN, the CycleGAN/pix2pix ResNet generator, LPRNet) in `zoo_imaging.py`; `ZOO` lists every model and
 `VARIANTS` the extra spellings (odd sizes, idioms a graph pattern must recognise).
 """
 from __future__ import annotations
@@ -21,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from converter.zoo_face import FaceEmbedding, FacenetRNet, ONet, PNet, RNet
+from converter.zoo_imaging import ESPCN, LPRNet, ResnetGenerator
 
 
 class ZooModel(NamedTuple):
@@ -469,6 +471,9 @@ ZOO: dict[str, Callable[[], ZooModel]] = {
     "mtcnn_rnet": _make(RNet, 24, 10),
     "mtcnn_onet": _make(ONet, 48, 11),
     "face_embedding": _make(FaceEmbedding, 32, 12),
+    "espcn": _make(ESPCN, (17, 13), 16),
+    "cyclegan_resnet_generator": _make(ResnetGenerator, (36, 28), 17),
+    "lprnet": _make(LPRNet, (24, 94), 18),
 }
 
 # Variants: the same families on odd sizes, and idioms that need a graph pattern to convert.
