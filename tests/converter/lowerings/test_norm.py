@@ -71,6 +71,9 @@ CASES = [
     _case("instance_norm-running-stats", nn.InstanceNorm2d(3, affine=True, track_running_stats=True), (2, 3, 5, 5),
           ("BatchNorm",)),
     _case("layer_norm-functional", Fn(lambda x: F.layer_norm(x, (x.shape[-1],))), (2, 3, 8)),
+    # Channels-last output (no permute back): refused for the data-moving permute, with its reason.
+    Case("refuse-channels-last", Fn(lambda x: F.layer_norm(x.permute(0, 2, 3, 1), (4,))), [(1, 4, 3, 5)],
+         refused="no Permute layer"),
     Case("refuse-layer_norm-batch", Fn(lambda x: F.layer_norm(x, x.shape)), [(2, 3)], refused="batch axis"),
 ]
 
