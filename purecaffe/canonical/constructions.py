@@ -16,8 +16,7 @@ import math
 
 import numpy as np
 
-from purecaffe.canonical import Blob, CaffeLayer
-from purecaffe.canonical import builders
+from purecaffe.canonical import Blob, CaffeLayer, builders
 
 # A resize whose matrices would hold more floats than this is refused as unreasonable
 # (64 MB of fixed weights): the caller says so with the number.

@@ -7,6 +7,11 @@
   facenet-pytorch MTCNN idiom, reading Caffe's (W, H, C)-ordered weights) becomes
   `flatten(x) -> linear` with the weight's columns permuted: the same products, summed
   in another order, and no Permute layer.
+* `fuse_channel_layer_norm`: ConvNeXt's LayerNorm2d, `permute(0, 2, 3, 1) -> layer_norm over the
+  last dim (C) -> permute(0, 3, 1, 2)`, becomes one `aten.channel_layer_norm(x, weight, bias, eps)`
+  node: LayerNorm over C at every pixel of the NCHW tensor.  There is no such ATen op; the node is
+  named like one so that it has a lowering key (`lowerings/norm.py`), and keeps the last
+  permute's name (it computes the same tensor).  The channels-last values in between have no blob.
 
 The channel shuffle keeps the last node's name (it computes the same tensor), so later nodes and
 the model outputs still refer to it; the intermediate values removed (a 5-D view, a transposed
@@ -66,7 +71,7 @@ def fuse_channel_shuffle(graph: Graph) -> Graph:
     removed: set[str] = set()
     replaced: dict[str, Node] = {}
     for split in graph.nodes:
-        if split.op not in VIEW_OPS or not isinstance(split.arg("self"), Ref):
+        if split.op not in VIEW_OPS or not isinstance(split.args.get("self"), Ref):
             continue
         source = split.arg("self")
         before, grouped = shapes.get(source.name), _shape(split)
@@ -76,10 +81,10 @@ def fuse_channel_shuffle(graph: Graph) -> Graph:
         if grouped[0] != before[0] or grouped[3:] != before[2:] or groups * per_group != before[1]:
             continue
         swap = _only_user(users, split.name, outputs)
-        if swap is None or swap.arg("self") != Ref(split.name) or not _transposes_1_2(swap, len(grouped)):
+        if swap is None or swap.args.get("self") != Ref(split.name) or not _transposes_1_2(swap, len(grouped)):
             continue
         merge = _only_user(users, swap.name, outputs)
-        if merge is None or merge.arg("self") != Ref(swap.name) or _shape(merge) != before:
+        if merge is None or merge.args.get("self") != Ref(swap.name) or _shape(merge) != before:
             continue
         if merge.op not in VIEW_OPS and merge.op != "aten.flatten":
             continue
@@ -111,7 +116,7 @@ def fold_permute_into_linear(graph: Graph) -> Graph:
     removed: set[str] = set()
     replaced: dict[str, Node] = {}
     for permute in graph.nodes:
-        if permute.op != "aten.permute" or not isinstance(permute.arg("self"), Ref):
+        if permute.op != "aten.permute" or not isinstance(permute.args.get("self"), Ref):
             continue
         source = permute.arg("self")
         before = shapes.get(source.name)
@@ -121,7 +126,7 @@ def fold_permute_into_linear(graph: Graph) -> Graph:
         if order[0] != 0:
             continue  # the batch axis must stay first
         flat = _only_user(users, permute.name, outputs)
-        if flat is None or flat.arg("self") != Ref(permute.name) or not _flattens_all_but_batch(flat, before):
+        if flat is None or flat.args.get("self") != Ref(permute.name) or not _flattens_all_but_batch(flat, before):
             continue
         readers = users.get(flat.name, [])
         if flat.name in outputs or not readers or any(
@@ -149,3 +154,35 @@ def fold_permute_into_linear(graph: Graph) -> Graph:
         return graph
     nodes = tuple(replaced.get(n.name, n) for n in graph.nodes if n.name not in removed)
     return graph.replace(nodes=nodes, constants=constants)
+
+
+def fuse_channel_layer_norm(graph: Graph) -> Graph:
+    users = graph.users()
+    outputs = {ref.name for ref in graph.outputs}
+    shapes = _value_shapes(graph)
+    removed: set[str] = set()
+    replaced: dict[str, Node] = {}
+    for first in graph.nodes:
+        if first.op != "aten.permute" or not isinstance(first.args.get("self"), Ref):
+            continue
+        source = first.args["self"]
+        before = shapes.get(source.name)
+        if before is None or len(before) != 4 or [int(d) % 4 for d in first.arg("dims")] != [0, 2, 3, 1]:
+            continue
+        norm = _only_user(users, first.name, outputs)
+        if (norm is None or norm.op != "aten.layer_norm" or norm.args.get("input") != Ref(first.name)
+                or [int(d) for d in norm.arg("normalized_shape")] != [before[1]]):
+            continue
+        last = _only_user(users, norm.name, outputs)
+        if (last is None or last.op != "aten.permute" or last.args.get("self") != Ref(norm.name)
+                or [int(d) % 4 for d in last.arg("dims")] != [0, 3, 1, 2]):
+            continue
+        removed.update({first.name, norm.name})
+        replaced[last.name] = Node(
+            name=last.name, op="aten.channel_layer_norm", overload="default",
+            args={"input": source, "weight": norm.arg("weight"), "bias": norm.arg("bias"), "eps": norm.arg("eps")},
+            outputs=last.outputs, module_path=norm.module_path, module_type=norm.module_type, source=norm.source)
+    if not replaced:
+        return graph
+    nodes = tuple(replaced.get(n.name, n) for n in graph.nodes if n.name not in removed)
+    return graph.replace(nodes=nodes)

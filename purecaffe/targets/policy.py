@@ -17,8 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from purecaffe.canonical import CaffeLayer, resolve
-from purecaffe.canonical import builders
+from purecaffe.canonical import CaffeLayer, builders, resolve
 from purecaffe.errors import PurecaffeError
 from purecaffe.io.sidecar import TensorRecord
 

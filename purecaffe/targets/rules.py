@@ -15,8 +15,7 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from purecaffe.canonical import Blob, CaffeLayer
-from purecaffe.canonical import builders, constructions
+from purecaffe.canonical import Blob, CaffeLayer, builders, constructions
 from purecaffe.runtime.layers.base import FLT_MAX
 
 if TYPE_CHECKING:

@@ -8,7 +8,8 @@ BatchNorm running statistics and affine parameters are randomized from a fixed s
 initialised BatchNorm is the identity and would hide a wrong blob order), and PReLU slopes are
 randomized per channel (a shared default of 0.25 would hide a wrong channel axis).
 
-The face models (MTCNN, the embedding net) live in `zoo_face.py`; `ZOO` lists every model and
+The face models (MTCNN, the embedding net) live in `zoo_face.py`, super-resolution, GAN and OCR
+nets (ESPCN, the CycleGAN/pix2pix ResNet generator, LPRNet) in `zoo_imaging.py`; `ZOO` lists every model and
 `VARIANTS` the extra spellings (odd sizes, idioms a graph pattern must recognise).
 """
 from __future__ import annotations
@@ -22,6 +23,7 @@ from torch import nn
 
 from converter.zoo_dense import UNet, YoloStyle
 from converter.zoo_face import FaceEmbedding, FacenetRNet, ONet, PNet, RNet
+from converter.zoo_imaging import ESPCN, LPRNet, ResnetGenerator
 
 
 class ZooModel(NamedTuple):
@@ -472,6 +474,9 @@ ZOO: dict[str, Callable[[], ZooModel]] = {
     "face_embedding": _make(FaceEmbedding, 32, 12),
     "yolo_style": _make(YoloStyle, 64, 16),
     "unet": _make(UNet, 40, 17),
+    "espcn": _make(ESPCN, (17, 13), 18),
+    "cyclegan_resnet_generator": _make(ResnetGenerator, (36, 28), 19),
+    "lprnet": _make(LPRNet, (24, 94), 20),
 }
 
 # Variants: the same families on odd sizes, and idioms that need a graph pattern to convert.

@@ -15,8 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from purecaffe.canonical import builders
-from purecaffe.canonical import Blob, CaffeLayer as Layer
+from purecaffe.canonical import Blob, CaffeLayer as Layer, builders
 from purecaffe.converter.context import LoweringContext
 from purecaffe.converter.graph import Node, Ref
 from purecaffe.converter.weights import convolution_blobs, parameter_blobs

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import math
 
-from purecaffe.canonical import builders
-from purecaffe.canonical import Blob
+from purecaffe.canonical import Blob, builders
 from purecaffe.converter.context import LoweringContext
 from purecaffe.converter.graph import Node, Ref
 from purecaffe.converter.registry import lowering

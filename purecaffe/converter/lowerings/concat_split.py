@@ -17,8 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from purecaffe.canonical import builders
-from purecaffe.canonical import Blob
+from purecaffe.canonical import Blob, builders
 from purecaffe.converter.context import LoweringContext
 from purecaffe.converter.graph import Node, Ref
 from purecaffe.converter.lowerings._support import keep_range, reshape_layer, subsample_layer, tensor_blob

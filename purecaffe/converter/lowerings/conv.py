@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from purecaffe.canonical import builders
+from purecaffe.canonical import Blob, builders
 from purecaffe.converter import weights
-from purecaffe.canonical import Blob
 from purecaffe.converter.context import LoweringContext
 from purecaffe.converter.graph import Node
 from purecaffe.converter.lowerings._support import hw_pair, keep_range
@@ -156,3 +155,44 @@ def _deconv(ctx: LoweringContext, node: Node, *, x: Blob, weight: object, bias: 
                                    bias_term=b is not None)
     full = ctx.emit(layer, weights.deconvolution_blobs(w, b))[0]
     _crop_hw(ctx, node, full, output_padding, (node.shape[2], node.shape[3]))
+
+
+def _single(value: int | Sequence[int], what: str, ctx: LoweringContext) -> int:
+    values = [int(v) for v in ([value] if isinstance(value, int) else value)]
+    if len(values) != 1:
+        raise ctx.unsupported(f"{what} {values} of a 1-D convolution")
+    return values[0]
+
+
+@lowering("aten.conv1d")
+def lower_conv1d(ctx: LoweringContext, node: Node) -> None:
+    """(N, C, L) -> Reshape (N, C, 1, L) -> Convolution 1 x k -> Reshape back to (N, O, L').
+
+    An even `padding='same'` extent (one more column on the right) pads both sides by the larger
+    amount and slices off the first output column (stride is 1 for 'same').
+    """
+    x_ref, weight, bias, stride, padding, dilation, groups = node.unpack(
+        "input", "weight", "bias", "stride", "padding", "dilation", "groups")
+    x = ctx.blob(x_ref)
+    if len(x.shape) != 3:
+        raise ctx.unsupported(f"conv1d of a {len(x.shape)}-D input {list(x.shape)}; only (N, C, L) is converted")
+    w = ctx.constant(weight)
+    b = ctx.constant(bias) if bias is not None else None
+    s, d = _single(stride, "stride", ctx), _single(dilation, "dilation", ctx)
+    k = w.shape[2]
+    if isinstance(padding, str):
+        if padding not in ("same", "valid"):
+            raise ctx.unsupported(f"padding={padding!r}")
+        total = d * (k - 1) if padding == "same" else 0
+        left, right = total // 2, total - total // 2
+    else:
+        left = right = _single(padding, "padding", ctx)
+    name = ctx.name(node, "as2d")
+    flat = ctx.emit(builders.reshape(name, x, name, dims=[0, 0, 1, -1]))[0]
+    name = ctx.name(node, "conv")
+    conv = builders.convolution(name, flat, name, num_output=w.shape[0], kernel=(1, k), stride=(1, s),
+                                pad=(0, right), dilation=(1, d), group=int(groups), bias_term=b is not None)
+    out = ctx.emit(conv, weights.convolution_blobs(w.reshape(w.shape[0], w.shape[1], 1, k), b))[0]
+    if left != right:
+        out = keep_range(ctx, node, out, 3, right - left, out.shape[3], part="crop")
+    ctx.emit(builders.reshape(ctx.name(node), out, ctx.name(node), dims=[0, 0, -1]), result=node)

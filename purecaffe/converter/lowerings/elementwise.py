@@ -31,8 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from purecaffe.canonical import builders
-from purecaffe.canonical import Blob
+from purecaffe.canonical import Blob, builders
 from purecaffe.converter.context import LoweringContext
 from purecaffe.converter.graph import Node, Ref
 from purecaffe.converter.lowerings._support import (

@@ -20,9 +20,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from purecaffe.canonical import builders
+from purecaffe.canonical import Blob, CaffeLayer as Layer, builders
 from purecaffe.converter import weights
-from purecaffe.canonical import Blob
 from purecaffe.converter.context import LoweringContext
 from purecaffe.converter.graph import Node
 from purecaffe.converter.lowerings._support import hw_pair
@@ -59,32 +58,47 @@ def _pool(ctx: LoweringContext, node: Node, x: Blob, *, method: str, kernel: tup
           stride: tuple[int, int], pad: tuple[int, int], outputs: tuple[int, ...] | None,
           divisor_map: np.ndarray | None = None) -> None:
     """Pooling whose windows are PyTorch's; the node's shape tells how many windows to keep."""
+    out_shape = node.info.shape if outputs is None else node.outputs[outputs[0]].shape  # type: ignore[index]
+    _pool_layers(ctx, node, x, method=method, kernel=kernel, stride=stride, pad=pad,
+                 wanted=(out_shape[2], out_shape[3]), divisor_map=divisor_map, bind=True, outputs=outputs)
+
+
+def _pool_layers(ctx: LoweringContext, node: Node, x: Blob, *, method: str, kernel: tuple[int, int],
+                 stride: tuple[int, int], pad: tuple[int, int], wanted: tuple[int, int],
+                 divisor_map: np.ndarray | None, bind: bool, outputs: tuple[int, ...] | None) -> Blob:
+    """Pooling with Caffe's round mode that gives `wanted` windows (surplus ones sliced off, AVE
+    divisors rescaled by `divisor_map`).  With `bind` the last layer is the node's own."""
     for axis in (0, 1):
         if pad[axis] >= kernel[axis]:
             raise ctx.unsupported(f"padding {pad[axis]} >= kernel {kernel[axis]} (Caffe requires pad < kernel)")
-    out_shape = node.info.shape if outputs is None else node.outputs[outputs[0]].shape  # type: ignore[index]
-    wanted = (out_shape[2], out_shape[3])
     mode, got = _round_mode(ctx, (x.shape[2], x.shape[3]), kernel, stride, pad, wanted)
-    cuts = [axis for axis in (2, 3) if got[axis - 2] != wanted[axis - 2]]
-    steps = len(cuts) + (divisor_map is not None)
-    layer = builders.pooling(ctx.name(node, None if steps == 0 else "pool"), x,
-                             ctx.name(node, None if steps == 0 else "pool"), method=method, kernel=kernel,
-                             stride=stride, pad=pad, round_mode=mode)
-    if steps == 0:
-        ctx.emit(layer, result=node, outputs=outputs)
-        return
-    current = ctx.emit(layer)[0]
-    for k, axis in enumerate(cuts):
-        last = k == steps - 1
-        name = ctx.name(node, None if last else f"crop{axis}")
-        cut = builders.slice_keep(name, current, name, axis=axis, start=0, end=wanted[axis - 2])
-        index = outputs[0] if outputs else 0
-        current = ctx.emit(cut, result=node if last else None,
-                           outputs=[index if t.name == name else None for t in cut.tops] if last else None)[0]
+    steps: list[str] = ["pool", *(f"crop{axis}" for axis in (2, 3) if got[axis - 2] != wanted[axis - 2])]
+    if divisor_map is not None:
+        steps.append("divisor")
+    index = outputs[0] if outputs else 0
+
+    def emit(layer: Layer, part: str, weights_: list[np.ndarray] | None = None) -> Blob:
+        last = bind and part == steps[-1]
+        name = ctx.name(node, None if last else part)
+        tops = ctx.emit(layer, weights_ or (), result=node if last else None,
+                        outputs=[index if t.name == name else None for t in layer.tops] if last else None)
+        return next(t for t in tops if t.name == name)
+
+    def name_of(part: str) -> str:
+        return ctx.name(node, None if bind and part == steps[-1] else part)
+
+    current = emit(builders.pooling(name_of("pool"), x, name_of("pool"), method=method, kernel=kernel,
+                                    stride=stride, pad=pad, round_mode=mode), "pool")
+    for axis in (2, 3):
+        part = f"crop{axis}"
+        if part in steps:
+            current = emit(builders.slice_keep(name_of(part), current, name_of(part), axis=axis, start=0,
+                                               end=wanted[axis - 2]), part)
     if divisor_map is not None:
         factor = divisor_map[: current.shape[2], : current.shape[3]]
-        layer = builders.scale(ctx.name(node), [current], ctx.name(node), axis=2, num_axes=2)
-        ctx.emit(layer, weights.scale_blobs(factor, None, shape=factor.shape), result=node, outputs=outputs)
+        current = emit(builders.scale(name_of("divisor"), [current], name_of("divisor"), axis=2, num_axes=2),
+                       "divisor", weights.scale_blobs(factor, None, shape=factor.shape))
+    return current
 
 
 @lowering("aten.max_pool2d", aliases=("aten.max_pool2d_with_indices",))
@@ -170,3 +184,124 @@ def lower_adaptive_max_pool2d(ctx: LoweringContext, node: Node) -> None:
     """(values, indices); only the values have a Caffe blob."""
     self, output_size = node.unpack("self", "output_size")
     _adaptive(ctx, node, self, output_size, "MAX", (0,))
+
+
+# -- 1-D pooling and LPRNet's 3-D channel pooling: 2-D Pooling on a 4-D view ---------------------------
+
+def _pooled(ctx: LoweringContext, node: Node, x: Blob, *, method: str, kernel: tuple[int, int],
+            stride: tuple[int, int], pad: tuple[int, int], wanted: tuple[int, int],
+            divisor_map: np.ndarray | None = None) -> Blob:
+    """`_pool` as intermediate blobs (`<layer>/pool`, ...); the caller binds the node."""
+    return _pool_layers(ctx, node, x, method=method, kernel=kernel, stride=stride, pad=pad, wanted=wanted,
+                        divisor_map=divisor_map, bind=False, outputs=None)
+
+
+def _single(value: int | Sequence[int], default: Sequence[int] | None = None) -> int:
+    values = [value] if isinstance(value, int) else list(value)
+    if not values and default is not None:
+        values = list(default)
+    return int(values[0])
+
+
+def _pool1d(ctx: LoweringContext, node: Node, self: object, method: str, kernel: int, stride: int, pad: int,
+            outputs: tuple[int, ...] | None, count_include_pad: bool = True) -> None:
+    """(N, C, L) -> Reshape (N, C, 1, L) -> Pooling 1 x k -> Reshape back to the node's (N, C, L')."""
+    x = ctx.blob(self)
+    if len(x.shape) != 3:
+        raise ctx.unsupported(f"1-D pooling of a {len(x.shape)}-D input {list(x.shape)}; only (N, C, L) is converted")
+    out_shape = node.info.shape if outputs is None else node.outputs[outputs[0]].shape  # type: ignore[index]
+    length = out_shape[2]
+    divisor_map = None
+    if method == "AVE" and not count_include_pad and pad:
+        caffe, valid = _valid_counts(x.shape[2], kernel, stride, pad, length)
+        if np.any(valid <= 0):
+            raise ctx.unsupported("a pooling window covers no input")
+        if not np.array_equal(caffe, valid):
+            divisor_map = (caffe / valid).astype(np.float32).reshape(1, -1)
+    name = ctx.name(node, "as2d")
+    flat = ctx.emit(builders.reshape(name, x, name, dims=[0, 0, 1, -1]))[0]
+    pooled = _pooled(ctx, node, flat, method=method, kernel=(1, kernel), stride=(1, stride), pad=(0, pad),
+                     wanted=(1, length), divisor_map=divisor_map)
+    ctx.emit(builders.reshape(ctx.name(node), pooled, ctx.name(node), dims=[0, 0, -1]), result=node,
+             outputs=outputs)
+
+
+@lowering("aten.max_pool1d", aliases=("aten.max_pool1d_with_indices",))
+def lower_max_pool1d(ctx: LoweringContext, node: Node) -> None:
+    self, kernel_size, stride, padding, dilation = node.unpack("self", "kernel_size", "stride", "padding",
+                                                               "dilation")
+    if _single(dilation) != 1:
+        raise ctx.unsupported(f"max pooling with dilation {dilation}; Caffe's Pooling has no dilation")
+    kernel = _single(kernel_size)
+    outputs = (0,) if node.op == "aten.max_pool1d_with_indices" else None
+    _pool1d(ctx, node, self, "MAX", kernel, _single(stride, [kernel]), _single(padding), outputs)
+
+
+@lowering("aten.avg_pool1d")
+def lower_avg_pool1d(ctx: LoweringContext, node: Node) -> None:
+    self, kernel_size, stride, padding, count_include_pad = node.unpack(
+        "self", "kernel_size", "stride", "padding", "count_include_pad")
+    kernel = _single(kernel_size)
+    _pool1d(ctx, node, self, "AVE", kernel, _single(stride, [kernel]), _single(padding), None,
+            bool(count_include_pad))
+
+
+@lowering("aten.max_pool3d", aliases=("aten.max_pool3d_with_indices",))
+def lower_max_pool3d(ctx: LoweringContext, node: Node) -> None:
+    """Only windows one deep: a strided pick along depth (LPRNet's channel pooling) and a 2-D Pooling.
+
+    A 4-D input is PyTorch's unbatched (C, D, H, W), i.e. an (N, C, H, W) blob with depth = C:
+    the case of LPRNet's `nn.MaxPool3d((1, 3, 3), stride=(2, 1, 2))` on a 4-D tensor.  A 5-D
+    (N, C, D, H, W) input is viewed as (N, C*D, H, W).  The window maxima over H, W are one
+    Pooling; every s-th depth slice is then picked by a grouped 1x1 Convolution with 0/1 weights
+    (1 * x plus zeros: exact).
+    """
+    self, kernel_size, stride, padding, dilation = node.unpack("self", "kernel_size", "stride", "padding",
+                                                               "dilation")
+    x = ctx.blob(self)
+    rank = len(x.shape)
+    outputs = (0,) if node.op == "aten.max_pool3d_with_indices" else None
+    out_shape = node.info.shape if outputs is None else node.outputs[outputs[0]].shape  # type: ignore[index]
+    kernel = [int(k) for k in ([kernel_size] * 3 if isinstance(kernel_size, int) else kernel_size)]
+    kernel = kernel * 3 if len(kernel) == 1 else kernel
+    steps = [int(s) for s in ([stride] * 3 if isinstance(stride, int) else stride)] or list(kernel)
+    steps = steps * 3 if len(steps) == 1 else steps
+    pads = [int(p) for p in ([padding] * 3 if isinstance(padding, int) else padding)]
+    pads = pads * 3 if len(pads) == 1 else pads
+    dilations = [int(d) for d in ([dilation] * 3 if isinstance(dilation, int) else dilation)]
+    if any(d != 1 for d in dilations):
+        raise ctx.unsupported(f"max pooling with dilation {dilations}; Caffe's Pooling has no dilation")
+    if kernel[0] != 1 or pads[0] != 0:
+        raise ctx.unsupported(f"3-D max pooling with a window {kernel[0]} deep (padding {pads[0]}): stock Caffe "
+                              f"takes maxima only over H and W")
+    if rank not in (4, 5):
+        raise ctx.unsupported(f"3-D pooling of a {rank}-D input {list(x.shape)}")
+    if rank == 4:
+        groups, depth, out_depth, wanted = 1, x.shape[1], out_shape[1], (out_shape[2], out_shape[3])
+        if out_depth == depth:  # no stride over depth: the 2-D max pooling of the same blob
+            _pool(ctx, node, x, method="MAX", kernel=(kernel[1], kernel[2]), stride=(steps[1], steps[2]),
+                  pad=(pads[1], pads[2]), outputs=outputs)
+            return
+        view = x
+    else:
+        groups, depth, out_depth, wanted = x.shape[1], x.shape[2], out_shape[2], (out_shape[3], out_shape[4])
+        name = ctx.name(node, "as2d")
+        view = ctx.emit(builders.reshape(name, x, name, dims=[0, -1, x.shape[3], x.shape[4]]))[0]
+    pooled = _pooled(ctx, node, view, method="MAX", kernel=(kernel[1], kernel[2]), stride=(steps[1], steps[2]),
+                     pad=(pads[1], pads[2]), wanted=wanted)
+    if out_depth != depth:
+        pick = np.zeros((groups * out_depth, depth, 1, 1), dtype=np.float32)
+        for g in range(groups):
+            for d in range(out_depth):
+                pick[g * out_depth + d, d * steps[0], 0, 0] = 1.0
+        last = rank == 4
+        name = ctx.name(node) if last else ctx.name(node, "depth")
+        top = ctx.name(node) if last else name
+        conv = builders.convolution(name, pooled, top, num_output=groups * out_depth, kernel=1, group=groups,
+                                    bias_term=False)
+        pooled = ctx.emit(conv, weights.convolution_blobs(pick, None), result=node if last else None,
+                          outputs=outputs if last else None)[0]
+        if last:
+            return
+    ctx.emit(builders.reshape(ctx.name(node), pooled, ctx.name(node), dims=[0, groups, -1, *wanted]),
+             result=node, outputs=outputs)

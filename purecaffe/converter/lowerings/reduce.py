@@ -7,6 +7,7 @@ torch                                      Caffe
 =========================================  ==============================================
 mean over H, W of (N, C, H, W)             Pooling AVE global (sum / (H*W), like torch)
 amax over H, W of (N, C, H, W)             Pooling MAX global (exact)
+mean / amax over H, amax over W alone      Pooling AVE / MAX with an H x 1 (1 x W) window
 sum / mean over the trailing axes k..      Reduction SUM / MEAN, axis k
 sum over C of (N, C, H, W)                 1x1 Convolution with all-ones weights, no bias
 mean over C of (N, C, H, W)                the same, then Power(scale = 1/C)
@@ -23,8 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from purecaffe.canonical import builders
-from purecaffe.canonical import Blob
+from purecaffe.canonical import Blob, builders
 from purecaffe.converter.context import LoweringContext
 from purecaffe.converter.graph import Node
 from purecaffe.converter.lowerings._support import normalize_dims, reshape_layer
@@ -82,6 +82,10 @@ def _reduce(ctx: LoweringContext, node: Node, x: Blob, how: str, dim: object, ke
 
     if rank == 4 and axes == (2, 3) and how in ("mean", "max"):
         emit_last(builders.pooling, x, method="AVE" if how == "mean" else "MAX", global_pooling=True)
+        return
+    if rank == 4 and how in ("mean", "max") and (axes == (2,) or (axes == (3,) and how == "max")):
+        kernel = (x.shape[2], 1) if axes == (2,) else (1, x.shape[3])
+        emit_last(builders.pooling, x, method="AVE" if how == "mean" else "MAX", kernel=kernel)
         return
     if how == "max":
         raise ctx.unsupported(f"amax over axes {list(axes)} of a {rank}-D tensor: stock Caffe takes a maximum "

@@ -9,6 +9,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from batched_compare import Case, compare_cases
 from caffe_backend import real_caffe_backend  # noqa: F401  (fixture)
 from torch_compare import run_compare_torch
 
@@ -119,7 +120,28 @@ def test_core_aten_convolution(transposed: bool, real_caffe_backend) -> None:  #
                       expect_layers=["Deconvolution" if transposed else "Convolution"])
 
 
-@pytest.mark.xfail(reason="conv1d is not lowered yet (only 2-D convolutions); it would need a Reshape "
-                          "to (N, C, 1, L) around a 1xK Convolution", raises=Exception, strict=True)
-def test_conv1d_gap(real_caffe_backend) -> None:  # noqa: F811
-    run_compare_torch(nn.Conv1d(3, 4, 3), (1, 3, 10))
+# conv1d: (in, out, kernel, stride, padding, dilation, groups, bias, L), all in one real-Caffe run.
+CONV1DS = [
+    (3, 4, 3, 1, 0, 1, 1, True, 10),
+    (3, 6, 5, 2, 2, 1, 3, False, 17),
+    (4, 4, 3, 1, 2, 2, 4, True, 9),         # depthwise, dilated
+    (2, 5, 1, 3, 0, 1, 1, True, 11),
+    (3, 5, 4, 1, "same", 1, 1, True, 9),    # even kernel: asymmetric padding, sliced
+    (3, 5, 3, 1, "same", 2, 1, True, 8),
+    (3, 5, 3, 1, "valid", 1, 1, False, 7),
+]
+CONV1D_CASES = [
+    Case(f"conv1d-{'-'.join(map(str, c))}", nn.Conv1d(*c[:7], bias=c[7]), [(2, c[0], c[8])],
+         expect_layers=("Reshape", "Convolution"), seed=k)
+    for k, c in enumerate(CONV1DS)
+]
+
+
+@pytest.fixture(scope="module")
+def conv1d_results():
+    return compare_cases(CONV1D_CASES)
+
+
+@pytest.mark.parametrize("case", CONV1D_CASES, ids=lambda c: c.id)
+def test_conv1d(case: Case, conv1d_results) -> None:
+    conv1d_results[case.id].check()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 import torch.nn as nn
 
+from batched_compare import Case, compare_cases
 from caffe_backend import real_caffe_backend  # noqa: F401  (fixture)
 from torch_compare import run_compare_torch
 
@@ -71,7 +72,44 @@ def test_refused_with_reason(module: nn.Module, shape, reason: str) -> None:
         purecaffe.convert(module.eval(), (torch.randn(*shape),))
 
 
-@pytest.mark.xfail(reason="1-D pooling (max_pool1d / avg_pool1d) is not lowered yet; it would need a "
-                          "Reshape to (N, C, 1, L) around a Pooling", raises=Exception, strict=True)
-def test_max_pool1d_gap(real_caffe_backend) -> None:  # noqa: F811
-    run_compare_torch(nn.MaxPool1d(3, 2), (1, 4, 11))
+class ChannelPool(nn.Module):
+    """LPRNet: nn.MaxPool3d((1, k, k), stride=(s, ...)) on a 4-D (N, C, H, W) tensor, which PyTorch
+    takes as an unbatched (C, D, H, W) volume: the depth stride picks every s-th channel."""
+
+    def __init__(self, kernel, stride, as_5d: bool = False) -> None:
+        super().__init__()
+        self.pool = nn.MaxPool3d(kernel, stride)
+        self.as_5d = as_5d
+
+    def forward(self, x):
+        x = x * 2.0
+        if self.as_5d:
+            return self.pool(x.unsqueeze(1)).squeeze(1) + 1.0
+        return self.pool(x) + 1.0
+
+
+# 1-D and 3-D (one deep) pooling, all in one real-Caffe run.
+POOL_CASES = [
+    Case("max1d-3-2", nn.MaxPool1d(3, 2), [(1, 4, 11)], expect_layers=("Reshape", "Pooling")),
+    Case("max1d-ceil", nn.MaxPool1d(3, 2, 1, ceil_mode=True), [(2, 3, 10)]),
+    Case("max1d-kernel-lt-stride", nn.MaxPool1d(2, 3), [(1, 3, 8)]),
+    Case("avg1d-3-2", nn.AvgPool1d(3, 2), [(1, 4, 11)]),
+    Case("avg1d-pad-exclude", nn.AvgPool1d(3, 2, 1, count_include_pad=False), [(2, 3, 9)]),
+    Case("avg1d-pad-include-ceil", nn.AvgPool1d(4, 3, 2, ceil_mode=True), [(1, 2, 13)]),
+    Case("lprnet-channel-pool", ChannelPool((1, 3, 3), (2, 1, 2)), [(2, 8, 7, 9)],
+         expect_layers=("Pooling", "Convolution")),
+    Case("lprnet-channel-pool-odd", ChannelPool((1, 3, 3), (4, 1, 2)), [(1, 13, 6, 11)]),
+    Case("lprnet-pool-no-depth-stride", ChannelPool((1, 3, 3), (1, 1, 1)), [(1, 5, 6, 7)]),
+    Case("max3d-5d-view", ChannelPool((1, 3, 3), (2, 1, 2), as_5d=True), [(2, 7, 7, 9)]),
+    Case("refuse-max3d-deep", ChannelPool((2, 3, 3), (2, 1, 2)), [(1, 8, 7, 9)], refused="window 2 deep"),
+]
+
+
+@pytest.fixture(scope="module")
+def pool_results():
+    return compare_cases(POOL_CASES)
+
+
+@pytest.mark.parametrize("case", POOL_CASES, ids=lambda c: c.id)
+def test_pool_1d_3d(case: Case, pool_results) -> None:
+    pool_results[case.id].check()
