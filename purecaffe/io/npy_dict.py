@@ -12,6 +12,7 @@ import io
 import os
 import pickle
 import struct
+import tokenize
 from typing import Any
 
 import numpy as np
@@ -38,7 +39,7 @@ ALLOWED_GLOBALS: frozenset[tuple[str, str]] = frozenset({
 # What numpy's header parser and the unpickler raise on damaged bytes.  A pickle's
 # counted-bytes opcode claiming terabytes fails as MemoryError before anything is allocated.
 HEADER_DAMAGE = (ValueError, OSError, EOFError, SyntaxError, TypeError, OverflowError, UnicodeDecodeError,
-                 RecursionError, MemoryError)
+                 RecursionError, MemoryError, tokenize.TokenError)
 PICKLE_DAMAGE = (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, KeyError, IndexError,
                  UnicodeDecodeError, OverflowError, RecursionError, MemoryError, struct.error)
 

@@ -12,6 +12,7 @@ touched as real bytes arrive.  Object arrays (pickles) are refused unread.
 from __future__ import annotations
 
 import math
+import tokenize
 import os
 import zipfile
 import zlib
@@ -30,7 +31,8 @@ MAX_HEADER_BYTES = 1 << 20
 DEFLATE_MAX_RATIO = 1032  # deflate cannot expand data by more than this
 # What the zip layer (zipfile, zlib) and numpy's header parser raise on damaged input.
 DAMAGE = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, OSError, EOFError, ValueError, TypeError,
-          SyntaxError, OverflowError, NotImplementedError, UnicodeDecodeError, KeyError, RecursionError)
+          SyntaxError, OverflowError, NotImplementedError, UnicodeDecodeError, KeyError, RecursionError,
+          tokenize.TokenError)
 
 
 def load_npz(path: PathLike) -> dict[str, np.ndarray]:
