@@ -15,9 +15,11 @@ from __future__ import annotations
 import argparse
 import collections
 import json
+import mmap
 import os
 import resource
 import select
+import signal
 import subprocess
 import sys
 import tempfile
@@ -29,27 +31,33 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 
 
-def worker(reader_name: str, seed: int, start: int, stop: int) -> None:
-    """Run inputs start..stop-1; one line per input on stdout: 'i outcome', crash details as JSON."""
+def worker(reader_name: str, seed: int, start: int, stop: int, progress_path: str) -> None:
+    """Run inputs start..stop-1, writing the current index into `progress_path` (8 bytes, mmap'd).
+
+    stdout carries only crash reports (one JSON line each) and the final counts.
+    """
     warnings.simplefilter("ignore")
     import fuzzing
 
     reader = fuzzing.BY_NAME[reader_name]
-    with tempfile.TemporaryDirectory(prefix="fuzz-") as folder:
+    with open(progress_path, "r+b") as handle, tempfile.TemporaryDirectory(prefix="fuzz-") as folder:
+        progress = mmap.mmap(handle.fileno(), 8)
         seed_bytes = reader.seed(Path(folder))
         fuzzing.try_input(reader, Path(folder) / f"seed{reader.suffix}", seed_bytes, -1)  # imports, caches
         baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        print(f"baseline {baseline} {len(seed_bytes)}", flush=True)
         target = Path(folder) / f"input{reader.suffix}"
         largest = 0
+        counts: collections.Counter[str] = collections.Counter()
         for index in range(start, stop):
+            progress[:8] = index.to_bytes(8, "little")
             data = fuzzing.mutated_input(seed_bytes, reader_name, seed, index)
             largest = max(largest, len(data))
-            print(f"start {index}", flush=True)
             verdict = fuzzing.try_input(reader, target, data, index)
-            print(json.dumps({"i": index, "outcome": verdict.outcome, "detail": verdict.detail}), flush=True)
+            counts[verdict.outcome] += 1
+            if verdict.outcome == "crash":
+                print(json.dumps({"crash": index, "detail": verdict.detail}), flush=True)
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        print(f"done {peak} {largest}", flush=True)
+        print(json.dumps({"done": dict(counts), "baseline": baseline, "peak": peak, "largest": largest}), flush=True)
 
 
 def fuzz_reader(reader_name: str, seed: int, count: int, timeout: float) -> dict:
@@ -61,53 +69,63 @@ def fuzz_reader(reader_name: str, seed: int, count: int, timeout: float) -> dict
     largest = 0
     next_index = 0
     started = time.monotonic()
-    while next_index < count:
-        command = [sys.executable, __file__, "--worker", reader_name, "--seed", str(seed),
-                   "--start", str(next_index), "--stop", str(count)]
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, bufsize=1,
-                                   env={**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"})
-        assert process.stdout is not None
-        current = None
-        while True:
-            ready, _, _ = select.select([process.stdout], [], [], timeout if current is not None else 120)
-            if not ready:
-                if current is None:
-                    raise RuntimeError(f"{reader_name}: the worker did not start")
-                process.kill()
-                process.wait()
-                hangs.append(current)
-                next_index = current + 1
-                break
-            line = process.stdout.readline()
-            if not line:  # the worker died (a crash of the interpreter itself counts as a crash)
-                status = process.wait()
-                if current is not None:
-                    crashes.append({"i": current, "detail": f"worker died with status {status}"})
-                    outcomes["crash"] += 1
-                    next_index = current + 1
+    env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    with tempfile.NamedTemporaryFile(prefix="fuzz-progress-") as progress_file:
+        progress_file.write(b"\xff" * 8)
+        progress_file.flush()
+        progress = mmap.mmap(progress_file.fileno(), 8)
+        while next_index < count:
+            progress[:8] = b"\xff" * 8
+            command = [sys.executable, __file__, "--worker", reader_name, "--seed", str(seed), "--start",
+                       str(next_index), "--stop", str(count), "--progress", progress_file.name]
+            process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
+            assert process.stdout is not None
+            lines: list[str] = []
+            last_index, last_change = -1, time.monotonic()
+            while True:
+                ready, _, _ = select.select([process.stdout], [], [], 0.5)
+                if ready:
+                    line = process.stdout.readline()
+                    if not line:
+                        break
+                    lines.append(line)
+                    continue
+                index = int.from_bytes(progress[:8], "little")
+                now = time.monotonic()
+                if index != last_index:
+                    last_index, last_change = index, now
+                elif index != 2**64 - 1 and now - last_change > timeout:
+                    process.kill()
+                    break
+            status = process.wait()
+            done = None
+            for line in lines:
+                record = json.loads(line)
+                if "crash" in record:
+                    crashes.append({"i": record["crash"], "detail": record["detail"]})
                 else:
-                    raise RuntimeError(f"{reader_name}: worker exited with {status} before any input")
-                break
-            kind, _, rest = line.partition(" ")
-            if kind == "baseline":
-                baselines.append(int(rest.split()[0]))
-            elif kind == "start":
-                current = int(rest)
-            elif kind == "done":
-                peak, big = rest.split()
-                peaks.append(int(peak))
-                largest = max(largest, int(big))
-                process.wait()
+                    done = record
+            if done is not None:
+                outcomes.update(done["done"])
+                baselines.append(done["baseline"])
+                peaks.append(done["peak"])
+                largest = max(largest, done["largest"])
                 next_index = count
-                break
+                continue
+            index = int.from_bytes(progress[:8], "little")
+            if index == 2**64 - 1:
+                raise RuntimeError(f"{reader_name}: the worker exited with {status} before any input")
+            # Killed as a hang, or died (the interpreter itself crashed): record that input, resume after it.
+            # The inputs before it ran without a Python-level crash (those were reported as they happened).
+            if status == -signal.SIGKILL:
+                hangs.append(index)
             else:
-                verdict = json.loads(line)
-                outcomes[verdict["outcome"]] += 1
-                if verdict["outcome"] == "crash":
-                    crashes.append({"i": verdict["i"], "detail": verdict["detail"]})
-                current = None
-    return {"reader": reader_name, "inputs": sum(outcomes.values()) + len(hangs), "outcomes": dict(outcomes),
-            "crashes": len(crashes), "hangs": len(hangs), "crash_examples": crashes[:10], "hang_inputs": hangs[:10],
+                crashes.append({"i": index, "detail": f"worker died with status {status}"})
+            outcomes["no_crash_before_restart"] += index - next_index
+            next_index = index + 1
+    return {"reader": reader_name, "inputs": sum(outcomes.values()) + len(hangs) + len(crashes),
+            "outcomes": dict(outcomes), "crashes": len(crashes), "hangs": len(hangs),
+            "crash_examples": crashes[:10], "hang_inputs": hangs[:10],
             "baseline_rss_mb": round(max(baselines) / 1024, 1) if baselines else None,
             "peak_rss_mb": round(max(peaks) / 1024, 1) if peaks else None,
             "largest_input_bytes": largest, "seconds": round(time.monotonic() - started, 1)}
@@ -123,9 +141,10 @@ def main() -> int:
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--start", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--stop", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--progress", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        worker(args.worker, args.seed, args.start, args.stop)
+        worker(args.worker, args.seed, args.start, args.stop, args.progress)
         return 0
     import fuzzing
 

@@ -43,7 +43,8 @@ PathLike = str | os.PathLike[str]
 
 REAL_KINDS = "biuf"  # numpy dtype kinds that convert to float32 exactly as numbers: bool, int, uint, float
 STRIPPED_PREFIXES = ("module.", "_orig_mod.")
-ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, NotImplementedError)
+ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, NotImplementedError,
+              RuntimeError)
 
 
 @dataclass(frozen=True)

@@ -29,10 +29,10 @@ PathLike = str | os.PathLike[str]
 CHUNK_BYTES = 1 << 20
 MAX_HEADER_BYTES = 1 << 20
 DEFLATE_MAX_RATIO = 1032  # deflate cannot expand data by more than this
-# What the zip layer (zipfile, zlib) and numpy's header parser raise on damaged input.
+# What the zip layer (zipfile, zlib; RuntimeError: "encrypted") and numpy's header parser raise on damage.
 DAMAGE = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, OSError, EOFError, ValueError, TypeError,
-          SyntaxError, OverflowError, NotImplementedError, UnicodeDecodeError, KeyError, RecursionError,
-          tokenize.TokenError)
+          RuntimeError, SyntaxError, OverflowError, NotImplementedError, UnicodeDecodeError, KeyError,
+          RecursionError, tokenize.TokenError)
 
 
 def load_npz(path: PathLike) -> dict[str, np.ndarray]:
