@@ -60,8 +60,11 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO[
 
 
 def remove_stale_temporaries(target: Path, suffix: str) -> None:
-    """Remove `.<target name>.<pid>.*<suffix>` files whose process no longer exists (killed writers)."""
-    pattern = re.compile(rf"\.{re.escape(target.name)}\.(\d+)\..*{re.escape(suffix)}$")
+    """Remove `.<target name>.<pid>.*<suffix>` files whose process no longer exists (killed writers).
+
+    Also `..<target name>.<pid>.*`: the temporaries of a staged file (`purecaffe.io.fileset`).
+    """
+    pattern = re.compile(rf"\.+{re.escape(target.name)}\.(\d+)\..*{re.escape(suffix)}")
     try:
         entries = list(os.scandir(target.parent))
     except OSError:

@@ -30,7 +30,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from purecaffe.errors import PurecaffeError
-from purecaffe.io.atomic import atomic_write, remove_stale_temporaries
+from purecaffe.io.atomic import TEMP_SUFFIX, atomic_write, remove_stale_temporaries
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,7 @@ def atomic_files(*targets: PathLike) -> Iterator[tuple[Path, ...]]:
         _roll_forward(first)
         for path in paths:
             remove_stale_temporaries(path, STAGED_SUFFIX)
+            remove_stale_temporaries(path, TEMP_SUFFIX)
         token = secrets.token_hex(4)
         staged = tuple(path.parent / f".{path.name}.{os.getpid()}.{token}{STAGED_SUFFIX}" for path in paths)
         committed = False
