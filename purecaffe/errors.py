@@ -32,6 +32,12 @@ class PurecaffeError(Exception):
         return " ".join(text.split("\n"))
 
 
+def first_line(error: BaseException) -> str:
+    """The first non-empty line of an exception's message (else its type name): for one-line reports."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return lines[0] if lines else type(error).__name__
+
+
 class FormatError(PurecaffeError):
     """A file is truncated, of another format, or does not parse."""
 

@@ -3,8 +3,8 @@
 # layer by layer in-process (no Caffe needed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/python_env.sh
 bash scripts/setup.sh
-PYTHON="${PYTHON:-python3}"
 purecaffe() { "$PYTHON" -m purecaffe "$@"; }
 purecaffe convert purecaffe.examples.tiny_resnet:tiny_resnet --input-shape 1,3,64,64 -o out/tiny_resnet
 purecaffe inspect out/tiny_resnet.prototxt out/tiny_resnet.caffemodel

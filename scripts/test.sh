@@ -5,9 +5,9 @@
 # and fail under CI=true.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/python_env.sh
 bash scripts/setup.sh
 if [ "$(id -u)" = 0 ] && ! command -v debootstrap >/dev/null 2>&1; then
     apt-get update -qq && apt-get install -y -qq debootstrap >/dev/null
 fi
-PYTHON="${PYTHON:-python3}"
 exec "$PYTHON" -m pytest -q -ra --durations=15 "$@"

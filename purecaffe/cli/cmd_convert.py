@@ -35,12 +35,12 @@ def run(args: argparse.Namespace) -> int:
 
     from purecaffe.converter import convert
     from purecaffe.cli.shapes_arg import parse_shape
-    from purecaffe.converter.loading import load_checkpoint, load_factory
+    from purecaffe.cli.model_factory import load_factory, load_weights_into
 
     shapes = [parse_shape(text) for text in args.input_shape]
     model = load_factory(args.model)
     if args.weights:
-        load_checkpoint(model, args.weights)
+        load_weights_into(model, args.weights)
     model.eval()
     generator = torch.Generator().manual_seed(args.seed)
     inputs = tuple(torch.randn(*shape, generator=generator) for shape in shapes)

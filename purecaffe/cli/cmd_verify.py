@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from purecaffe.cli.shapes_arg import parse_shape
-    from purecaffe.converter.loading import load_checkpoint, load_factory
+    from purecaffe.cli.model_factory import load_factory, load_weights_into
     from purecaffe.io.atomic import atomic_write
     from purecaffe.io.sidecar import output_paths, read_sidecar
     from purecaffe.parity import verify
@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
         raise PurecaffeError(f"--report {args.report}: the file must end in .html or .md")
     model = load_factory(args.model)
     if args.weights:
-        load_checkpoint(model, args.weights)
+        load_weights_into(model, args.weights)
     model.eval()
     if args.inputs:
         inputs = _npz_inputs(Path(args.inputs), read_sidecar(output_paths(args.output).sidecar))

@@ -14,6 +14,7 @@ into the deploy net by layer name.
 from __future__ import annotations
 
 import logging
+import math
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -201,7 +202,7 @@ def _read_layer(fields: wire.FileFields, schema: CaffeSchema, *, v1: bool, path:
     for index, (data, shape, legacy_dims) in enumerate(raw_blobs):
         if shape is None:
             shape = owned_blob_shape(layer_type, index, legacy_dims)
-        expected = int(np.prod(shape, dtype=np.int64))
+        expected = math.prod(shape)
         if data.size != expected:
             raise FormatError(f"layer '{name}' blob {index} has {data.size} values but shape "
                               f"{'x'.join(map(str, shape))} needs {expected}", path=path, place=f"byte {offset}")
@@ -242,9 +243,9 @@ def _read_blob_fields(inner: wire.FileFields) -> BlobRecord:
             count, rest = divmod(inner.read_length(), 8)
             if rest:
                 raise wire.WireError("packed double data length is not a multiple of 8", inner.pos)
-            chunks.append(np.frombuffer(inner.read_bytes(count * 8), dtype="<f8").astype(np.float32))
+            chunks.append(_doubles_to_float32(inner.read_bytes(count * 8)))
         elif number == BLOB_DOUBLE_DATA and wire_type == wire.FIXED64:
-            chunks.append(np.frombuffer(inner.read_bytes(8), dtype="<f8").astype(np.float32))
+            chunks.append(_doubles_to_float32(inner.read_bytes(8)))
         elif number == BLOB_SHAPE and wire_type == wire.LEN:
             shape = _read_shape(inner)
         elif number in (BLOB_NUM, BLOB_CHANNELS, BLOB_HEIGHT, BLOB_WIDTH) and wire_type == wire.VARINT:
@@ -261,6 +262,12 @@ def _read_blob_fields(inner: wire.FileFields) -> BlobRecord:
     if shape is None and not has_legacy:
         shape = (data.size,)
     return data.astype(np.float32, copy=False), shape, (legacy[0], legacy[1], legacy[2], legacy[3])
+
+
+def _doubles_to_float32(raw: bytes) -> np.ndarray:
+    """double_data as float32, as Caffe's Blob<float>::FromProto casts it (beyond float range: +-inf)."""
+    with np.errstate(over="ignore"):
+        return np.frombuffer(raw, dtype="<f8").astype(np.float32)
 
 
 def _read_shape(fields: wire.FileFields) -> tuple[int, ...]:
@@ -366,7 +373,7 @@ def read_blob_proto(path: PathLike) -> np.ndarray:
             problem = "truncated" if error.truncated else "not a binaryproto"
             raise FormatError(f"{problem}: {error}", path=path, place=f"byte {error.offset}") from None
     shape = shape if shape is not None else legacy
-    if data.size != int(np.prod(shape, dtype=np.int64)):
+    if data.size != math.prod(shape):
         raise FormatError(f"blob has {data.size} values but shape {shape}", path=path)
     return data.reshape(shape)
 

@@ -6,13 +6,13 @@ reports where each came from.
 """
 from __future__ import annotations
 
-from purecaffe.manual.checkpoint import Checkpoint, load_checkpoint
+from purecaffe.io.checkpoint import Checkpoint, load_checkpoint
 from purecaffe.manual.errors import MappingError, MissingTensorError, UnusedTensorError
 from purecaffe.manual.fill_weights import fill
 from purecaffe.manual.fillers import FillerError, FillerSpec
 from purecaffe.manual.init import init_weights
 from purecaffe.manual.mapping import load_mapping
-from purecaffe.manual.npy_dict import UnsafeCheckpointError
+from purecaffe.io.npy_dict import UnsafeCheckpointError
 from purecaffe.manual.report import BlobMatch, FillResult, MissingBlob, ShapeMismatch, UnusedTensor
 
 __all__ = [

@@ -12,7 +12,7 @@ from google.protobuf.message import Message
 
 from purecaffe.io.prototxt import read_net
 from purecaffe.io.weights import save_weights
-from purecaffe.manual.checkpoint import Checkpoint, load_checkpoint
+from purecaffe.io.checkpoint import Checkpoint, load_checkpoint
 from purecaffe.manual.mapping import load_mapping
 from purecaffe.manual.match import MatchOptions, layers_kept_apart, match
 from purecaffe.manual.report import FillResult

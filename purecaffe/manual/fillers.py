@@ -17,13 +17,14 @@ bit-identical to Caffe's.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 from google.protobuf.message import Message
 
 from purecaffe.errors import PurecaffeError
+from purecaffe.tables import frozen_table
 
 Shape = tuple[int, ...]
 FillFunction = Callable[[Shape, "FillerSpec", np.random.Generator], np.ndarray]
@@ -69,25 +70,13 @@ class FillerError(PurecaffeError):
     """A filler cannot fill a blob (unknown type, wrong blob rank, unsupported option)."""
 
 
-_FILLERS: dict[str, FillFunction] = {}
-
-
-def register_filler(name: str) -> Callable[[FillFunction], FillFunction]:
-    def decorate(function: FillFunction) -> FillFunction:
-        if name in _FILLERS:
-            raise ValueError(f"filler {name!r} registered twice")
-        _FILLERS[name] = function
-        return function
-    return decorate
-
-
 def known_fillers() -> tuple[str, ...]:
-    return tuple(sorted(_FILLERS))
+    return tuple(sorted(FILLERS))
 
 
 def fill(shape: Shape, spec: FillerSpec, rng: np.random.Generator) -> np.ndarray:
     """A float32 array of `shape` filled as Caffe's filler `spec.type` would fill it."""
-    function = _FILLERS.get(spec.type)
+    function = FILLERS.get(spec.type)
     if function is None:
         raise FillerError(f"unknown filler type {spec.type!r} (Caffe knows {', '.join(known_fillers())})")
     shape = tuple(int(d) for d in shape)
@@ -118,19 +107,16 @@ def variance_n(shape: Shape, spec: FillerSpec) -> float:
     return float(fan_in)
 
 
-@register_filler("constant")
 def fill_constant(shape: Shape, spec: FillerSpec, rng: np.random.Generator) -> np.ndarray:
     return np.full(shape, spec.value, dtype=np.float64)
 
 
-@register_filler("uniform")
 def fill_uniform(shape: Shape, spec: FillerSpec, rng: np.random.Generator) -> np.ndarray:
     if spec.max < spec.min:
         raise FillerError(f"uniform filler with max {spec.max:g} < min {spec.min:g}")
     return rng.uniform(spec.min, spec.max, size=shape)
 
 
-@register_filler("gaussian")
 def fill_gaussian(shape: Shape, spec: FillerSpec, rng: np.random.Generator) -> np.ndarray:
     """N(mean, std); with `sparse >= 0` each value is kept with probability sparse / shape[0]."""
     if spec.std < 0:
@@ -149,7 +135,6 @@ def fill_gaussian(shape: Shape, spec: FillerSpec, rng: np.random.Generator) -> n
     return data
 
 
-@register_filler("positive_unitball")
 def fill_positive_unitball(shape: Shape, spec: FillerSpec, rng: np.random.Generator) -> np.ndarray:
     """U[0, 1), then every slice along axis 0 divided by its sum (each sums to 1)."""
     if len(shape) < 1:
@@ -159,20 +144,17 @@ def fill_positive_unitball(shape: Shape, spec: FillerSpec, rng: np.random.Genera
     return rows.reshape(shape)
 
 
-@register_filler("xavier")
 def fill_xavier(shape: Shape, spec: FillerSpec, rng: np.random.Generator) -> np.ndarray:
     """U(-a, a) with a = sqrt(3 / n), so std = 1 / sqrt(n)."""
     scale = math.sqrt(3.0 / variance_n(shape, spec))
     return rng.uniform(-scale, scale, size=shape)
 
 
-@register_filler("msra")
 def fill_msra(shape: Shape, spec: FillerSpec, rng: np.random.Generator) -> np.ndarray:
     """N(0, 2 / n)."""
     return rng.normal(0.0, math.sqrt(2.0 / variance_n(shape, spec)), size=shape)
 
 
-@register_filler("bilinear")
 def fill_bilinear(shape: Shape, spec: FillerSpec, rng: np.random.Generator) -> np.ndarray:
     """The same (K, K) bilinear interpolation kernel in every (n, c) slice of a 4-D square blob."""
     if len(shape) != 4:
@@ -186,3 +168,15 @@ def fill_bilinear(shape: Shape, spec: FillerSpec, rng: np.random.Generator) -> n
     line = np.float32(1) - np.abs(np.arange(width, dtype=np.float32) / f - c)
     kernel = np.outer(line, line)
     return np.broadcast_to(kernel, shape).copy()
+
+
+# Caffe's filler type strings (FillerParameter.type), in filler.hpp's order.
+FILLERS: Mapping[str, FillFunction] = frozen_table((
+    ("constant", fill_constant),
+    ("uniform", fill_uniform),
+    ("gaussian", fill_gaussian),
+    ("positive_unitball", fill_positive_unitball),
+    ("xavier", fill_xavier),
+    ("msra", fill_msra),
+    ("bilinear", fill_bilinear),
+), what="filler")

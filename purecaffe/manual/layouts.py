@@ -3,39 +3,20 @@
 This is the one module of `purecaffe.manual` that reads LayerParameter fields.
 One function per Caffe layer type (aliases for forks that reuse a type's
 parameters) returns one `BlobLayout` per parameter blob, in Caffe's blob order.
-The Caffe weight layouts, documented once:
-
-| Caffe type | blobs (Caffe shapes) -> PyTorch source |
-|---|---|
-| Convolution | weight (out, in/g, kh, kw), bias (out) -> Conv2d `weight`, `bias` (same layout) |
-| Deconvolution | weight (in, out/g, kh, kw), bias (out) -> ConvTranspose2d `weight`, `bias` (same) |
-| InnerProduct | weight (out, in), bias (out) -> Linear `weight`, `bias`; with `transpose: true` the |
-| | weight is (in, out) and Linear's weight is transposed |
-| BatchNorm | mean (C), variance (C), scale factor (1) -> `running_mean`, `running_var`; factor 1 |
-| Scale | scale, bias (bottom dims axis..axis+num_axes) -> BatchNorm/affine `weight`, `bias` |
-| Bias | bias -> `bias` |
-| PReLU | slope (C), or () with `channel_shared` -> PReLU `weight` ((C,) or (1,)) |
-| Embed | weight (input_dim, num_output), bias -> Embedding `weight` (same layout), `bias` |
-| LSTM | W_xc (4H, I), b_c (4H), [W_xc_static], W_hc (4H, H), gates i,f,o,g -> `weight_ih_l0`, |
-| | `bias_ih_l0 + bias_hh_l0`, `weight_hh_l0`, gates i,f,g,o reordered |
-| RNN | W_xh, b_h, [W_xh_static], W_hh, W_ho, b_o -> `weight_ih_l0`, `bias_ih_l0 + bias_hh_l0`, |
-| | `weight_hh_l0`; W_ho and b_o (no PyTorch counterpart) by mapping |
-| Normalize (SSD) | scale (C), or () with `channel_shared` -> L2Norm `weight` |
-| BN (PSPNet fork) | slope, bias, mean, variance (1, C[, 1, 1]) -> `weight`, `bias`, `running_mean`, |
-| | `running_var` |
-| Parameter | the blob -> the checkpoint key equal to the layer name |
+The Caffe weight layouts themselves are documented once, in `purecaffe.io.blob_layouts`.
 
 A BatchNorm followed by a Scale (the Scale's bottom is the BatchNorm's top) is
 one PyTorch BatchNorm: the pairing is done in `purecaffe.manual.units`.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from google.protobuf.message import Message
 
 from purecaffe.manual.fillers import FillerSpec
+from purecaffe.tables import frozen_table
 
 # How checkpoint tensors become a Caffe blob.
 AS_IS = "as_is"              # the one tensor, reshaped only if just size-1 axes differ
@@ -60,21 +41,10 @@ class BlobLayout:
 
 
 LayoutFunction = Callable[[Message, int], tuple[BlobLayout, ...]]
-_LAYOUTS: dict[str, LayoutFunction] = {}
-
-
-def register_layout(*types: str) -> Callable[[LayoutFunction], LayoutFunction]:
-    def decorate(function: LayoutFunction) -> LayoutFunction:
-        for layer_type in types:
-            if layer_type in _LAYOUTS:
-                raise ValueError(f"layout for layer type {layer_type!r} registered twice")
-            _LAYOUTS[layer_type] = function
-        return function
-    return decorate
 
 
 def known_layer_types() -> tuple[str, ...]:
-    return tuple(sorted(_LAYOUTS))
+    return tuple(sorted(LAYOUTS))
 
 
 def blob_layouts(layer: Message, n_blobs: int) -> tuple[BlobLayout, ...]:
@@ -84,7 +54,7 @@ def blob_layouts(layer: Message, n_blobs: int) -> tuple[BlobLayout, ...]:
     with no filler and no PyTorch source: `fill` needs a mapping for it and
     `init` refuses it.
     """
-    function = _LAYOUTS.get(layer.type)
+    function = LAYOUTS.get(layer.type)
     layouts = function(layer, n_blobs) if function is not None else ()
     if len(layouts) != n_blobs:
         # Unknown type, or shape inference allocated a different number of blobs than
@@ -104,7 +74,6 @@ def filler_or(message: Message, field: str, default: FillerSpec) -> FillerSpec:
     return FillerSpec.from_proto(getattr(message, field)) if message.HasField(field) else default
 
 
-@register_layout("Convolution", "Deconvolution", "DepthwiseConvolution", "ConvolutionDepthwise")
 def layout_convolution(layer: Message, n_blobs: int) -> tuple[BlobLayout, ...]:
     param = layer.convolution_param
     weight = BlobLayout("weight", FillerSpec.from_proto(param.weight_filler), ("weight",))
@@ -113,7 +82,6 @@ def layout_convolution(layer: Message, n_blobs: int) -> tuple[BlobLayout, ...]:
     return weight, BlobLayout("bias", FillerSpec.from_proto(param.bias_filler), ("bias",))
 
 
-@register_layout("InnerProduct")
 def layout_inner_product(layer: Message, n_blobs: int) -> tuple[BlobLayout, ...]:
     param = layer.inner_product_param
     weight = BlobLayout("weight", FillerSpec.from_proto(param.weight_filler), ("weight",),
@@ -123,7 +91,6 @@ def layout_inner_product(layer: Message, n_blobs: int) -> tuple[BlobLayout, ...]
     return weight, BlobLayout("bias", FillerSpec.from_proto(param.bias_filler), ("bias",))
 
 
-@register_layout("Embed")
 def layout_embed(layer: Message, n_blobs: int) -> tuple[BlobLayout, ...]:
     param = layer.embed_param
     weight = BlobLayout("weight", FillerSpec.from_proto(param.weight_filler), ("weight",))
@@ -132,14 +99,12 @@ def layout_embed(layer: Message, n_blobs: int) -> tuple[BlobLayout, ...]:
     return weight, BlobLayout("bias", FillerSpec.from_proto(param.bias_filler), ("bias",))
 
 
-@register_layout("BatchNorm")
 def layout_batch_norm(layer: Message, n_blobs: int) -> tuple[BlobLayout, ...]:
     # Caffe zero-fills all three; `fill` writes factor 1 so that mean/var are used as stored.
     return (BlobLayout("mean", ZERO, ("running_mean",)), BlobLayout("variance", ZERO, ("running_var",)),
             BlobLayout("factor", ZERO, (), ONE))
 
 
-@register_layout("Scale")
 def layout_scale(layer: Message, n_blobs: int) -> tuple[BlobLayout, ...]:
     param = layer.scale_param
     layouts: list[BlobLayout] = []
@@ -151,32 +116,27 @@ def layout_scale(layer: Message, n_blobs: int) -> tuple[BlobLayout, ...]:
     return tuple(layouts)
 
 
-@register_layout("Bias")
 def layout_bias(layer: Message, n_blobs: int) -> tuple[BlobLayout, ...]:
     if len(layer.bottom) >= 2:
         return ()
     return (BlobLayout("bias", FillerSpec.from_proto(layer.bias_param.filler), ("bias",)),)
 
 
-@register_layout("PReLU")
 def layout_prelu(layer: Message, n_blobs: int) -> tuple[BlobLayout, ...]:
     return (BlobLayout("slope", filler_or(layer.prelu_param, "filler", FillerSpec("constant", value=0.25)),
                        ("weight",)),)
 
 
-@register_layout("Normalize")
 def layout_normalize(layer: Message, n_blobs: int) -> tuple[BlobLayout, ...]:
     return (BlobLayout("scale", filler_or(layer.norm_param, "scale_filler", FillerSpec("constant", value=1.0)),
                        ("weight",)),)
 
 
-@register_layout("Parameter")
 def layout_parameter(layer: Message, n_blobs: int) -> tuple[BlobLayout, ...]:
     # ParameterLayer reshapes a fresh blob without a filler: Caffe's memory starts zeroed.
     return (BlobLayout("param", ZERO, ("",)),)
 
 
-@register_layout("LSTM")
 def layout_lstm(layer: Message, n_blobs: int) -> tuple[BlobLayout, ...]:
     param = layer.recurrent_param
     weight = FillerSpec.from_proto(param.weight_filler)
@@ -189,7 +149,6 @@ def layout_lstm(layer: Message, n_blobs: int) -> tuple[BlobLayout, ...]:
     return tuple(layouts)
 
 
-@register_layout("RNN")
 def layout_rnn(layer: Message, n_blobs: int) -> tuple[BlobLayout, ...]:
     param = layer.recurrent_param
     weight = FillerSpec.from_proto(param.weight_filler)
@@ -203,7 +162,6 @@ def layout_rnn(layer: Message, n_blobs: int) -> tuple[BlobLayout, ...]:
     return tuple(layouts)
 
 
-@register_layout("BN")
 def layout_bn_fork(layer: Message, n_blobs: int) -> tuple[BlobLayout, ...]:
     # PSPNet/DeepLab-fork fused BN.  Forks disagree on the variance's initial value (0 or 1);
     # 1 is used so that a freshly initialised net does not divide by sqrt(eps).
@@ -213,3 +171,21 @@ def layout_bn_fork(layer: Message, n_blobs: int) -> tuple[BlobLayout, ...]:
             BlobLayout("mean", ZERO, ("running_mean",)),
             BlobLayout("variance", FillerSpec("constant", value=1.0), ("running_var",)))[:n_blobs]
 
+
+# Layer type(s) -> the function giving its parameter blobs; fork aliases share a function.
+LAYOUT_KINDS: tuple[tuple[tuple[str, ...], LayoutFunction], ...] = (
+    (("Convolution", "Deconvolution", "DepthwiseConvolution", "ConvolutionDepthwise"), layout_convolution),
+    (("InnerProduct",), layout_inner_product),
+    (("Embed",), layout_embed),
+    (("BatchNorm",), layout_batch_norm),
+    (("Scale",), layout_scale),
+    (("Bias",), layout_bias),
+    (("PReLU",), layout_prelu),
+    (("Normalize",), layout_normalize),
+    (("Parameter",), layout_parameter),
+    (("LSTM",), layout_lstm),
+    (("RNN",), layout_rnn),
+    (("BN",), layout_bn_fork),
+)
+LAYOUTS: Mapping[str, LayoutFunction] = frozen_table(
+    ((layer_type, function) for types, function in LAYOUT_KINDS for layer_type in types), what="layout for layer type")

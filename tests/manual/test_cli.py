@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 from manual_project import trained_model, write_project
-from test_checkpoint import payload_files
+from test_fill_refusals import payload_file
 
 import purecaffe
 
@@ -84,7 +84,7 @@ def test_fill_allow_flags(project: dict[str, Path], tmp_path: Path) -> None:
 def test_fill_refuses_pickled_code(project: dict[str, Path], tmp_path: Path, kind: str) -> None:
     marker = tmp_path / "PAYLOAD_RAN"
     output = tmp_path / "net.caffemodel"
-    checkpoint = payload_files(tmp_path, marker)[kind]
+    checkpoint = payload_file(tmp_path, kind, marker)
     result = cli("fill", project["prototxt"], checkpoint, "-o", output, "--map", project["mapping"])
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.startswith(f"purecaffe fill: error: {checkpoint}: refused: its pickle asks for posix.system")

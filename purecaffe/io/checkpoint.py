@@ -1,41 +1,50 @@
-"""Loading a PyTorch-side checkpoint into an ordered dict of name -> numpy array, safely.
+"""The one checkpoint reader: a PyTorch-side checkpoint -> an ordered dict of name -> numpy array, safely.
+
+Used by `purecaffe fill` (`purecaffe.manual`) and `purecaffe convert/verify --weights`
+(`purecaffe.cli.model_factory`).
 
 | format | how it is read | key order |
 |---|---|---|
 | `.pth` / `.pt` | `torch.load(weights_only=True)`: a pickle naming code is refused, not run | state_dict order |
-| `.npz` | `np.load(allow_pickle=False)` | `np.savez` argument order |
-| `.npy` (a dict) | restricted unpickler, `purecaffe.manual.npy_dict` | dict order |
-| `.safetensors` | parsed directly, `purecaffe.manual.safetensors_format` | none (stored sorted by name) |
+| `.npz` | streamed member by member, `purecaffe.io.npz_format` (no pickles) | `np.savez` argument order |
+| `.npy` (a dict) | restricted unpickler, `purecaffe.io.npy_dict` | dict order |
+| `.safetensors` | parsed directly, `purecaffe.io.safetensors_format` | none (stored sorted by name) |
 
 The format is recognised from the file's first bytes, not its name.  A
 checkpoint dict holding the state_dict under `state_dict`, `model` or
 `model_state_dict` is unwrapped; a `module.` (DataParallel) or `_orig_mod.`
-(torch.compile) prefix on every key is stripped.
+(torch.compile) prefix on every key is stripped, also both nested.
+
+Any file that cannot be read, whatever the reason, is a one-line `FormatError`
+(`UnsafeCheckpointError` when its pickle names code) naming the file and, where
+known, the key.  Every size a file claims is checked against the file before
+memory is allocated for it.
 """
 from __future__ import annotations
 
 import logging
 import os
-import re
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from purecaffe.errors import FormatError
-from purecaffe.manual.npy_dict import UnsafeCheckpointError, load_npy_dict
-from purecaffe.manual.safetensors_format import load_safetensors
+from purecaffe.errors import FormatError, first_line
+from purecaffe.io.npy_dict import UnsafeCheckpointError, load_npy_dict
+from purecaffe.io.npz_format import load_npz
+from purecaffe.io.safetensors_format import load_safetensors
+from purecaffe.io.torch_checkpoint import load_torch
 
 log = logging.getLogger(__name__)
 
 PathLike = str | os.PathLike[str]
 
-WRAPPER_KEYS = ("state_dict", "model", "model_state_dict")
 REAL_KINDS = "biuf"  # numpy dtype kinds that convert to float32 exactly as numbers: bool, int, uint, float
 STRIPPED_PREFIXES = ("module.", "_orig_mod.")
+ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, NotImplementedError,
+              RuntimeError)
 
 
 @dataclass(frozen=True)
@@ -57,9 +66,9 @@ def load_checkpoint(path: PathLike) -> Checkpoint:
     unwrapped: str = ""
     skipped: tuple[str, ...] = ()
     if kind == "torch":
-        tensors, unwrapped, skipped = _load_torch(path)
+        tensors, unwrapped, skipped = load_torch(path)
     elif kind == "npz":
-        tensors = _load_npz(path)
+        tensors = load_npz(path)
     elif kind == "npy":
         tensors = load_npy_dict(path)
     else:
@@ -82,19 +91,20 @@ def _require_real_numbers(tensors: Mapping[str, np.ndarray], path: PathLike) -> 
 
 
 def sniff_format(path: PathLike) -> str:
+    """"torch", "npz", "npy" or "safetensors", from the first bytes (and a zip's member names)."""
     try:
         with open(path, "rb") as handle:
             head = handle.read(16)
     except OSError as error:
-        raise FormatError(f"cannot read: {error.strerror}", path=path) from None
+        raise FormatError(f"cannot read: {error.strerror or error}", path=path) from None
     if head.startswith(b"\x93NUMPY"):
         return "npy"
     if head.startswith(b"PK\x03\x04"):
         try:
             with zipfile.ZipFile(path) as archive:
                 names = archive.namelist()
-        except zipfile.BadZipFile as error:
-            raise FormatError(f"a broken zip archive: {error}", path=path) from None
+        except ZIP_ERRORS as error:
+            raise FormatError(f"a broken zip archive: {first_line(error)}", path=path) from None
         if any(name.endswith("/data.pkl") or name == "data.pkl" for name in names):
             return "torch"
         if names and all(name.endswith(".npy") for name in names):
@@ -109,80 +119,13 @@ def sniff_format(path: PathLike) -> str:
                       f"expected .pth/.pt, .npz, .npy (a dict) or .safetensors", path=path, place="byte 0")
 
 
-def _load_torch(path: PathLike) -> tuple[dict[str, np.ndarray], str, tuple[str, ...]]:
-    import pickle
-
-    import torch
-
-    try:
-        loaded = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as error:
-        raise UnsafeCheckpointError(_refusal(str(error)), path=path) from None
-    except (RuntimeError, EOFError, ValueError, OSError) as error:
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise FormatError(f"torch.load failed: {first}", path=path) from None
-    state, unwrapped = _find_state_dict(loaded, path)
-    tensors: dict[str, np.ndarray] = {}
-    skipped: list[str] = []
-    for key, value in state.items():
-        if isinstance(value, torch.Tensor):
-            tensors[str(key)] = _tensor_to_numpy(value, path, str(key))
-        else:
-            skipped.append(str(key))
-    return tensors, unwrapped, tuple(skipped)
-
-
-def _refusal(message: str) -> str:
-    """One line saying why torch's weights-only unpickler refused the file."""
-    found = re.search(r"GLOBAL ([\w.]+)", message)
-    what = f"asks for {found.group(1)}" if found else "holds more than tensors"
-    return (f"refused: its pickle {what}, which weights-only loading does not allow "
-            f"(a checkpoint that carries code is never executed; save model.state_dict() instead)")
-
-
-def _find_state_dict(loaded: Any, path: PathLike) -> tuple[Mapping[str, Any], str]:
-    import torch
-
-    if not isinstance(loaded, Mapping):
-        raise FormatError(f"holds a {type(loaded).__name__}, not a state_dict (save model.state_dict())",
-                          path=path)
-    if any(isinstance(value, torch.Tensor) for value in loaded.values()):
-        return loaded, ""
-    for key in WRAPPER_KEYS:
-        inner = loaded.get(key)
-        if isinstance(inner, Mapping) and any(isinstance(v, torch.Tensor) for v in inner.values()):
-            return inner, key
-    keys = ", ".join(map(str, list(loaded)[:8]))
-    raise FormatError(f"no state_dict found: the dict has no tensors and none under "
-                      f"{'/'.join(WRAPPER_KEYS)} (its keys: {keys})", path=path)
-
-
-def _tensor_to_numpy(tensor: Any, path: PathLike, key: str) -> np.ndarray:
-    import torch
-
-    if tensor.is_sparse or tensor.is_quantized or tensor.is_complex():
-        raise FormatError("sparse, quantized or complex tensors are not supported", path=path, place=key)
-    tensor = tensor.detach()
-    if tensor.dtype in (torch.bfloat16, torch.float16):
-        tensor = tensor.float()
-    return tensor.contiguous().numpy()
-
-
-def _load_npz(path: PathLike) -> dict[str, np.ndarray]:
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            return {key: archive[key] for key in archive.files}
-    except ValueError as error:
-        if "allow_pickle" in str(error):
-            raise UnsafeCheckpointError("refused: it holds pickled objects (only plain numeric arrays are "
-                                        "accepted; pickled code is never executed)", path=path) from None
-        raise FormatError(f"not a valid .npz: {error}", path=path) from None
-
-
 def strip_common_prefix(tensors: Mapping[str, np.ndarray]) -> tuple[dict[str, np.ndarray], str]:
-    """Drop `module.` (or `_orig_mod.`) when every key has it."""
+    """Drop `module.` (or `_orig_mod.`, or both nested) when every key has it."""
     for prefix in STRIPPED_PREFIXES:
         if tensors and all(key.startswith(prefix) for key in tensors):
             inner, more = strip_common_prefix({key[len(prefix):]: value for key, value in tensors.items()})
             return inner, prefix + more
     return dict(tensors), ""
+
+
+__all__ = ["Checkpoint", "UnsafeCheckpointError", "load_checkpoint", "sniff_format", "strip_common_prefix"]

@@ -12,12 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from manual_project import trained_model, write_project
 from torch import nn
 
 from purecaffe.errors import FormatError
-from purecaffe.manual import UnsafeCheckpointError, fill, load_checkpoint
-from purecaffe.manual.safetensors_format import load_safetensors
+from purecaffe.io.checkpoint import UnsafeCheckpointError, load_checkpoint
+from purecaffe.io.safetensors_format import load_safetensors
 
 
 class Payload:
@@ -148,16 +147,6 @@ def test_pickled_code_is_refused_not_run(tmp_path: Path, kind: str, message: str
     assert str(caught.value).startswith(f"{tmp_path}/{message}")
     assert "\n" not in str(caught.value)
     assert not marker.exists(), "the pickle's code ran"
-
-
-@pytest.mark.parametrize("kind", ["pth", "npy"])
-def test_fill_with_pickled_code_writes_nothing(tmp_path: Path, kind: str) -> None:
-    marker = tmp_path / "PAYLOAD_RAN"
-    project = write_project(tmp_path, trained_model())
-    output = tmp_path / "net.caffemodel"
-    with pytest.raises(UnsafeCheckpointError, match="refused: its pickle asks for posix.system"):
-        fill(project["prototxt"], payload_files(tmp_path, marker)[kind], output, project["mapping"])
-    assert not output.exists() and not marker.exists()
 
 
 def test_a_whole_pickled_module_is_refused(tmp_path: Path) -> None:

@@ -11,12 +11,14 @@ from __future__ import annotations
 import io
 import os
 import pickle
+import struct
+import tokenize
 from typing import Any
 
 import numpy as np
 from numpy.lib import format as npy_format
 
-from purecaffe.errors import FormatError
+from purecaffe.errors import FormatError, first_line
 
 PathLike = str | os.PathLike[str]
 
@@ -34,12 +36,20 @@ ALLOWED_GLOBALS: frozenset[tuple[str, str]] = frozenset({
 })
 
 
+# What numpy's header parser and the unpickler raise on damaged bytes.  A pickle's
+# counted-bytes opcode claiming terabytes fails as MemoryError before anything is allocated.
+HEADER_DAMAGE = (ValueError, OSError, EOFError, SyntaxError, TypeError, OverflowError, UnicodeDecodeError,
+                 RecursionError, MemoryError, tokenize.TokenError)
+PICKLE_DAMAGE = (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, KeyError, IndexError,
+                 UnicodeDecodeError, OverflowError, RecursionError, MemoryError, struct.error)
+
+
 class UnsafeCheckpointError(FormatError):
     """A checkpoint's pickle names code to run; it is refused, never executed."""
 
 
 class _ArraysOnlyUnpickler(pickle.Unpickler):
-    def __init__(self, handle: io.BufferedIOBase, path: PathLike) -> None:
+    def __init__(self, handle: io.BytesIO, path: PathLike) -> None:
         super().__init__(handle)
         self._path = path
 
@@ -67,17 +77,21 @@ def load_npy_dict(path: PathLike) -> dict[str, np.ndarray]:
             read_header = (npy_format.read_array_header_1_0 if version == (1, 0)
                            else npy_format.read_array_header_2_0)
             shape, _fortran, dtype = read_header(handle, max_header_size=1 << 20)
-        except (ValueError, OSError) as error:
-            raise FormatError(f"not a valid .npy file: {error}", path=path) from None
+        except HEADER_DAMAGE as error:
+            raise FormatError(f"not a valid .npy file: {first_line(error)}", path=path) from None
         if dtype != np.dtype(object):
             raise FormatError(f"holds one {dtype} array of shape {tuple(shape)}, not a dict of name -> array "
                               f"(save a dict with np.save or np.savez)", path=path)
-        try:
-            loaded = _ArraysOnlyUnpickler(handle, path).load()
-        except UnsafeCheckpointError:
-            raise
-        except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError) as error:
-            raise FormatError(f"its pickle does not hold a dict of arrays: {error}", path=path) from None
+        payload = handle.read()  # the file's own bytes: a length inside the pickle cannot make this grow
+    try:
+        loaded = _ArraysOnlyUnpickler(io.BytesIO(payload), path).load()
+    except UnsafeCheckpointError:
+        raise
+    except PICKLE_DAMAGE as error:
+        raise FormatError(f"its pickle does not hold a dict of arrays: {type(error).__name__}: "
+                          f"{first_line(error)}", path=path) from None
+    finally:
+        del payload
     value = loaded.item() if isinstance(loaded, np.ndarray) and loaded.dtype == object and loaded.ndim == 0 \
         else loaded
     if not isinstance(value, dict):
