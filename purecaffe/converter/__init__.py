@@ -79,25 +79,23 @@ class ConvertedNet:
         return tuple(ref.name for ref in self.graph.outputs)
 
     def save(self, path: PathLike) -> SavedFiles:
-        """Write `<path>.prototxt`, `<path>.caffemodel` and `<path>.purecaffe.json` (each atomically)."""
+        """Write `<path>.prototxt`, `<path>.caffemodel` and `<path>.purecaffe.json` as one set.
+
+        All three are staged and committed together (`purecaffe.io.fileset`): a failed or
+        killed save leaves the earlier set as it was, and two processes saving to one
+        prefix never mix their files.  Every layer goes into the caffemodel, as Caffe itself
+        writes them (layers without parameters get an empty blob list).
+        """
+        from purecaffe.io.fileset import atomic_files
         from purecaffe.io.prototxt import write_net
         from purecaffe.io.weights import save_weights
 
         files = output_paths(path)
-        # The caffemodel first: it is the one that can fail (2 GB limit), before anything else exists.
-        # Every layer goes into the caffemodel, as Caffe itself writes them (layers
-        # without parameters get an empty blob list), so a parameter-free net still
-        # has a valid caffemodel.
-        save_weights(files.caffemodel, {layer.name: self.weights.get(layer.name, []) for layer in self.net.layer},
-                     net=self.net)
-        try:
-            write_net(self.net, files.prototxt)
-            write_sidecar(files.sidecar, self.sidecar())
-        except BaseException:
-            # No half set of outputs: a caffemodel without its prototxt/sidecar is not a conversion.
-            for written in (files.caffemodel, files.prototxt):
-                written.unlink(missing_ok=True)
-            raise
+        with atomic_files(files.caffemodel, files.prototxt, files.sidecar) as (caffemodel, prototxt, sidecar):
+            save_weights(caffemodel, {layer.name: self.weights.get(layer.name, []) for layer in self.net.layer},
+                         net=self.net)
+            write_net(self.net, prototxt)
+            write_sidecar(sidecar, self.sidecar())
         log.info("wrote %s, %s and %s", files.prototxt, files.caffemodel, files.sidecar)
         return files
 

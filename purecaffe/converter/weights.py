@@ -1,21 +1,12 @@
 """The one place where PyTorch tensors become Caffe parameter blobs.
 
 Every blob that reaches a caffemodel passes through `caffe_blob` (float32,
-C-contiguous, a copy never sharing memory with the model, finite).  The
-functions below document each Caffe layer's blob layout once; lowerings call
-them instead of building lists by hand:
-
-=============  ==============================================================
-Convolution    [weight (out, in/group, kh, kw), bias (out,)]  == Conv2d.weight
-Deconvolution  [weight (in, out/group, kh, kw), bias (out,)]  == ConvTranspose2d.weight
-InnerProduct   [weight (out, in), bias (out,)]  == Linear.weight (transpose: false)
-BatchNorm      [mean (C,), variance (C,), scale_factor (1,)]; Caffe divides mean and
-               variance by the factor (0 means 0), so we store factor 1.
-Scale          [gamma (C...), beta (C...)] over bottom axes axis .. axis+num_axes
-Bias           [beta (C...)]
-PReLU          [slope (C,)] or (1,) with channel_shared
-Parameter      [value (shape)]
-=============  ==============================================================
+C-contiguous, finite).  The functions below give each Caffe layer's blobs in
+the layout documented once, in `purecaffe.io.blob_layouts` (Convolution,
+Deconvolution, InnerProduct, BatchNorm's three blobs, Scale, Bias, PReLU,
+Parameter, ...); lowerings call them instead of building lists by hand.  The
+shapes Caffe allocates come from the runtime (`canonical.make_layer`), and
+`LoweringContext.emit` checks each blob against them.
 """
 from __future__ import annotations
 

@@ -32,7 +32,6 @@ from purecaffe.io.sidecar import output_paths, read_sidecar
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 WRITER = HERE / "fault_writer.py"
-NOT_WIRED = "ConvertedNet.save does not commit its three files through io.fileset.atomic_files yet"
 
 
 def can_mount() -> bool:
@@ -149,7 +148,7 @@ def test_read_only_directory_keeps_the_earlier_output(tmp_path: Path, writer: st
 # --------------------------------------------------------------------------- subprocess faults
 
 
-@pytest.mark.parametrize("mode", [pytest.param("save", marks=pytest.mark.xfail(strict=True, reason=NOT_WIRED)),
+@pytest.mark.parametrize("mode", ["save",
                                   "proposed"])
 def test_a_file_size_limit_on_the_last_file_keeps_the_earlier_set(tmp_path: Path, mode: str) -> None:
     """RLIMIT_FSIZE below the sidecar's size: caffemodel and prototxt are written, then the sidecar fails."""
@@ -194,7 +193,7 @@ def test_sigkill_in_the_middle_of_a_large_save(tmp_path: Path, mode: str) -> Non
     assert hidden_partials(tmp_path) == [], "the next save removes what the killed one left"
 
 
-@pytest.mark.parametrize("mode", [pytest.param("save", marks=pytest.mark.xfail(strict=True, reason=NOT_WIRED)),
+@pytest.mark.parametrize("mode", ["save",
                                   "proposed"])
 def test_two_processes_saving_the_same_prefix(tmp_path: Path, mode: str) -> None:
     """A pauses before its sidecar; B saves meanwhile; then A finishes.  The set must be one run's."""
