@@ -3,6 +3,7 @@
 The pipeline, top to bottom:
 
 1. `capture.capture`   torch.export (non-strict) + functionalization -> `graph.Graph`
+1b. `cut.cut`          with `outputs=[...]`: end the graph at those modules/values
 2. `passes.PASSES`     torch-side clean-up, Graph -> Graph (constant folding, identities)
 3. `driver.lower`      each node through its registered lowering (`registry`,
                        `lowerings/<family>.py`), building layers with `builders`
@@ -27,6 +28,7 @@ import numpy as np
 from google.protobuf.message import Message
 
 from purecaffe.converter.capture import capture
+from purecaffe.converter.cut import CutReport, ModuleCall, blob_name, cut, cut_report, list_module_outputs, removed_nodes
 from purecaffe.converter.context import TensorRecord
 from purecaffe.converter.dialect import Dialect, get_dialect
 from purecaffe.converter.driver import Problem, UnsupportedOpsError, lower
@@ -34,6 +36,7 @@ from purecaffe.converter.graph import Graph
 from purecaffe.converter.passes import run_passes
 from purecaffe.converter.reference import order_inputs, torch_values
 from purecaffe.converter.registry import default_registry
+from purecaffe.errors import PurecaffeError
 from purecaffe.io.sidecar import SavedFiles, output_paths, sidecar_dict, write_sidecar
 
 log = logging.getLogger(__name__)
@@ -54,6 +57,8 @@ class ConvertedNet:
     graph: Graph = field(repr=False)
     dialect: Dialect = field(repr=False)
     program: Any = field(repr=False, compare=False)
+    cut: CutReport | None = None
+    """With `convert(..., outputs=[...])`: where the net was cut and what the cut removed."""
 
     @property
     def input_shapes(self) -> dict[str, tuple[int, ...]]:
@@ -99,7 +104,8 @@ class ConvertedNet:
         return sidecar_dict(name=self.name, records=self.mapping, net=self.net, input_names=self.input_names,
                             output_names=self.output_names, output_keys=self.graph.output_keys,
                             dialect=self.dialect.name, torch_inputs=self.torch_input_names,
-                            torch_outputs=self.torch_output_names)
+                            torch_outputs=self.torch_output_names,
+                            cut=None if self.cut is None else self.cut.to_json())
 
     def torch_reference(self, inputs: Sequence[Any] | Mapping[str, Any]) -> dict[str, np.ndarray]:
         """PyTorch's value of every captured tensor for `inputs`, keyed by torch value name.
@@ -116,8 +122,14 @@ class ConvertedNet:
 
 def convert(model: Any, inputs: Sequence[Any] | Any, *, name: str | None = None,
             input_names: Sequence[str] | None = None, output_names: Sequence[str] | None = None,
-            dialect: str | Dialect = "bvlc", kwargs: Mapping[str, Any] | None = None) -> ConvertedNet:
+            dialect: str | Dialect = "bvlc", kwargs: Mapping[str, Any] | None = None,
+            outputs: Sequence[str] | None = None) -> ConvertedNet:
     """Convert `model` (a torch.nn.Module in eval mode) traced on example `inputs`.
+
+    `outputs`: end the net at these module paths (`model.22.cv2.0`; `blocks.0#1` for the second call
+    of a module called twice) or captured value names (`list_outputs` shows both), in this order;
+    what only fed later computation is dropped, each output blob is named after its path (unless
+    `output_names` says otherwise), and `ConvertedNet.cut` reports what was removed.
 
     Raises `UnsupportedOpsError` listing every op that cannot be converted
     exactly (op, module path, source line, reason) before anything is written.
@@ -128,13 +140,56 @@ def convert(model: Any, inputs: Sequence[Any] | Any, *, name: str | None = None,
         inputs = (inputs,)
     target = get_dialect(dialect)
     captured = capture(model, tuple(inputs), kwargs)
-    graph = run_passes(captured.graph)
     net_name = name if name is not None else type(model).__name__
+    if outputs is None:
+        graph = run_passes(captured.graph)
+    else:
+        outputs = [outputs] if isinstance(outputs, str) else list(outputs)
+        kept = cut(captured.graph, outputs)
+        graph = run_passes(kept)
+        if output_names is None:
+            output_names = [blob_name(key) for key in kept.output_keys]
     lowered = lower(graph, registry=default_registry(), dialect=target, name=net_name,
                     input_names=input_names, output_names=output_names)
+    report = None if outputs is None else _cut_report(captured.graph, graph, outputs, target, net_name)
     return ConvertedNet(name=net_name, net=lowered.net, weights=lowered.weights, input_names=lowered.input_names,
                         output_names=lowered.output_names, mapping=lowered.records, graph=graph, dialect=target,
-                        program=captured.program)
+                        program=captured.program, cut=report)
 
 
-__all__ = ["ConvertedNet", "Problem", "SavedFiles", "UnsupportedOpsError", "convert"]
+def _cut_report(full: Graph, kept: Graph, outputs: Sequence[str], target: Dialect, name: str) -> CutReport:
+    """What the cut removed, and which removed ops the target could not have taken (found by lowering
+    the whole graph once more: only a lowering knows, e.g. that bvlc takes some permutes and not others)."""
+    whole = run_passes(full)
+    removed = removed_nodes(whole, kept)
+    refused: dict[str, str] = {}
+    if removed:
+        try:
+            lower(whole, registry=default_registry(), dialect=target, name=name)
+        except UnsupportedOpsError as error:
+            refused = {p.node: p.reason for p in error.problems}
+        except PurecaffeError as error:  # the uncut model fails for another reason: the registry says what it can
+            log.debug("the uncut graph does not lower (%s); judging the removed ops by the registry", error)
+            registry = default_registry()
+            refused = {n.name: f"no Caffe lowering for {n.op}" for n in removed
+                       if registry.find(n.op, n.overload) is None}
+    report = cut_report(outputs, removed, refused, dialect=target.name)
+    log.info("%s", report.describe())
+    return report
+
+
+def list_outputs(model: Any, inputs: Sequence[Any] | Any, *, kwargs: Mapping[str, Any] | None = None
+                 ) -> tuple[ModuleCall, ...]:
+    """Every module call of `model` on `inputs`, in order, with its output value names and shapes:
+    where `convert(..., outputs=[...])` can cut.  `cut.format_module_outputs` renders it as a table."""
+    import torch
+
+    if isinstance(inputs, torch.Tensor):
+        inputs = (inputs,)
+    types = {path: type(module).__name__ for path, module in model.named_modules()} \
+        if hasattr(model, "named_modules") else None
+    return list_module_outputs(capture(model, tuple(inputs), kwargs).graph, types)
+
+
+__all__ = ["ConvertedNet", "CutReport", "ModuleCall", "Problem", "SavedFiles", "UnsupportedOpsError", "convert",
+           "list_outputs"]

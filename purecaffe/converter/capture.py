@@ -230,7 +230,8 @@ def build_graph(program: ExportedProgram) -> Graph:
         nodes.append(Node(name=fx_node.name, op=op, overload=overload, args=bind_arguments(fx_node),
                           outputs=output_info(fx_node.meta.get("val")),
                           module_path=module_path(fx_node.meta), module_type=module_type(fx_node.meta),
-                          source=source_line(fx_node.meta.get("stack_trace"))))
+                          source=source_line(fx_node.meta.get("stack_trace")),
+                          module_calls=module_calls(fx_node.meta)))
 
     user_outputs = [spec.arg.name for spec in signature.output_specs if spec.kind == OutputKind.USER_OUTPUT]
     if any(spec.kind != OutputKind.USER_OUTPUT for spec in signature.output_specs):
@@ -314,12 +315,28 @@ def module_path(meta: Mapping[str, Any]) -> str:
     stack = meta.get("nn_module_stack") or {}
     if not stack:
         return ""
-    path = list(stack.values())[-1][0]
+    return _clean_path(list(stack.values())[-1][0])
+
+
+def _clean_path(path: str) -> str:
     # Older torch spells paths as L['self'].layer1[0].conv1.
     path = re.sub(r"^L\['self'\]\.?", "", str(path))
     path = re.sub(r"\[(\d+)\]", r".\1", path)
     path = re.sub(r"\['([^']*)'\]", r".\1", path)
     return path.strip(".")
+
+
+def module_calls(meta: Mapping[str, Any]) -> tuple[str, ...]:
+    """The enclosing module calls, outermost first, root excluded: `("b", "b.c")`; the k-th call
+    (k >= 1) of a module called several times is `b#k` (torch.export keys it `...@k`)."""
+    calls = []
+    for key, entry in (meta.get("nn_module_stack") or {}).items():
+        path = _clean_path(entry[0])
+        if not path:
+            continue
+        match = re.search(r"@(\d+)$", str(key))
+        calls.append(f"{path}#{match.group(1)}" if match and match.group(1) != "0" else path)
+    return tuple(calls)
 
 
 def module_type(meta: Mapping[str, Any]) -> str:
