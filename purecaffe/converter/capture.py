@@ -72,7 +72,7 @@ def capture(model: torch.nn.Module, inputs: Sequence[Any], kwargs: Mapping[str, 
         with torch.no_grad(), warnings.catch_warnings():
             # torch's own pytree deprecation noise, raised from inside export.
             warnings.filterwarnings("ignore", message=".*LeafSpec.*", category=FutureWarning)
-            program = torch.export.export(model, args, kwargs=dict(kwargs or {}), strict=False)
+            program = _export(model, args, kwargs)
             if decompose or not simple_mutations(program):
                 program = program.run_decompositions({})
     except PurecaffeError:
@@ -81,6 +81,37 @@ def capture(model: torch.nn.Module, inputs: Sequence[Any], kwargs: Mapping[str, 
         first = next((line for line in str(error).splitlines() if line.strip()), type(error).__name__)
         raise PurecaffeError(f"torch.export could not capture the model: {first.strip()}") from error
     return Captured(graph=functionalize_inplace(build_graph(program)), program=program)
+
+
+def _fake_constants(program: ExportedProgram) -> list[str]:
+    """Lifted constants that are fake tensors: tensor attributes the model assigned during the export
+    itself (a cache filled on the first call, e.g. a detector's anchors), which hold no values."""
+    from torch._subclasses.fake_tensor import FakeTensor
+
+    return [name for name, value in program.constants.items() if isinstance(value, FakeTensor)]
+
+
+def _export(model: torch.nn.Module, args: tuple[Any, ...], kwargs: Mapping[str, Any] | None) -> ExportedProgram:
+    """torch.export (non-strict), leaving the model as it was.
+
+    A model may fill a cache on its first call (Ultralytics' Detect sets `self.anchors` and
+    `self.shape`); done during an export, the cache keeps fake tensors, and the next capture of the
+    same model would read them as constants.  So every module's attributes are put back afterwards:
+    capturing twice gives the same program (which `verify` relies on)."""
+    state = {module: dict(vars(module)) for module in model.modules()}  # references only, no copies
+    try:
+        program = torch.export.export(model, args, kwargs=dict(kwargs or {}), strict=False)
+    finally:
+        for module, attributes in state.items():
+            current = vars(module)
+            if current.keys() != attributes.keys() or any(current[k] is not v for k, v in attributes.items()):
+                current.clear()
+                current.update(attributes)
+    fake = _fake_constants(program)
+    if fake:
+        raise UnsupportedError(f"the model's tensor attributes {', '.join(fake)} hold fake tensors, left there by "
+                               f"an earlier torch.export of it: convert a freshly built model")
+    return program
 
 
 def _schema(target: Any) -> Any:
