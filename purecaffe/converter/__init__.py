@@ -28,7 +28,8 @@ import numpy as np
 from google.protobuf.message import Message
 
 from purecaffe.converter.capture import capture
-from purecaffe.converter.cut import CutReport, ModuleCall, blob_name, cut, cut_report, list_module_outputs, removed_nodes
+from purecaffe.converter.cut import CutReport, InlineValue, ModuleCall, blob_name, cut_report, list_module_outputs, removed_nodes
+from purecaffe.converter.cut import cut as cut_graph
 from purecaffe.converter.context import TensorRecord
 from purecaffe.converter.dialect import Dialect, get_dialect
 from purecaffe.converter.driver import Problem, UnsupportedOpsError, lower
@@ -145,7 +146,7 @@ def convert(model: Any, inputs: Sequence[Any] | Any, *, name: str | None = None,
         graph = run_passes(captured.graph)
     else:
         outputs = [outputs] if isinstance(outputs, str) else list(outputs)
-        kept = cut(captured.graph, outputs)
+        kept = cut_graph(captured.graph, outputs)
         graph = run_passes(kept)
         if output_names is None:
             output_names = [blob_name(key) for key in kept.output_keys]
@@ -179,9 +180,10 @@ def _cut_report(full: Graph, kept: Graph, outputs: Sequence[str], target: Dialec
 
 
 def list_outputs(model: Any, inputs: Sequence[Any] | Any, *, kwargs: Mapping[str, Any] | None = None
-                 ) -> tuple[ModuleCall, ...]:
-    """Every module call of `model` on `inputs`, in order, with its output value names and shapes:
-    where `convert(..., outputs=[...])` can cut.  `cut.format_module_outputs` renders it as a table."""
+                 ) -> tuple[ModuleCall | InlineValue, ...]:
+    """Every module call of `model` on `inputs`, in order, with its output value names and shapes, and
+    the values computed inline in a `forward`: where `convert(..., outputs=[...])` can cut (by
+    `entry.spec`).  `purecaffe.converter.cut.format_module_outputs` renders it as a table."""
     import torch
 
     if isinstance(inputs, torch.Tensor):
@@ -191,5 +193,5 @@ def list_outputs(model: Any, inputs: Sequence[Any] | Any, *, kwargs: Mapping[str
     return list_module_outputs(capture(model, tuple(inputs), kwargs).graph, types)
 
 
-__all__ = ["ConvertedNet", "CutReport", "ModuleCall", "Problem", "SavedFiles", "UnsupportedOpsError", "convert",
+__all__ = ["ConvertedNet", "CutReport", "InlineValue", "ModuleCall", "Problem", "SavedFiles", "UnsupportedOpsError", "convert",
            "list_outputs"]
