@@ -72,6 +72,8 @@ def capture(model: torch.nn.Module, inputs: Sequence[Any], kwargs: Mapping[str, 
         with torch.no_grad(), warnings.catch_warnings():
             # torch's own pytree deprecation noise, raised from inside export.
             warnings.filterwarnings("ignore", message=".*LeafSpec.*", category=FutureWarning)
+            # A tensor cache filled during the export (`_export` puts the model back afterwards).
+            warnings.filterwarnings("ignore", message=".*assigned during export.*", category=UserWarning)
             program = _export(model, args, kwargs)
             if decompose or not simple_mutations(program):
                 program = program.run_decompositions({})
