@@ -52,6 +52,7 @@ def load_weights(path: PathLike, net: Message | None = None, proto: PathLike | N
 _LAZY_EXPORTS: dict[str, str] = {
     "convert": "purecaffe.converter",
     "ConvertedNet": "purecaffe.converter",
+    "list_outputs": "purecaffe.converter",
     "run": "purecaffe.runtime",
     "RunResult": "purecaffe.runtime",
     "infer_shapes": "purecaffe.runtime",

@@ -31,7 +31,7 @@ import torch
 import purecaffe
 from purecaffe.io.prototxt import write_net
 from torch_compare import DEFAULT_ATOL, DEFAULT_RTOL, BlobError, RuntimeCheck, _resolve_backend, \
-    assert_runtime_agrees, make_inputs, runtime_against_caffe
+    assert_runtime_agrees, eager_outputs, make_inputs, runtime_against_caffe
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +105,7 @@ class _Prepared:
     result: CaseResult
     tensors: tuple[torch.Tensor, ...] = ()
     reference: dict[str, np.ndarray] = field(default_factory=dict)
-    expected_outputs: list[np.ndarray] = field(default_factory=list)
+    expected_outputs: list[np.ndarray | None] = field(default_factory=list)
 
 
 def _prepare(case: Case) -> _Prepared:
@@ -118,9 +118,7 @@ def _prepare(case: Case) -> _Prepared:
     except Exception as error:  # noqa: BLE001 - kept for the case's own test to report
         result.conversion_error = error
         return _Prepared(result)
-    with torch.no_grad():
-        outputs = model(*tensors)
-    expected = [t.detach().numpy() for t in torch.utils._pytree.tree_leaves(outputs)]
+    expected = [None if t is None else t.detach().numpy() for t in eager_outputs(model, tensors, result.net)]
     return _Prepared(result, tensors, result.net.torch_reference(tensors), expected)
 
 
@@ -189,7 +187,7 @@ def _collect(item: _Prepared, k: int, after: Callable[[str, str], np.ndarray], k
     outputs = []
     for blob, torch_name, expected in zip(net.output_names, net.torch_output_names, item.expected_outputs):
         got = values.get(torch_name)
-        if got is not None and expected.size:
+        if got is not None and expected is not None and expected.size:
             outputs.append((blob, float(np.max(np.abs(got.astype(np.float64) - expected))),
                             float(np.max(np.abs(expected)))))
     result.output_errors = tuple(outputs)

@@ -44,6 +44,7 @@ class Origin:
     op: str = ""
     module_path: str = ""
     source: str = ""
+    node: str = ""
 
     def describe(self) -> str:
         where = self.module_path or "<model>"

@@ -3,6 +3,7 @@
 The pipeline, top to bottom:
 
 1. `capture.capture`   torch.export (non-strict) + functionalization -> `graph.Graph`
+1b. `cut.cut`          with `outputs=[...]`: end the graph at those modules/values
 2. `passes.PASSES`     torch-side clean-up, Graph -> Graph (constant folding, identities)
 3. `driver.lower`      each node through its registered lowering (`registry`,
                        `lowerings/<family>.py`) into canonical layers built by
@@ -34,12 +35,15 @@ from purecaffe.errors import ConverterBugError, PurecaffeError
 
 from purecaffe import targets
 from purecaffe.converter.capture import capture
+from purecaffe.converter.cut import CutReport, InlineValue, ModuleCall, blob_name, cut_report, list_module_outputs, removed_nodes
+from purecaffe.converter.cut import cut as cut_graph
 from purecaffe.converter.context import TensorRecord
 from purecaffe.converter.driver import Problem, UnsupportedOpsError, lower
 from purecaffe.converter.graph import Graph
 from purecaffe.converter.passes import run_passes
 from purecaffe.converter.reference import order_inputs, torch_values
 from purecaffe.converter.registry import default_registry
+from purecaffe.errors import PurecaffeError
 from purecaffe.io.sidecar import SavedFiles, output_paths, sidecar_dict, write_sidecar
 
 log = logging.getLogger(__name__)
@@ -60,6 +64,8 @@ class ConvertedNet:
     graph: Graph = field(repr=False)
     target: targets.Target = field(repr=False)
     program: Any = field(repr=False, compare=False)
+    cut: CutReport | None = None
+    """With `convert(..., outputs=[...])`: where the net was cut and what the cut removed."""
 
     @property
     def input_shapes(self) -> dict[str, tuple[int, ...]]:
@@ -103,7 +109,8 @@ class ConvertedNet:
         return sidecar_dict(name=self.name, records=self.mapping, net=self.net, input_names=self.input_names,
                             output_names=self.output_names, output_keys=self.graph.output_keys,
                             target=self.target.name, torch_inputs=self.torch_input_names,
-                            torch_outputs=self.torch_output_names)
+                            torch_outputs=self.torch_output_names,
+                            cut=None if self.cut is None else self.cut.to_json())
 
     def torch_reference(self, inputs: Sequence[Any] | Mapping[str, Any]) -> dict[str, np.ndarray]:
         """PyTorch's value of every captured tensor for `inputs`, keyed by torch value name.
@@ -120,14 +127,21 @@ class ConvertedNet:
 
 def convert(model: Any, inputs: Sequence[Any] | Any, *, name: str | None = None,
             input_names: Sequence[str] | None = None, output_names: Sequence[str] | None = None,
-            target: str | targets.Target = "bvlc", kwargs: Mapping[str, Any] | None = None) -> ConvertedNet:
+            target: str | targets.Target = "bvlc", kwargs: Mapping[str, Any] | None = None,
+            outputs: Sequence[str] | None = None) -> ConvertedNet:
     """Convert `model` (a torch.nn.Module in eval mode) traced on example `inputs` for `target`.
 
     `target` is the toolchain that will read the files (`purecaffe.targets.TARGETS`: bvlc,
-    caffe1, nnie, rknn, opencv); only what it reads the same way is written.  Raises
-    `UnsupportedOpsError` listing every op that cannot be converted exactly for it (op,
-    module path, source line, reason) before anything is written, and
-    `ConverterBugError` for a bug in purecaffe itself.
+    caffe1, nnie, rknn, opencv); only what it reads the same way is written.
+
+    `outputs`: end the net at these module paths (`model.22.cv2.0`; `blocks.0#1` for the second call
+    of a module called twice) or captured value names (`list_outputs` shows both), in this order;
+    what only fed later computation is dropped, each output blob is named after its path (unless
+    `output_names` says otherwise), and `ConvertedNet.cut` reports what was removed.
+
+    Raises `UnsupportedOpsError` listing every op that cannot be converted exactly for the target
+    (op, module path, source line, reason) before anything is written, and `ConverterBugError`
+    for a bug in purecaffe itself.
     """
     import torch
 
@@ -135,8 +149,38 @@ def convert(model: Any, inputs: Sequence[Any] | Any, *, name: str | None = None,
         inputs = (inputs,)
     chosen = targets.get_target(target)
     captured = capture(model, tuple(inputs), kwargs)
-    graph = _guarded("a clean-up pass", run_passes, captured.graph)
     net_name = name if name is not None else type(model).__name__
+    if outputs is None:
+        graph = _guarded("a clean-up pass", run_passes, captured.graph)
+    else:
+        outputs = [outputs] if isinstance(outputs, str) else list(outputs)
+        kept = cut_graph(captured.graph, outputs)
+        graph = _guarded("a clean-up pass", run_passes, kept)
+        if output_names is None:
+            output_names = [blob_name(key) for key in kept.output_keys]
+    finished, layer_count = _lower_for(graph, chosen, input_names=input_names, output_names=output_names)
+    net = _guarded(f"serialization for {chosen.name}", lambda: targets.net_parameter(
+        finished.layers, name=net_name, target=chosen))
+    weights = {layer.name: list(layer.weights) for layer in finished.layers if layer.weights}
+    log.info("converted %s for %s: %d layers (%d before legalization)", net_name, chosen.name,
+             len(finished.layers), layer_count)
+    report = None if outputs is None else _cut_report(captured.graph, graph, outputs, chosen)
+    return ConvertedNet(name=net_name, net=net, weights=weights, input_names=finished.input_names,
+                        output_names=finished.output_names, mapping=finished.records, graph=graph, target=chosen,
+                        program=captured.program, cut=report)
+
+
+@dataclass(frozen=True)
+class _ForTarget:
+    layers: tuple[Any, ...]
+    records: tuple[TensorRecord, ...]
+    input_names: tuple[str, ...]
+    output_names: tuple[str, ...]
+
+
+def _lower_for(graph: Graph, chosen: targets.Target, *, input_names: Sequence[str] | None = None,
+               output_names: Sequence[str] | None = None) -> tuple[_ForTarget, int]:
+    """Lowering, then the target stage: legalize, check (refusals name the torch node), finish."""
     lowered = lower(graph, registry=default_registry(), target=chosen.name, input_names=input_names)
     if output_names is not None and len(output_names) != len(lowered.output_names):
         raise PurecaffeError(f"{len(output_names)} output names given for {len(lowered.output_names)} model outputs")
@@ -149,14 +193,8 @@ def convert(model: Any, inputs: Sequence[Any] | Any, *, name: str | None = None,
         records = tuple(r for r in records if r.op != "input")
     finished = targets.finish(legal, records, inputs=lowered.input_names, outputs=lowered.output_names,
                               output_names=output_names, silence=chosen.silence)
-    net = _guarded(f"serialization for {chosen.name}", lambda: targets.net_parameter(
-        finished.layers, name=net_name, target=chosen))
-    weights = {layer.name: list(layer.weights) for layer in finished.layers if layer.weights}
-    log.info("converted %s for %s: %d layers (%d before legalization)", net_name, chosen.name,
-             len(finished.layers), len(lowered.layers))
-    return ConvertedNet(name=net_name, net=net, weights=weights, input_names=lowered.input_names,
-                        output_names=finished.output_names, mapping=finished.records, graph=graph, target=chosen,
-                        program=captured.program)
+    return _ForTarget(finished.layers, finished.records, lowered.input_names, finished.output_names), \
+        len(lowered.layers)
 
 
 def _problem(finding: targets.Finding) -> Problem:
@@ -165,7 +203,7 @@ def _problem(finding: targets.Finding) -> Problem:
     if origin is None:
         return Problem(op=finding.layer_type, module_path="", source="", reason=reason, node=finding.layer)
     return Problem(op=origin.op, module_path=origin.module_path, source=origin.source, reason=reason,
-                   node=finding.layer)
+                   node=origin.node or finding.layer)
 
 
 def _guarded(stage: str, fn: Any, *args: Any) -> Any:
@@ -178,4 +216,41 @@ def _guarded(stage: str, fn: Any, *args: Any) -> Any:
         raise ConverterBugError(f"{type(error).__name__} in {stage}: {error}") from error
 
 
-__all__ = ["ConvertedNet", "Problem", "SavedFiles", "UnsupportedOpsError", "convert"]
+def _cut_report(full: Graph, kept: Graph, outputs: Sequence[str], target: targets.Target) -> CutReport:
+    """What the cut removed, and which removed ops the target could not have taken (found by lowering
+    the whole graph for the target once more: only lowering and legalization know, e.g., which
+    permutes a target takes)."""
+    whole = run_passes(full)
+    removed = removed_nodes(whole, kept)
+    refused: dict[str, str] = {}
+    if removed:
+        try:
+            _lower_for(whole, target)
+        except UnsupportedOpsError as error:
+            refused = {p.node: p.reason for p in error.problems}
+        except PurecaffeError as error:  # the uncut model fails for another reason: the registry says what it can
+            log.debug("the uncut graph does not lower (%s); judging the removed ops by the registry", error)
+            registry = default_registry()
+            refused = {n.name: f"no Caffe lowering for {n.op}" for n in removed
+                       if registry.find(n.op, n.overload) is None}
+    report = cut_report(outputs, removed, refused, target=target.name)
+    log.info("%s", report.describe())
+    return report
+
+
+def list_outputs(model: Any, inputs: Sequence[Any] | Any, *, kwargs: Mapping[str, Any] | None = None
+                 ) -> tuple[ModuleCall | InlineValue, ...]:
+    """Every module call of `model` on `inputs`, in order, with its output value names and shapes, and
+    the values computed inline in a `forward`: where `convert(..., outputs=[...])` can cut (by
+    `entry.spec`).  `purecaffe.converter.cut.format_module_outputs` renders it as a table."""
+    import torch
+
+    if isinstance(inputs, torch.Tensor):
+        inputs = (inputs,)
+    types = {path: type(module).__name__ for path, module in model.named_modules()} \
+        if hasattr(model, "named_modules") else None
+    return list_module_outputs(capture(model, tuple(inputs), kwargs).graph, types)
+
+
+__all__ = ["ConvertedNet", "CutReport", "InlineValue", "ModuleCall", "Problem", "SavedFiles", "UnsupportedOpsError",
+           "convert", "list_outputs"]

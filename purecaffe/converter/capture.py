@@ -72,7 +72,9 @@ def capture(model: torch.nn.Module, inputs: Sequence[Any], kwargs: Mapping[str, 
         with torch.no_grad(), warnings.catch_warnings():
             # torch's own pytree deprecation noise, raised from inside export.
             warnings.filterwarnings("ignore", message=".*LeafSpec.*", category=FutureWarning)
-            program = torch.export.export(model, args, kwargs=dict(kwargs or {}), strict=False)
+            # A tensor cache filled during the export (`_export` puts the model back afterwards).
+            warnings.filterwarnings("ignore", message=".*assigned during export.*", category=UserWarning)
+            program = _export(model, args, kwargs)
             if decompose or not simple_mutations(program):
                 program = program.run_decompositions({})
     except PurecaffeError:
@@ -81,6 +83,37 @@ def capture(model: torch.nn.Module, inputs: Sequence[Any], kwargs: Mapping[str, 
         first = next((line for line in str(error).splitlines() if line.strip()), type(error).__name__)
         raise PurecaffeError(f"torch.export could not capture the model: {first.strip()}") from error
     return Captured(graph=functionalize_inplace(build_graph(program)), program=program)
+
+
+def _fake_constants(program: ExportedProgram) -> list[str]:
+    """Lifted constants that are fake tensors: tensor attributes the model assigned during the export
+    itself (a cache filled on the first call, e.g. a detector's anchors), which hold no values."""
+    from torch._subclasses.fake_tensor import FakeTensor
+
+    return [name for name, value in program.constants.items() if isinstance(value, FakeTensor)]
+
+
+def _export(model: torch.nn.Module, args: tuple[Any, ...], kwargs: Mapping[str, Any] | None) -> ExportedProgram:
+    """torch.export (non-strict), leaving the model as it was.
+
+    A model may fill a cache on its first call (Ultralytics' Detect sets `self.anchors` and
+    `self.shape`); done during an export, the cache keeps fake tensors, and the next capture of the
+    same model would read them as constants.  So every module's attributes are put back afterwards:
+    capturing twice gives the same program (which `verify` relies on)."""
+    state = {module: dict(vars(module)) for module in model.modules()}  # references only, no copies
+    try:
+        program = torch.export.export(model, args, kwargs=dict(kwargs or {}), strict=False)
+    finally:
+        for module, attributes in state.items():
+            current = vars(module)
+            if current.keys() != attributes.keys() or any(current[k] is not v for k, v in attributes.items()):
+                current.clear()
+                current.update(attributes)
+    fake = _fake_constants(program)
+    if fake:
+        raise UnsupportedError(f"the model's tensor attributes {', '.join(fake)} hold fake tensors, left there by "
+                               f"an earlier torch.export of it: convert a freshly built model")
+    return program
 
 
 def _schema(target: Any) -> Any:
@@ -229,7 +262,8 @@ def build_graph(program: ExportedProgram) -> Graph:
         nodes.append(Node(name=fx_node.name, op=op, overload=overload, args=bind_arguments(fx_node),
                           outputs=output_info(fx_node.meta.get("val")),
                           module_path=module_path(fx_node.meta), module_type=module_type(fx_node.meta),
-                          source=source_line(fx_node.meta.get("stack_trace"))))
+                          source=source_line(fx_node.meta.get("stack_trace")),
+                          module_calls=module_calls(fx_node.meta)))
 
     user_outputs = [spec.arg.name for spec in signature.output_specs if spec.kind == OutputKind.USER_OUTPUT]
     if any(spec.kind != OutputKind.USER_OUTPUT for spec in signature.output_specs):
@@ -313,12 +347,28 @@ def module_path(meta: Mapping[str, Any]) -> str:
     stack = meta.get("nn_module_stack") or {}
     if not stack:
         return ""
-    path = list(stack.values())[-1][0]
+    return _clean_path(list(stack.values())[-1][0])
+
+
+def _clean_path(path: str) -> str:
     # Older torch spells paths as L['self'].layer1[0].conv1.
     path = re.sub(r"^L\['self'\]\.?", "", str(path))
     path = re.sub(r"\[(\d+)\]", r".\1", path)
     path = re.sub(r"\['([^']*)'\]", r".\1", path)
     return path.strip(".")
+
+
+def module_calls(meta: Mapping[str, Any]) -> tuple[str, ...]:
+    """The enclosing module calls, outermost first, root excluded: `("b", "b.c")`; the k-th call
+    (k >= 1) of a module called several times is `b#k` (torch.export keys it `...@k`)."""
+    calls = []
+    for key, entry in (meta.get("nn_module_stack") or {}).items():
+        path = _clean_path(entry[0])
+        if not path:
+            continue
+        match = re.search(r"@(\d+)$", str(key))
+        calls.append(f"{path}#{match.group(1)}" if match and match.group(1) != "0" else path)
+    return tuple(calls)
 
 
 def module_type(meta: Mapping[str, Any]) -> str:

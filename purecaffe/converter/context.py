@@ -162,7 +162,7 @@ class LoweringContext:
         if got != layer.param_shapes:
             raise ConverterBugError(f"layer {layer.name} ({layer.type}) was given weights {list(map(list, got))} "
                                     f"but Caffe allocates {list(map(list, layer.param_shapes))}", **self._origin())
-        origin = Origin(**self._origin()) if self.node is not None else None
+        origin = Origin(**self._origin(), node=self.node.name) if self.node is not None else None
         layer = dataclasses.replace(layer, weights=tuple(blobs), origin=origin)
         self.layers.append(layer)
         if result is not None:

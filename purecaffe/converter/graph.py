@@ -13,7 +13,7 @@ Python:
   (`"aten.max_pool2d"`), `overload` the overload (`"default"`, `"Tensor"`),
   `args` *all* schema arguments by their ATen names with defaults filled in,
   `outputs` the captured torch shapes and dtypes, plus where it came from
-  (`module_path`, `module_type`, `source`).
+  (`module_path`, `module_type`, `source`, and the enclosing `module_calls`).
 
 `operator.getitem` on a multi-output node is a Node with `op == "getitem"`
 and args `{"self": Ref, "index": int}`; the lowering driver resolves it, no
@@ -68,6 +68,10 @@ class Node:
     module_path: str = ""
     module_type: str = ""
     source: str = ""
+    module_calls: tuple[str, ...] = ()
+    """The module calls the op ran inside, outermost first, the root model excluded: `("layer1",
+    "layer1.0", "layer1.0.conv1")`; a repeated call of one module is `path#k` (k-th call from 0,
+    `blocks.0#1`), the first call plain `path`.  `cut` finds a module's output with it."""
     synthetic: bool = False
     """Made by a pass, with no tensor of the same value in the torch program (e.g. the un-permuted
     flatten of `patterns.fold_permute_into_linear`): lowered like any node, never in the mapping."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -44,7 +44,11 @@ VERSION = 1
 
 def sidecar_dict(*, name: str, records: Sequence[TensorRecord], net: Message, input_names: Sequence[str],
                  output_names: Sequence[str], output_keys: Sequence[str], target: str,
-                 torch_inputs: Sequence[str], torch_outputs: Sequence[str]) -> dict[str, Any]:
+                 torch_inputs: Sequence[str], torch_outputs: Sequence[str],
+                 cut: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The sidecar's content.  `cut` (a net ended early by `convert(..., outputs=...)`): where it was
+    cut and what was removed; its outputs are then PyTorch's values at those modules, which the
+    `outputs` entries name (`torch`) like every other tensor."""
     writers: dict[str, list[str]] = {}
     for layer in net.layer:
         for top in layer.top:
@@ -59,12 +63,15 @@ def sidecar_dict(*, name: str, records: Sequence[TensorRecord], net: Message, in
             if overwritten_by:
                 entry["overwritten_by"] = overwritten_by
         tensors.append(entry)
-    return {
+    data = {
         "format": FORMAT, "version": VERSION, "name": name, "target": target,
         "inputs": [{"blob": b, "torch": t} for b, t in zip(input_names, torch_inputs)],
         "outputs": [{"blob": b, "torch": t, "key": k} for b, t, k in zip(output_names, torch_outputs, output_keys)],
-        "tensors": tensors,
     }
+    if cut is not None:
+        data["cut"] = dict(cut)
+    data["tensors"] = tensors
+    return data
 
 
 def sidecar_text(data: dict[str, Any]) -> str:

@@ -153,8 +153,9 @@ def build_report(sidecar: Mapping[str, Any], expected: Mapping[str, np.ndarray],
             torch_name=entry["torch"], module=entry.get("module", ""), op=entry.get("op", ""),
             torch_shape=tuple(entry.get("shape", ())), caffe_shape=shape, max_abs_err=max_abs, max_rel_err=max_rel,
             cosine=cosine, scale=scale, passed=passed, note=note))
+    cut = tuple((sidecar.get("cut") or {}).get("outputs", ()))
     return ParityReport(name=name, backend=outputs.backend, rtol=rtol, atol=atol, comparisons=tuple(comparisons),
-                        backend_error=outputs.error, min_cosine=min_cosine)
+                        backend_error=outputs.error, min_cosine=min_cosine, cut=cut)
 
 
 def _inferred_shapes(net: Any, sidecar: Mapping[str, Any], expected: Mapping[str, np.ndarray]

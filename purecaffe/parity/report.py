@@ -20,6 +20,8 @@ class ParityReport:
     comparisons: tuple[BlobComparison, ...]
     backend_error: str | None = None
     min_cosine: float | None = None  # fp16 backends: each blob's cosine similarity with torch must reach this
+    cut: tuple[str, ...] = ()
+    """The outputs a cut net ends at (`convert(..., outputs=...)`): parity holds up to the cut."""
 
     @property
     def passed(self) -> bool:
@@ -36,6 +38,10 @@ class ParityReport:
         return max(scored, key=lambda c: c.max_rel_err or 0.0) if scored else None
 
     def summary(self) -> str:
+        text = self._summary()
+        return f"{text} (net cut at {', '.join(self.cut)}: compared up to the cut)" if self.cut else text
+
+    def _summary(self) -> str:
         refused = f"the {self.backend} backend refused the net: {self.backend_error}" if self.backend_error else ""
         first = self.first_divergence
         if first is None and refused:
@@ -62,6 +68,7 @@ class ParityReport:
     def to_dict(self) -> dict:
         first = self.first_divergence
         return {"name": self.name, "backend": self.backend, "passed": self.passed, "rtol": self.rtol,
+                "cut": list(self.cut),
                 "atol": self.atol, "min_cosine": self.min_cosine, "backend_error": self.backend_error,
                 "first_divergence": None if first is None else {"layer": first.layer, "blob": first.blob,
                                                                  "module": first.module, "op": first.op},
