@@ -21,6 +21,7 @@ COMMANDS: tuple[str, ...] = (
     "verify",
     "verify-caffe",
     "caffe-rootfs",
+    "caffe-image",
     "init", "fill",
 )
 
