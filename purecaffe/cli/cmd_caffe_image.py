@@ -6,7 +6,7 @@ import sys
 
 from purecaffe.realcaffe.docker import default_image
 from purecaffe.realcaffe.engine import ENGINE_ENV, find_engine
-from purecaffe.realcaffe.image import build_image, image_exists
+from purecaffe.realcaffe.image import build_image, image_ready
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     engine = find_engine()
     image = args.image or default_image()
     print(f"container engine: {engine.describe()}", file=sys.stderr)
-    if args.rebuild or not image_exists(engine, image):
+    if args.rebuild or not image_ready(engine, image):
         print(f"building {image} (a few minutes) ...", file=sys.stderr)
         seconds = build_image(engine, image, pull=not args.no_pull)
         print(f"done in {seconds:.0f} s", file=sys.stderr)

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
+import json
 import logging
 import os
 import re
@@ -37,6 +39,8 @@ from purecaffe.realcaffe.rootfs import DEFAULT_MIRROR, MIRROR_ENV, find_tool, is
 log = logging.getLogger(__name__)
 
 DEFAULT_IMAGE = "caffe-verify"
+ASSETS_LABEL = "purecaffe.assets"
+"""Label of an image purecaffe built: a hash of the Dockerfile, package list and runner it was built from."""
 PULL_TIMEOUT = 300.0
 BUILD_TIMEOUT = 3600.0
 
@@ -72,6 +76,36 @@ def image_exists(engine: ContainerEngine, image: str) -> bool:
     done = subprocess.run(engine.command("image", "inspect", image), stdin=subprocess.DEVNULL,
                           capture_output=True, check=False)
     return done.returncode == 0
+
+
+def assets_digest() -> str:
+    """A short hash of the build context (an image built from other files is rebuilt)."""
+    digest = hashlib.sha256()
+    for name in (DOCKERFILE, PACKAGES_FILE, RUNNER_FILE):
+        digest.update(data_file(name).read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def image_label(engine: ContainerEngine, image: str) -> str | None:
+    """The image's `purecaffe.assets` label (None: no such image or no label)."""
+    done = subprocess.run(engine.command("image", "inspect", "--format", "{{json .Config.Labels}}", image),
+                          stdin=subprocess.DEVNULL, capture_output=True, check=False)
+    try:
+        labels = json.loads(done.stdout.decode("utf-8", "replace").strip() or "null") if done.returncode == 0 else None
+    except ValueError:
+        return None
+    return labels.get(ASSETS_LABEL) if isinstance(labels, dict) else None
+
+
+def image_ready(engine: ContainerEngine, image: str) -> bool:
+    """The image exists and, when purecaffe built it, from the files shipped now."""
+    if not image_exists(engine, image):
+        return False
+    label = image_label(engine, image)
+    if label is not None and label != assets_digest():
+        log.warning("image %s was built from other files (%s != %s): rebuilding", image, label, assets_digest())
+        return False
+    return True
 
 
 def _run(command: list[str], what: str, timeout: float, **kwargs: object) -> float:
@@ -153,7 +187,8 @@ def _build(engine: ContainerEngine, image: str, pull: bool) -> float:
     ensure_base_image(engine, pull=pull)
     with tempfile.TemporaryDirectory(prefix="purecaffe-docker-") as context:
         log.warning("building the image %s with %s (a few minutes)", image, engine.describe())
-        _run(engine.build_command("-t", image, str(build_context(Path(context)))),
+        _run(engine.build_command("--label", f"{ASSETS_LABEL}={assets_digest()}", "-t", image,
+                                  str(build_context(Path(context)))),
              f"{engine.name} build of {image}", BUILD_TIMEOUT, stdin=subprocess.DEVNULL)
     seconds = time.monotonic() - started
     log.warning("built the image %s in %.0f s", image, seconds)
@@ -179,11 +214,11 @@ def build_lock() -> Iterator[None]:
 
 def ensure_image(engine: ContainerEngine, image: str = DEFAULT_IMAGE, *, build: bool = True) -> None:
     """The image exists afterwards (built when missing and `build`), else a one-line error saying how."""
-    if image_exists(engine, image):
+    if image_ready(engine, image):
         return
     if not build:
         raise BackendUnavailableError(f"image {image} not found in {engine.name}: build it with "
                                       f"purecaffe caffe-image (or {engine.name} build -t {image} docker/)")
     with build_lock():
-        if not image_exists(engine, image):  # another process may have built it while we waited
+        if not image_ready(engine, image):  # another process may have built it while we waited
             _build(engine, image, pull=True)

@@ -72,7 +72,8 @@ def _run_one(tmp_path: Path) -> None:
 def test_missing_image_is_built_from_the_shipped_files(fake_docker: Path) -> None:
     backend = DockerBackend()
     assert backend.image == "caffe-verify"
-    assert _calls(fake_docker)[-1].startswith("docker build -t caffe-verify ")
+    assert _calls(fake_docker)[-1].startswith("docker build --label purecaffe.assets=")
+    assert " -t caffe-verify " in _calls(fake_docker)[-1]
     assert (fake_docker / "context-caffe_runner.py").read_bytes() == runner_path().read_bytes()
     assert "FROM debian:bullseye-slim" in (fake_docker / "context-Dockerfile").read_text()
     packages = (fake_docker / "context-packages.txt").read_text()
