@@ -1,13 +1,22 @@
 #!/usr/bin/env bash
 # Quick start, part 2: set up and run the whole test suite.
 # Real-Caffe tests build a Debian bullseye rootfs with python3-caffe (needs root and
-# debootstrap, installed here when we are root); without them they skip locally,
-# and fail under CI=true.
+# debootstrap) and the caffe-verify image from docker/Dockerfile (needs docker, or podman
+# and runc); as root, what is missing is installed here. Without them the tests skip
+# locally, and fail under CI=true.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-if [ "$(id -u)" = 0 ] && ! command -v debootstrap >/dev/null 2>&1; then
-    apt-get update -qq && apt-get install -y -qq debootstrap >/dev/null
+if [ "$(id -u)" = 0 ]; then
+    missing=()
+    command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
+    if ! { command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; }; then
+        command -v podman >/dev/null 2>&1 || missing+=(podman)
+        command -v runc >/dev/null 2>&1 || missing+=(runc)
+    fi
+    if [ "${#missing[@]}" -gt 0 ]; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    fi
 fi
 PYTHON="${PYTHON:-python3}"
 exec "$PYTHON" -m pytest -q -ra --durations=15 "$@"
