@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 
 from purecaffe.realcaffe.docker import default_image
 from purecaffe.realcaffe.engine import ENGINE_ENV, find_engine
-from purecaffe.realcaffe.image import build_image, image_ready
+from purecaffe.realcaffe.image import build_image, ensure_image, image_ready
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -30,7 +31,11 @@ def run(args: argparse.Namespace) -> int:
     print(f"container engine: {engine.describe()}", file=sys.stderr)
     if args.rebuild or not image_ready(engine, image):
         print(f"building {image} (a few minutes) ...", file=sys.stderr)
-        seconds = build_image(engine, image, pull=not args.no_pull)
-        print(f"done in {seconds:.0f} s", file=sys.stderr)
+        started = time.monotonic()
+        if args.rebuild:
+            build_image(engine, image, pull=not args.no_pull)
+        else:  # under the build lock: another process may have built it meanwhile
+            ensure_image(engine, image, pull=not args.no_pull)
+        print(f"done in {time.monotonic() - started:.0f} s", file=sys.stderr)
     print(f"{engine.name} {image}")
     return 0

@@ -212,7 +212,8 @@ def build_lock() -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def ensure_image(engine: ContainerEngine, image: str = DEFAULT_IMAGE, *, build: bool = True) -> None:
+def ensure_image(engine: ContainerEngine, image: str = DEFAULT_IMAGE, *, build: bool = True,
+                 pull: bool = True) -> None:
     """The image exists afterwards (built when missing and `build`), else a one-line error saying how."""
     if image_ready(engine, image):
         return
@@ -221,4 +222,4 @@ def ensure_image(engine: ContainerEngine, image: str = DEFAULT_IMAGE, *, build: 
                                       f"purecaffe caffe-image (or {engine.name} build -t {image} docker/)")
     with build_lock():
         if not image_ready(engine, image):  # another process may have built it while we waited
-            _build(engine, image, pull=True)
+            _build(engine, image, pull)

@@ -138,3 +138,14 @@ def test_docker_route_without_an_engine(fake_docker: Path, monkeypatch: pytest.M
     assert not docker.docker_available()
     with pytest.raises(BackendUnavailableError, match=r"no container engine answers \(chosen by "):
         resolve_backend("docker")
+
+
+def test_caffe_image_command_builds_once(fake_docker: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from purecaffe.cli import main
+
+    assert main(["caffe-image"]) == 0
+    assert capsys.readouterr().out.strip() == "docker caffe-verify"
+    builds = [call for call in _calls(fake_docker) if call.startswith("docker build")]
+    assert main(["caffe-image"]) == 0
+    assert [call for call in _calls(fake_docker) if call.startswith("docker build")] == builds
+    assert len(builds) == 1
