@@ -160,8 +160,10 @@ def make_base_image(engine: ContainerEngine, reference: str, *, mirror: str | No
         finally:
             if tar.stdout is not None:
                 tar.stdout.close()
-            if tar.wait() != 0:
-                raise BackendUnavailableError(f"tar of the debootstrap tree failed (exit {tar.returncode})")
+            tar.wait()
+        if tar.returncode != 0:  # the import read a cut-short tree: do not keep it
+            subprocess.run(engine.command("rmi", reference), capture_output=True, check=False)
+            raise BackendUnavailableError(f"tar of the debootstrap tree failed (exit {tar.returncode})")
     finally:
         remove_tree(work)
     log.warning("made the base image %s from a debootstrap %s minbase in %.0f s", reference, suite, seconds)
