@@ -14,13 +14,15 @@ Usage from any test directory (tests/ is on sys.path, see tests/conftest.py):
 
 (Importing the fixture into a conftest.py works too.)  Outside fixtures, call
 `get_real_caffe_backend()`.  The backend is resolved once per process, however many
-modules import the fixture: Docker when an engine answers, else the Debian rootfs
-(built on first use, ~1.5-4 min, cached on disk across runs under the user cache
-dir), else the test is skipped with the reason -- or FAILS under CI=true, where
-real Caffe is required.  Each run_real_caffe call then costs about 0.5 s plus the
+modules import the fixture: as root the Debian rootfs (built on first use, ~1.5-4 min,
+cached on disk across runs under the user cache dir; the cheapest route per run), otherwise
+"auto" (a container engine when one answers, see purecaffe.realcaffe.backend), else the
+test is skipped with the reason -- or FAILS under CI=true, where real Caffe is required.
+The container route has its own tests (tests/realcaffe/test_container_route.py), which
+check it gives the rootfs route's blobs bit for bit.  Each run_real_caffe call then costs about 0.5 s plus the
 forward pass.
 
-Environment: PURECAFFE_CAFFE_BACKEND=auto|docker|rootfs (default auto),
+Environment: PURECAFFE_CAFFE_BACKEND=auto|docker|rootfs (default: rootfs as root, else auto),
 PURECAFFE_ROOTFS_DIR=DIR (default: purecaffe's cache dir).
 
 `prepare_corpus_model(name, prototxt, work)` gives what real Caffe needs to
@@ -44,6 +46,7 @@ import purecaffe
 from corpus import fill_rule_weights, in_ci, model_dir, reference_meta
 from purecaffe.errors import BackendUnavailableError
 from purecaffe.realcaffe import Backend, resolve_backend
+from purecaffe.realcaffe.rootfs import is_root
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +63,11 @@ class Resolution:
 _resolved: list[Resolution] = []  # one resolution per test process (a test-only cache)
 
 
+def default_backend_name() -> str:
+    """rootfs as root (no container start per run), else auto."""
+    return "rootfs" if is_root() else "auto"
+
+
 def get_real_caffe_backend() -> Backend:
     """The ready backend (cached per process); skips, or fails under CI=true, when there is none."""
     if not _resolved:
@@ -67,7 +75,7 @@ def get_real_caffe_backend() -> Backend:
         backend: Backend | None = None
         error: str | None = None
         try:
-            backend = resolve_backend(os.environ.get(BACKEND_ENV, "auto"),
+            backend = resolve_backend(os.environ.get(BACKEND_ENV) or default_backend_name(),
                                       rootfs_dir=os.environ.get(ROOTFS_ENV) or None)
         except BackendUnavailableError as unavailable:
             error = unavailable.one_line()

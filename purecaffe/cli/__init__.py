@@ -25,6 +25,7 @@ COMMANDS: tuple[str, ...] = (
     "verify-caffe",
     "caffe-rootfs",
     "rknn-venv",
+    "caffe-image",
     "init", "fill",
 )
 

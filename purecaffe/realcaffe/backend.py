@@ -1,7 +1,8 @@
 """Choosing a real-Caffe backend and running one net through it: `run_real_caffe`.
 
-Backends: "docker" (image caffe-verify), "rootfs" (debootstrap tree + chroot,
-as root), "auto" = Docker when an engine answers, else the rootfs when running
+Backends: "docker" (image caffe-verify, through a docker or podman engine),
+"rootfs" (debootstrap tree + chroot, as root), "auto" = the container route when
+an engine answers, else the rootfs when running
 as root with debootstrap (or an already built tree), else
 `BackendUnavailableError` naming both routes.
 """
@@ -37,10 +38,10 @@ PathLike = str | os.PathLike[str]
 
 BACKEND_NAMES = ("auto", "docker", "rootfs")
 DEFAULT_TIMEOUT = 1800.0
-NO_BACKEND = ("no real-Caffe backend here: no Docker engine answers (`docker info`), and the rootfs route "
-              "needs root plus debootstrap. Either start Docker (the image is built from docker/Dockerfile: "
-              "docker build -t caffe-verify docker/), or as root: apt-get install debootstrap && "
-              "purecaffe caffe-rootfs")
+NO_BACKEND = ("no real-Caffe backend here: no container engine answers (`docker info`, `podman info`), and "
+              "the rootfs route needs root plus debootstrap. Either start Docker or install podman (the image "
+              "is built from docker/Dockerfile: purecaffe caffe-image), or as root: apt-get install "
+              "debootstrap && purecaffe caffe-rootfs")
 
 
 class Backend(Protocol):

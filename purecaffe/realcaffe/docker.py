@@ -1,19 +1,20 @@
-"""The Docker route: image `caffe-verify` (docker/Dockerfile) runs the runner on a mounted bundle.
+"""The container route: image `caffe-verify` (docker/Dockerfile) runs the runner on a mounted bundle.
 
-    docker build -t caffe-verify docker/
-    docker run --rm -v "$PWD/out:/bundle" caffe-verify
+    docker build -t caffe-verify docker/          (or: purecaffe caffe-image)
+    docker run --rm --network none --user "$(id -u):$(id -g)" -v "$PWD/out:/bundle" caffe-verify
 
-From Python the bundle is mounted at /bundle and this package's own runner is
-mounted over the image's copy, so the result format always matches the reader.
-When the image is missing it is built from the shipped Dockerfile, package list
-and runner (the same files as `docker/`).
+The engine is `docker` or `podman` (`purecaffe.realcaffe.engine`).  From Python
+the bundle is mounted at /bundle and this package's own runner is mounted over
+the image's copy, so the result format always matches the reader.  The runner's
+environment is the same as in the rootfs route (`process.runner_env`): nothing
+of the host leaks in.  When the image is missing it is built from the shipped
+Dockerfile, package list and runner (`purecaffe.realcaffe.image`).
 """
 from __future__ import annotations
 
 import contextlib
 import logging
 import os
-import shutil
 import subprocess
 import tempfile
 import uuid
@@ -21,82 +22,53 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from purecaffe.errors import BackendUnavailableError
-from purecaffe.realcaffe.assets import DOCKERFILE, PACKAGES_FILE, RUNNER_FILE, data_file, runner_path
+from purecaffe.realcaffe.engine import ContainerEngine, engine_available, find_engine
+from purecaffe.realcaffe.image import DEFAULT_IMAGE, ensure_image
+from purecaffe.realcaffe.image import build_image as build_engine_image
 from purecaffe.realcaffe.process import RunnerOutput, run_process, runner_env
+from purecaffe.realcaffe.assets import runner_path
 
 log = logging.getLogger(__name__)
 
-DEFAULT_IMAGE = "caffe-verify"
 IMAGE_ENV = "PURECAFFE_CAFFE_IMAGE"
 BUNDLE_MOUNT = "/bundle"
 RUNNER_IN_IMAGE = "/opt/purecaffe/caffe_runner.py"
 
 
-def docker_executable() -> str | None:
-    return shutil.which("docker")
+def docker_available() -> bool:
+    """True when a container engine (docker or podman) answers."""
+    return engine_available()
 
 
-def docker_available(timeout: float = 30.0) -> bool:
-    """True when a Docker engine answers (`docker info` succeeds)."""
-    docker = docker_executable()
-    if docker is None:
-        return False
-    try:
-        done = subprocess.run([docker, "info"], stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout,
-                              check=False)
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return done.returncode == 0
+def default_image() -> str:
+    return os.environ.get(IMAGE_ENV) or DEFAULT_IMAGE
 
 
-def image_exists(image: str) -> bool:
-    docker = docker_executable()
-    if docker is None:
-        return False
-    done = subprocess.run([docker, "image", "inspect", image], stdin=subprocess.DEVNULL, capture_output=True,
-                          check=False)
-    return done.returncode == 0
+def build_image(image: str | None = None, engine: ContainerEngine | None = None) -> float:
+    """Build the image from the shipped Dockerfile with the chosen engine; returns seconds."""
+    return build_engine_image(engine or find_engine(), image or default_image())
 
 
-def build_image(image: str = DEFAULT_IMAGE) -> None:
-    """`docker build -t IMAGE` from the shipped Dockerfile, package list and runner."""
-    docker = _require_docker()
-    with tempfile.TemporaryDirectory(prefix="purecaffe-docker-") as context:
-        shutil.copyfile(data_file(DOCKERFILE), Path(context) / "Dockerfile")
-        shutil.copyfile(data_file(PACKAGES_FILE), Path(context) / "packages.txt")
-        shutil.copyfile(data_file(RUNNER_FILE), Path(context) / "caffe_runner.py")
-        log.warning("building Docker image %s (a few minutes)", image)
-        done = subprocess.run([docker, "build", "-t", image, context], stdin=subprocess.DEVNULL,
-                              capture_output=True, check=False)
-    if done.returncode != 0:
-        tail = " | ".join(done.stderr.decode("utf-8", "replace").strip().splitlines()[-3:])
-        raise BackendUnavailableError(f"docker build of {image} failed: {tail}")
-
-
-def _require_docker() -> str:
-    docker = docker_executable()
-    if docker is None or not docker_available():
-        raise BackendUnavailableError("no Docker engine answers (`docker info` failed); start Docker, "
-                                      "or use the rootfs route as root: purecaffe caffe-rootfs")
-    return docker
+def bundle_command(engine: ContainerEngine, bundle: Path, image: str, *extra: str) -> list[str]:
+    """The README's bundle command for `engine`: `run --rm --network none --user U:G -v BUNDLE:/bundle IMAGE`."""
+    return engine.run_command("--rm", "--network", "none", "--user", f"{os.getuid()}:{os.getgid()}",
+                              "-v", f"{Path(bundle).resolve()}:{BUNDLE_MOUNT}", *extra, image)
 
 
 class DockerBackend:
-    """Runs bundles with real Caffe in the `caffe-verify` image."""
+    """Runs bundles with real Caffe in the `caffe-verify` image, through docker or podman."""
 
     name = "docker"
 
-    def __init__(self, image: str | None = None, *, build: bool = True) -> None:
-        self.docker = _require_docker()
-        self.image = image or os.environ.get(IMAGE_ENV) or DEFAULT_IMAGE
-        if not image_exists(self.image):
-            if not build:
-                raise BackendUnavailableError(f"Docker image {self.image} not found: "
-                                              f"docker build -t {self.image} docker/")
-            build_image(self.image)
+    def __init__(self, image: str | None = None, *, build: bool = True,
+                 engine: ContainerEngine | None = None) -> None:
+        self.engine = engine or find_engine()
+        self.image = image or default_image()
+        ensure_image(self.engine, self.image, build=build)
+        log.warning("container route: %s, image %s", self.engine.describe(), self.image)
 
     def describe(self) -> str:
-        return f"docker image {self.image}"
+        return f"{self.engine.name} image {self.image}"
 
     @contextlib.contextmanager
     def workspace(self) -> Iterator[Path]:
@@ -106,15 +78,13 @@ class DockerBackend:
 
     def run_bundle(self, bundle: Path, *, timeout: float | None = None) -> RunnerOutput:
         name = f"purecaffe-{uuid.uuid4().hex[:12]}"
-        command = [self.docker, "run", "--rm", "--name", name, "--network", "none",
-                   "--user", f"{os.getuid()}:{os.getgid()}",
-                   "-v", f"{Path(bundle).resolve()}:{BUNDLE_MOUNT}",
-                   "-v", f"{runner_path()}:{RUNNER_IN_IMAGE}:ro"]
+        extra = ["--name", name, "-v", f"{runner_path()}:{RUNNER_IN_IMAGE}:ro"]
         for key, value in runner_env("/tmp").items():
             if key != "PATH":
-                command += ["-e", f"{key}={value}"]
-        command += [self.image, BUNDLE_MOUNT]
-        output = run_process(command, timeout=timeout)
+                extra += ["-e", f"{key}={value}"]
+        output = run_process(bundle_command(self.engine, bundle, self.image, *extra) + [BUNDLE_MOUNT],
+                             timeout=timeout)
         if output.timed_out:
-            subprocess.run([self.docker, "kill", name], capture_output=True, check=False)
+            subprocess.run(self.engine.command("kill", name), capture_output=True, check=False)
         return output
+

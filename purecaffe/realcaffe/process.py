@@ -16,7 +16,9 @@ from dataclasses import dataclass
 log = logging.getLogger(__name__)
 
 PASSED_THROUGH = ("OPENBLAS_NUM_THREADS", "GLOG_minloglevel", "GLOG_v")
-"""Host variables handed to the runner when set (the runner pins OPENBLAS_NUM_THREADS=2 otherwise)."""
+"""Host variables handed to the runner when set (the runner pins OPENBLAS_NUM_THREADS=2 otherwise).
+The host's OPENBLAS_CORETYPE is not: the runner's kernels are pinned by `openblas_coretype()`."""
+AVX2_FLAGS = frozenset({"avx2", "fma"})
 
 LAUNCH_FAILURES = (125, 126, 127)
 """Exit statuses of `docker run` / `chroot` themselves failing (not of the runner)."""
@@ -30,6 +32,23 @@ class RunnerOutput:
     timed_out: bool = False
 
 
+def openblas_coretype(cpuinfo: str = "/proc/cpuinfo") -> str | None:
+    """OpenBLAS's kernels for the runner: "Haswell" when the CPU has AVX2 and FMA, else None (its own pick).
+
+    OpenBLAS 0.3.13 picks kernels per CPU, and SkylakeX (AVX-512) kernels round differently
+    from Haswell ones (~1e-6 of scale); the corpus references were made with Haswell kernels.
+    Same rule as `avx2_coretype` in the runner, which cannot see the CPU from inside the chroot.
+    """
+    try:
+        with open(cpuinfo, encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("flags"):
+                    return "Haswell" if AVX2_FLAGS <= set(line.split(":", 1)[1].split()) else None
+    except OSError:
+        pass
+    return None
+
+
 def runner_env(home: str) -> dict[str, str]:
     """The runner's whole environment: nothing of the host leaks in but `PASSED_THROUGH`."""
     env = {
@@ -38,6 +57,9 @@ def runner_env(home: str) -> dict[str, str]:
         "LANG": "C.UTF-8",
         "GLOG_minloglevel": "1",  # Caffe's INFO chatter off; warnings, errors and fatal CHECKs stay
     }
+    coretype = openblas_coretype()
+    if coretype is not None:
+        env["OPENBLAS_CORETYPE"] = coretype
     env.update({key: os.environ[key] for key in PASSED_THROUGH if key in os.environ})
     return env
 

@@ -40,7 +40,7 @@ MIRROR_ENV = "PURECAFFE_DEBIAN_MIRROR"
 STAMP = ".purecaffe-rootfs.json"
 """Written last into a finished tree; a tree without it is never run or reused."""
 SBIN_PATHS = ("/usr/local/sbin", "/usr/sbin", "/sbin")
-DOCKER_HINT = ("or verify with Docker instead: docker build -t caffe-verify docker/ "
+DOCKER_HINT = ("or verify in a container instead (Docker or podman): docker build -t caffe-verify docker/ "
                "(then --caffe-backend docker)")
 
 

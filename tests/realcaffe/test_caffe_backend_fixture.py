@@ -18,6 +18,7 @@ def no_backend(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     monkeypatch.setattr(caffe_backend, "_resolved", [])
     monkeypatch.setattr(caffe_backend, "resolve_backend", resolve)
     monkeypatch.delenv(caffe_backend.BACKEND_ENV, raising=False)
+    monkeypatch.setattr(caffe_backend, "is_root", lambda: False)
     return calls
 
 
@@ -34,3 +35,11 @@ def test_fails_under_ci(no_backend: list[str], monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("CI", "true")
     with pytest.raises(pytest.fail.Exception, match="required under CI=true"):
         caffe_backend.get_real_caffe_backend()
+
+
+def test_root_defaults_to_the_rootfs_route(no_backend: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(caffe_backend, "is_root", lambda: True)
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception):
+        caffe_backend.get_real_caffe_backend()
+    assert no_backend == ["rootfs"]

@@ -44,7 +44,7 @@ def test_no_backend_names_both_routes(monkeypatch: pytest.MonkeyPatch, capsys: p
     prototxt.write_text('name: "n"\n')
     assert main(["verify-caffe", str(prototxt)]) == 2
     err = _one_line_error(capsys)
-    assert "docker build -t caffe-verify docker/" in err and "purecaffe caffe-rootfs" in err
+    assert "purecaffe caffe-image" in err and "podman" in err and "purecaffe caffe-rootfs" in err
     assert "apt-get install debootstrap" in err
 
 
