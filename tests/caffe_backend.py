@@ -1,9 +1,8 @@
-"""Real Caffe for any test: the session fixture `real_caffe_backend`.
+"""Real Caffe for any test: the session fixture `real_caffe_backend` (defined in tests/conftest.py).
 
 Usage from any test directory (tests/ is on sys.path, see tests/conftest.py):
 
     import pytest
-    from caffe_backend import real_caffe_backend  # noqa: F401  (brings the fixture into this module)
     from purecaffe.realcaffe import run_real_caffe
 
     @pytest.mark.real_caffe
@@ -12,8 +11,7 @@ Usage from any test directory (tests/ is on sys.path, see tests/conftest.py):
         assert run.ok, run.error
         np.testing.assert_allclose(mine, run.blobs["prob"], ...)   # or run.after("relu1")
 
-(Importing the fixture into a conftest.py works too.)  Outside fixtures, call
-`get_real_caffe_backend()`.  The backend is resolved once per process, however many
+Outside fixtures, call `get_real_caffe_backend()`.  The backend is resolved once per process, however many
 modules import the fixture: as root the Debian rootfs (built on first use, ~1.5-4 min,
 cached on disk across runs under the user cache dir; the cheapest route per run), otherwise
 "auto" (a container engine when one answers, see purecaffe.realcaffe.backend), else the
@@ -90,11 +88,6 @@ def get_real_caffe_backend() -> Backend:
         pytest.skip(message)
     return resolution.backend
 
-
-@pytest.fixture(scope="session")
-def real_caffe_backend() -> Backend:
-    """A ready real-Caffe backend for `run_real_caffe(..., backend=real_caffe_backend)`."""
-    return get_real_caffe_backend()
 
 
 def prepare_corpus_model(name: str, prototxt: str, work: Path) -> tuple[Path, Path, dict[str, np.ndarray]]:

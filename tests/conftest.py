@@ -1,7 +1,29 @@
-"""Shared pytest set-up: the corpus and real-Caffe helpers live in tests/corpus.py."""
+"""Shared pytest set-up: helpers beside the tests import by name, and the judges' session fixtures.
+
+`real_caffe_backend` (tests/caffe_backend.py) and `rknn_venv` (tests/rknn_judge.py) build or
+find their judge once per session; each skips locally with the reason when its judge cannot be
+had, and fails under CI=true.
+"""
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from caffe_backend import Backend, get_real_caffe_backend  # noqa: E402
+from rknn_judge import get_rknn_venv  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def real_caffe_backend() -> Backend:
+    """A working real-Caffe backend (container or Debian rootfs)."""
+    return get_real_caffe_backend()
+
+
+@pytest.fixture(scope="session")
+def rknn_venv() -> Path:
+    """A ready RKNN-Toolkit2 venv for `run_rknn(..., venv=rknn_venv)` and `verify(..., backend="rknn")`."""
+    return get_rknn_venv()

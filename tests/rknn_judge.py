@@ -1,6 +1,5 @@
-"""The RKNN-Toolkit2 judge for any test: the session fixture `rknn_venv`.
+"""The RKNN-Toolkit2 judge for any test: the session fixture `rknn_venv` (defined in tests/conftest.py).
 
-    from rknn_judge import rknn_venv  # noqa: F401  (brings the fixture into this module)
 
     @pytest.mark.rknn
     def test_my_net_on_rknn(rknn_venv, tmp_path):
@@ -57,8 +56,3 @@ def get_rknn_venv() -> Path:
         pytest.skip(message)
     return resolution.venv
 
-
-@pytest.fixture(scope="session")
-def rknn_venv() -> Path:
-    """A ready RKNN-Toolkit2 venv for `run_rknn(..., venv=rknn_venv)` and `verify(..., backend="rknn")`."""
-    return get_rknn_venv()

@@ -31,8 +31,6 @@ from typing import Any
 import numpy as np
 from google.protobuf.message import Message
 
-from purecaffe.errors import ConverterBugError, PurecaffeError
-
 from purecaffe import targets
 from purecaffe.converter.capture import capture
 from purecaffe.converter.cut import CutReport, InlineValue, ModuleCall, blob_name, cut_report, list_module_outputs, removed_nodes
@@ -43,7 +41,7 @@ from purecaffe.converter.graph import Graph
 from purecaffe.converter.passes import run_passes
 from purecaffe.converter.reference import order_inputs, torch_values
 from purecaffe.converter.registry import default_registry
-from purecaffe.errors import PurecaffeError
+from purecaffe.errors import ConverterBugError, PurecaffeError
 from purecaffe.io.sidecar import SavedFiles, output_paths, sidecar_dict, write_sidecar
 
 log = logging.getLogger(__name__)
@@ -185,14 +183,14 @@ def _lower_for(graph: Graph, chosen: targets.Target, *, input_names: Sequence[st
     if output_names is not None and len(output_names) != len(lowered.output_names):
         raise PurecaffeError(f"{len(output_names)} output names given for {len(lowered.output_names)} model outputs")
     legal = _guarded(f"legalization for {chosen.name}", targets.legalize, lowered.layers, chosen)
-    refused = targets.findings(legal, chosen)
+    refused = targets.findings(legal, chosen) + targets.unread_tops(legal, lowered.output_names, chosen)
     if refused:
         raise UnsupportedOpsError([_problem(f) for f in refused], chosen.name)
     records = lowered.records
     if chosen.declare_inputs == "field":  # no Input layer: the fed inputs need no record
         records = tuple(r for r in records if r.op != "input")
     finished = targets.finish(legal, records, inputs=lowered.input_names, outputs=lowered.output_names,
-                              output_names=output_names, silence=chosen.silence)
+                              output_names=output_names, silence=chosen.silence, inplace=chosen.inplace)
     return _ForTarget(finished.layers, finished.records, lowered.input_names, finished.output_names), \
         len(lowered.layers)
 

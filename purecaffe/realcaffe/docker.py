@@ -21,7 +21,6 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-from purecaffe.errors import BackendUnavailableError
 from purecaffe.realcaffe.engine import ContainerEngine, engine_available, find_engine
 from purecaffe.realcaffe.image import DEFAULT_IMAGE, ensure_image
 from purecaffe.realcaffe.image import build_image as build_engine_image

@@ -9,10 +9,10 @@ schema.  `purecaffe lint` runs the same checks on a hand-written prototxt.
 from __future__ import annotations
 
 from purecaffe.targets.catalog import TARGETS, Target, get_target
-from purecaffe.targets.checks import Finding, findings
+from purecaffe.targets.checks import Finding, findings, unread_tops
 from purecaffe.targets.policy import Finished, finish
 from purecaffe.targets.rules import legalize
 from purecaffe.targets.serialize import net_parameter
 
-__all__ = ["TARGETS", "Finding", "Finished", "Target", "findings", "finish", "get_target", "legalize",
+__all__ = ["TARGETS", "Finding", "Finished", "Target", "findings", "finish", "get_target", "legalize", "unread_tops",
            "net_parameter"]

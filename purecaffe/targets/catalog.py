@@ -28,11 +28,13 @@ BVLC_LAYERS = frozenset({
 CAFFE1_LAYERS = BVLC_LAYERS - {"Clip", "Swish"}
 # NNIE: Caffe 1.0 plus its extension layers that purecaffe's runtime knows.
 NNIE_LAYERS = CAFFE1_LAYERS | {"Upsample", "Permute", "Normalize"}
-# RKNN-Toolkit2 2.5's Caffe front end (the types it recognises, dialects.md section 5), less
-# Clip, which it loads and then computes wrongly (MobileNetV2: cosine 0.67 against PyTorch).
+# RKNN-Toolkit2 2.5's Caffe front end (the types it recognises, dialects.md section 5), less what
+# it reads wrongly, measured with its own simulator: Clip and Swish are left out as identities
+# ("OP ... Current not support!!!", load_caffe still returns 0); HardSwish becomes an ONNX node
+# onnxruntime rejects; Silence is left out.
 RKNN_LAYERS = frozenset({
     "Input", "ArgMax", "BNLL", "BatchNorm", "Concat", "Convolution", "Crop", "Deconvolution",
-    "Dropout", "Eltwise", "Flatten", "HardSwish", "InnerProduct", "LRN", "Normalize", "Permute", "Pooling",
+    "Dropout", "Eltwise", "Flatten", "InnerProduct", "LRN", "Normalize", "Permute", "Pooling",
     "Power", "PReLU", "ReLU", "ReLU6", "Reduction", "Reshape", "Scale", "Sigmoid", "Slice", "Softmax",
     "Split", "TanH", "Tile", "Upsample",
 })
@@ -61,6 +63,9 @@ class Target:
     declare_inputs: str = "layer"         # "layer": Input layers; "field": net `input:` + `input_shape`
     silence: bool = True                  # has a Silence layer to end unused tops
     nnie_limits: bool = False             # NNIE's limits (checks.nnie_findings)
+    inplace: bool = True                  # makes safe element-wise layers in-place
+    flatten_end_axis: bool = True         # reads Flatten's end_axis (else: Reshape)
+    scale_over_channels_only: bool = False  # Scale/Bias parameters only over the channel axis
     # "Message.field" names a hand-written prototxt may set that this target's schema lacks
     # (its parser aborts on them: prototxt is read by field name).
     missing_fields: frozenset[str] = frozenset()
@@ -79,9 +84,13 @@ TARGETS: dict[str, Target] = {t.name: t for t in (
     Target("nnie", "HiSilicon NNIE (nnie_mapper): Caffe 1.0 + Upsample/Permute/Normalize, its limits",
            NNIE_LAYERS, False, "NNIE rule check + runtime (no public mapper)", "bvlc_caffe_1.0_caffe.proto",
            declare_inputs="field", nnie_limits=True, missing_fields=AFTER_CAFFE1),
-    Target("rknn", "Rockchip RKNN-Toolkit2 (Caffe front end): ReLU6, HardSwish, Permute, Upsample; no Clip, "
-           "Swish, Interp", RKNN_LAYERS, False, "RKNN-Toolkit2 load_caffe + fp16 simulator",
-           "rknn_toolkit2_caffe.proto", silence=False),
+    # RKNN reads round_mode by field name (its number differs, the prototxt is read by name; floor MAX
+    # and AVE pooling measured right); it ignores Flatten's end_axis (measured: (1, 105) for
+    # (1, 35, 3)); it refuses a per-position Scale; in-place chains make its per-layer dump ambiguous.
+    Target("rknn", "Rockchip RKNN-Toolkit2 (Caffe front end): ReLU6, Permute, round_mode; no Clip, Swish, "
+           "HardSwish, Interp or Silence", RKNN_LAYERS, True, "RKNN-Toolkit2 load_caffe + fp16 simulator",
+           "rknn_toolkit2_caffe.proto", silence=False, inplace=False, flatten_end_axis=False,
+           scale_over_channels_only=True),
     Target("opencv", "OpenCV DNN 4.x readNetFromCaffe: ReLU6, Permute; no Clip or Swish",
            OPENCV_LAYERS, False, "OpenCV DNN 4.x", "bvlc_reference_caffe.proto",
            missing_fields=AFTER_CAFFE1),

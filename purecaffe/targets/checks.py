@@ -48,6 +48,18 @@ def findings(layers: Sequence[CaffeLayer], target: Target) -> list[Finding]:
     return found
 
 
+def unread_tops(layers: Sequence[CaffeLayer], outputs: Sequence[str], target: Target) -> list[Finding]:
+    """Tops nobody reads, on a target without Silence: they would become extra net outputs (RKNN 2.5,
+    measured: a Slice with unread parts then computes the wrong part)."""
+    if target.silence:
+        return []
+    read = {b.name for layer in layers for b in layer.bottoms} | set(outputs)
+    return [_finding(layer, "unread-top", f"top '{top.name}' is read by no layer and {target.name} has no "
+                     f"Silence to end it (it would become an extra output, which {target.name} mishandles)",
+                     f"{NOTES} section 5")
+            for layer in layers if layer.type != "Input" for top in layer.tops if top.name not in read]
+
+
 def _finding(layer: CaffeLayer, rule: str, message: str, source: str) -> Finding:
     return Finding(layer.name, layer.type, rule, message, source, layer.origin)
 
@@ -67,6 +79,10 @@ def _layer_findings(layer: CaffeLayer, target: Target) -> Iterator[Finding]:
         yield _finding(layer, "pooling-round-mode",
                        f"{target.name}'s Pooling has no round_mode: it always rounds up (ceil), so FLOOR "
                        f"would be read as CEIL", f"{NOTES} section 4")
+    if target.scale_over_channels_only and layer.type in ("Scale", "Bias") and len(layer.bottoms) == 1 and \
+            (int(layer.params["axis"]) != 1 or int(layer.params["num_axes"]) != 1):
+        yield _finding(layer, "channel-parameters-only", f"{target.name} takes {layer.type} parameters over the "
+                       f"channel axis only (measured: it refuses a per-position blob)", f"{NOTES} section 5")
     if target.nnie_limits:
         yield from _nnie_findings(layer)
 

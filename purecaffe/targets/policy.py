@@ -40,7 +40,8 @@ class Finished:
 
 
 def finish(layers: Sequence[CaffeLayer], records: Sequence[TensorRecord], *, inputs: Sequence[str],
-           outputs: Sequence[str], output_names: Sequence[str] | None, silence: bool) -> Finished:
+           outputs: Sequence[str], output_names: Sequence[str] | None, silence: bool,
+           inplace: bool = True) -> Finished:
     layers = list(layers)
     if silence:
         consumed = {b.name for layer in layers for b in layer.bottoms}
@@ -52,7 +53,7 @@ def finish(layers: Sequence[CaffeLayer], records: Sequence[TensorRecord], *, inp
             while name in taken:
                 name, i = f"silence_{i}", i + 1
             layers.append(builders.silence(name, dangling))
-    renames = inplace_renames(layers, protected=set(inputs) | set(outputs))
+    renames = inplace_renames(layers, protected=set(inputs) | set(outputs)) if inplace else {}
     final = [resolve(name, renames) for name in outputs]
     if output_names is not None:
         wanted = list(output_names)

@@ -230,7 +230,18 @@ def interp_as_matrices(layer: CaffeLayer, target: Target) -> list[CaffeLayer] | 
     return _origin(constructions.resize_layers(layer.name, x, layer.top.name, matrix_h, matrix_w), layer)
 
 
+def flatten_as_reshape(layer: CaffeLayer, target: Target) -> list[CaffeLayer] | None:
+    """Flatten with an end_axis -> Reshape to the same shape, for targets that ignore end_axis
+    (a Reshape moves no value: identical)."""
+    if layer.type != "Flatten" or target.flatten_end_axis or int(layer.params["end_axis"]) == -1:
+        return None
+    x, shape = layer.bottoms[0], layer.top.shape
+    dims = [0 if i == 0 and d == x.shape[0] else d for i, d in enumerate(shape)]
+    return _origin([builders.reshape(layer.name, x, layer.top.name, dims=dims)], layer)
+
+
 RULES: tuple[Rule, ...] = (
+    flatten_as_reshape,
     interp_as_matrices,
     permute_as_slices,
     relu6_as_clip, relu6_as_relus, clip_as_relus, swish_as_sigmoid, hardswish_as_gate, floor_pooling_as_ceil,

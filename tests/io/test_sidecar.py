@@ -9,7 +9,6 @@ import pytest
 import torch
 
 import purecaffe
-from caffe_backend import real_caffe_backend  # noqa: F401  (fixture)
 from purecaffe.examples.tiny_resnet import tiny_resnet
 from torch_compare import run_compare_torch
 
@@ -41,7 +40,7 @@ def test_sidecar_lists_every_mapped_blob(tmp_path: Path) -> None:
     assert net.torch_reference({"data": x}).keys() == reference.keys()
 
 
-def test_example_model_matches_in_real_caffe(real_caffe_backend) -> None:  # noqa: F811
+def test_example_model_matches_in_real_caffe(real_caffe_backend) -> None:
     comparison = run_compare_torch(tiny_resnet(), (2, 3, 64, 64))
     assert comparison.backend == "real" or comparison.backend == "runtime"
     assert len(comparison.errors) >= 20

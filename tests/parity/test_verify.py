@@ -11,7 +11,6 @@ import torch
 from torch import nn
 
 import purecaffe
-from caffe_backend import real_caffe_backend  # noqa: F401 - fixture
 from purecaffe.errors import FormatError, PurecaffeError
 from purecaffe.parity import verify
 

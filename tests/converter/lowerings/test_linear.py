@@ -9,7 +9,6 @@ import torch
 import torch.nn as nn
 
 import purecaffe
-from caffe_backend import real_caffe_backend  # noqa: F401  (fixture)
 from purecaffe.converter import UnsupportedOpsError
 from torch_compare import run_compare_torch
 
@@ -18,7 +17,7 @@ pytestmark = pytest.mark.real_caffe
 
 @pytest.mark.parametrize("shape", [(2, 17), (1, 5, 17), (2, 3, 4, 17)], ids=str)
 @pytest.mark.parametrize("bias", [True, False])
-def test_linear(shape, bias: bool, real_caffe_backend) -> None:  # noqa: F811
+def test_linear(shape, bias: bool, real_caffe_backend) -> None:
     run_compare_torch(nn.Linear(17, 9, bias=bias), shape, expect_layers=["InnerProduct"])
 
 
@@ -33,7 +32,7 @@ class MatmulConst(nn.Module):
 
 @pytest.mark.parametrize("rank", [1, 2])
 @pytest.mark.parametrize("shape", [(3, 12), (1, 4, 12)], ids=str)
-def test_matmul_constant(rank: int, shape, real_caffe_backend) -> None:  # noqa: F811
+def test_matmul_constant(rank: int, shape, real_caffe_backend) -> None:
     run_compare_torch(MatmulConst(rank), shape, expect_layers=["InnerProduct"])
 
 
@@ -49,7 +48,7 @@ class Addmm(nn.Module):
 
 
 @pytest.mark.parametrize("alpha,beta", [(1.0, 1.0), (0.5, 2.0)])
-def test_addmm_mm(alpha: float, beta: float, real_caffe_backend) -> None:  # noqa: F811
+def test_addmm_mm(alpha: float, beta: float, real_caffe_backend) -> None:
     run_compare_torch(Addmm(alpha, beta), (4, 10), expect_layers=["InnerProduct"])
 
 
