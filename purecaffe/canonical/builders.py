@@ -80,6 +80,11 @@ def inner_product(name: str, bottom: Blob, top: str, *, num_output: int, axis: i
     return make_layer("InnerProduct", name, [bottom], [top], num_output=num_output, axis=axis, bias_term=bias_term)
 
 
+def lstm(name: str, bottoms: Sequence[Blob], top: str, *, num_output: int) -> Layer:
+    """LSTM over x (T, N, ...) with cont (T, N); top h (T, N, num_output); gates i, f, o, g."""
+    return make_layer("LSTM", name, bottoms, [top], num_output=num_output, expose_hidden=False)
+
+
 # -- normalization and affine --------------------------------------------------------------------
 
 def batch_norm(name: str, bottom: Blob, top: str, *, eps: float) -> Layer:

@@ -38,6 +38,8 @@ EXPECTED_LAYERS = {
     "channel_shuffle": ("Convolution", "Pooling"),
     "yolo_style": ("Swish", "Slice", "Concat", "Deconvolution", "Pooling"),
     "unet": ("Deconvolution", "InnerProduct", "Concat", "Pooling"),
+    "deeplabv3plus": ("InnerProduct", "Convolution", "Concat"),
+    "crnn": ("LSTM", "Slice", "Concat", "InnerProduct"),
 }
 MODELS = {**ZOO, **VARIANTS}
 

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from converter.zoo_dense import UNet, YoloStyle
+from converter.zoo_dense import CRNN, DeepLabV3Plus, UNet, YoloStyle
 from converter.zoo_face import FaceEmbedding, FacenetRNet, ONet, PNet, RNet
 from converter.zoo_imaging import ESPCN, LPRNet, ResnetGenerator
 
@@ -477,7 +477,14 @@ ZOO: dict[str, Callable[[], ZooModel]] = {
     "espcn": _make(ESPCN, (17, 13), 18),
     "cyclegan_resnet_generator": _make(ResnetGenerator, (36, 28), 19),
     "lprnet": _make(LPRNet, (24, 94), 20),
+    "deeplabv3plus": _make(DeepLabV3Plus, 48, 21),
+    "crnn": lambda: _crnn(22),
 }
+
+
+def _crnn(seed: int) -> ZooModel:
+    torch.manual_seed(seed)
+    return ZooModel(randomize_(CRNN(), seed), (_image(seed, (16, 40), channels=1),))
 
 # Variants: the same families on odd sizes, and idioms that need a graph pattern to convert.
 VARIANTS: dict[str, Callable[[], ZooModel]] = {

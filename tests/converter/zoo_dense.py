@@ -125,3 +125,65 @@ class UNet(nn.Module):
         y = self.u2(torch.cat((F.interpolate(y, size=x2.shape[2:], mode="bilinear", align_corners=True), x2), 1))
         y = self.u1(torch.cat((F.interpolate(y, scale_factor=2, mode="bilinear", align_corners=False), x1), 1))
         return self.head(y)
+
+
+class ASPP(nn.Module):
+    """DeepLabV3's atrous spatial pyramid: 1x1, dilated 3x3s, and image pooling resized back from 1x1."""
+
+    def __init__(self, cin: int, cout: int, rates: tuple[int, ...] = (2, 4)) -> None:
+        super().__init__()
+        self.branches = nn.ModuleList([nn.Sequential(nn.Conv2d(cin, cout, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU())])
+        for rate in rates:
+            self.branches.append(nn.Sequential(nn.Conv2d(cin, cout, 3, padding=rate, dilation=rate, bias=False),
+                                               nn.BatchNorm2d(cout), nn.ReLU()))
+        self.pool = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Conv2d(cin, cout, 1, bias=False), nn.BatchNorm2d(cout),
+                                  nn.ReLU())
+        self.project = nn.Sequential(nn.Conv2d(cout * (len(rates) + 2), cout, 1, bias=False), nn.BatchNorm2d(cout),
+                                     nn.ReLU())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        pooled = F.interpolate(self.pool(x), size=x.shape[2:], mode="bilinear", align_corners=False)
+        return self.project(torch.cat([b(x) for b in self.branches] + [pooled], 1))
+
+
+class DeepLabV3Plus(nn.Module):
+    """Encoder to stride 8 (low-level features at stride 2), ASPP, decoder: bilinear x4 (align_corners=True)
+    concatenated with the projected low-level features, 3x3 convs, bilinear back to the input size."""
+
+    def __init__(self, classes: int = 4) -> None:
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, 8, 3, 2, 1, bias=False), nn.BatchNorm2d(8), nn.ReLU())
+        self.enc = nn.Sequential(nn.Conv2d(8, 16, 3, 2, 1, bias=False), nn.BatchNorm2d(16), nn.ReLU(),
+                                 nn.Conv2d(16, 24, 3, 2, 1, bias=False), nn.BatchNorm2d(24), nn.ReLU())
+        self.aspp = ASPP(24, 16)
+        self.low = nn.Sequential(nn.Conv2d(8, 8, 1, bias=False), nn.BatchNorm2d(8), nn.ReLU())
+        self.decoder = nn.Sequential(nn.Conv2d(24, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16), nn.ReLU(),
+                                     nn.Conv2d(16, classes, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        low = self.stem(x)
+        y = self.aspp(self.enc(low))
+        y = F.interpolate(y, size=low.shape[2:], mode="bilinear", align_corners=True)
+        y = self.decoder(torch.cat((y, self.low(low)), 1))
+        return F.interpolate(y, size=x.shape[2:], mode="bilinear", align_corners=False)
+
+
+class CRNN(nn.Module):
+    """OCR: conv stack down to height 1, (N, C, W) -> (W, N, C), a 2-layer BiLSTM, per-step classifier."""
+
+    def __init__(self, classes: int = 11, hidden: int = 12) -> None:
+        super().__init__()
+
+        def block(cin: int, cout: int) -> list[nn.Module]:
+            return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU()]
+
+        self.cnn = nn.Sequential(*block(1, 8), nn.MaxPool2d(2, 2), *block(8, 16), nn.MaxPool2d(2, 2),
+                                 *block(16, 24), nn.MaxPool2d((2, 1), (2, 1)), *block(24, 24),
+                                 nn.MaxPool2d((2, 1), (2, 1)))
+        self.rnn = nn.LSTM(24, hidden, num_layers=2, bidirectional=True)
+        self.fc = nn.Linear(2 * hidden, classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        features = self.cnn(x).squeeze(2).permute(2, 0, 1)   # (W, N, C)
+        sequence, _ = self.rnn(features)
+        return self.fc(sequence).log_softmax(2)
