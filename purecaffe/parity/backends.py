@@ -106,7 +106,13 @@ def _run_opencv(prototxt: PathLike, caffemodel: PathLike, inputs: Mapping[str, n
         for name, value in inputs.items():
             net.setInput(np.ascontiguousarray(value, dtype=np.float32), name)
         names = [layer.name for layer in net_param.layer if layer.type != "Input"]
-        outputs = net.forwardAndRetrieve(names)
+        outputs = list(net.forwardAndRetrieve(names))
+        # Asked for every layer at once, OpenCV still reuses the buffer of a multi-top layer's later
+        # tops once their readers ran (measured: a ShuffleNet Slice's second top came back as another
+        # blob's values while the net's output was right), so each such layer is fetched on its own.
+        for index, layer in enumerate(layer for layer in net_param.layer if layer.type != "Input"):
+            if len(layer.top) > 1:
+                outputs[index] = net.forwardAndRetrieve([layer.name])[0]
     except cv2.error as error:
         text = " ".join(str(error).split())
         return LayerOutputs("opencv", (), error=f"OpenCV {cv2.__version__} refused the net: {text}")

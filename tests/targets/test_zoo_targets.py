@@ -1,0 +1,100 @@
+"""Whole models converted for each target and proved on that target's judge.
+
+* caffe1: real Caffe (Caffe 1.0 files run there unchanged), every mapped blob, batched;
+* opencv: OpenCV 4.x `readNetFromCaffe`, every mapped blob (`verify(..., backend="opencv")`);
+* nnie: no public mapper: its rules (checked at conversion) and the runtime, every mapped blob;
+* rknn: RKNN-Toolkit2's own loader and fp16 simulator (`verify(..., backend="rknn")`), every
+  layer RKNN keeps, cosine >= 0.9999 and max error <= 5e-2 x max|torch| (fp16).
+(bvlc is tests/converter/test_zoo.py.)  Tolerances are the product's (`purecaffe.parity.compare`).
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+import purecaffe
+from batched_compare import Case, compare_cases
+from converter.zoo import VARIANTS, ZOO
+
+log = logging.getLogger(__name__)
+
+# The architectures the targets issue names, plus the dense-prediction nets.
+MODELS = ("resnet18", "mobilenet_v2", "mobilenet_v3", "efficientnet", "shufflenet_v2", "inception", "yolo_style",
+          "unet", "deeplabv3plus", "crnn", "mtcnn_pnet", "espcn")
+ALL = {**ZOO, **VARIANTS}
+# Models a target refuses, with the reason's text (checked: the refusal must happen, and say so).
+REFUSED = {
+    ("crnn", "opencv"): "opencv has no LSTM layer",
+    ("crnn", "rknn"): "rknn has no LSTM layer",
+    ("crnn", "nnie"): "NNIE does nothing on the batch axis",
+}
+
+
+def _converted(name: str, target: str) -> tuple[object, tuple, purecaffe.ConvertedNet | None]:
+    zoo_model = ALL[name]()
+    if (name, target) in REFUSED:
+        with pytest.raises(purecaffe.UnsupportedError, match=REFUSED[name, target]):
+            purecaffe.convert(zoo_model.module, zoo_model.example_inputs, target=target)
+        return zoo_model.module, zoo_model.example_inputs, None
+    net = purecaffe.convert(zoo_model.module, zoo_model.example_inputs, target=target, name=name)
+    return zoo_model.module, zoo_model.example_inputs, net
+
+
+CAFFE1_CASES = [Case(f"{name}-caffe1", (lambda n=name: ALL[n]().module), list(ALL[name]().example_inputs),
+                     convert_kwargs={"target": "caffe1", "name": name}) for name in MODELS]
+
+
+@pytest.fixture(scope="module")
+def caffe1_results():
+    return compare_cases(CAFFE1_CASES)
+
+
+@pytest.mark.real_caffe
+@pytest.mark.slow
+@pytest.mark.parametrize("case", CAFFE1_CASES, ids=lambda c: c.id)
+def test_caffe1_zoo_in_real_caffe(case: Case, caffe1_results) -> None:
+    caffe1_results[case.id].check()
+    types = {layer.type for layer in caffe1_results[case.id].net.net.layer}
+    assert not types & {"Clip", "Swish", "ReLU6", "HardSwish", "Permute", "Interp"}, types
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("target", ["opencv", "nnie", "rknn"])
+@pytest.mark.parametrize("name", MODELS)
+def test_zoo_on_the_target_judge(name: str, target: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    model, inputs, net = _converted(name, target)
+    if net is None:
+        return
+    if target == "opencv":
+        cv2 = pytest.importorskip("cv2", reason="opencv-python-headless<5 not installed (pip install '.[test]')")
+        if int(cv2.__version__.split(".")[0]) >= 5:
+            pytest.skip("OpenCV 5 removed the Caffe importer")
+    if target == "rknn":
+        request.getfixturevalue("rknn_venv")
+    net.save(tmp_path / name)
+    backend = {"opencv": "opencv", "nnie": "runtime", "rknn": "rknn"}[target]
+    report = purecaffe.verify(model, inputs, tmp_path / name, backend=backend)
+    log.warning("%s on %s: %s", name, target, report.summary())
+    assert report.passed, report.summary()
+
+
+def test_rknn_and_opencv_convert_nearly_all_that_bvlc_converts() -> None:
+    """Over the whole zoo: each target converts at least 90% of the models bvlc converts."""
+    converted: dict[str, set[str]] = {}
+    for target in ("bvlc", "opencv", "rknn"):
+        converted[target] = set()
+        for name in ALL:
+            try:
+                model = ALL[name]()
+                purecaffe.convert(model.module, model.example_inputs, target=target)
+            except purecaffe.UnsupportedError as error:
+                log.warning("%s refuses %s: %s", target, name, error)
+                continue
+            converted[target].add(name)
+    for target in ("opencv", "rknn"):
+        share = len(converted[target] & converted["bvlc"]) / len(converted["bvlc"])
+        log.warning("%s converts %d of the %d zoo models bvlc converts (%.0f%%)", target,
+                    len(converted[target] & converted["bvlc"]), len(converted["bvlc"]), 100 * share)
+        assert share >= 0.9, f"{target}: {sorted(converted['bvlc'] - converted[target])} refused"
