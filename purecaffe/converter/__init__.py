@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 from google.protobuf.message import Message
 
-from purecaffe import targets
+import purecaffe.targets as targets
 from purecaffe.converter.capture import capture
 from purecaffe.converter.cut import CutReport, InlineValue, ModuleCall, blob_name, cut_report, list_module_outputs, removed_nodes
 from purecaffe.converter.cut import cut as cut_graph

@@ -107,21 +107,20 @@ def remove_identities(graph: Graph) -> Graph:
     A dropout with train=True stays, and its lowering refuses it.
     """
     replace: dict[str, Ref] = {}
+    dropped_dropouts: dict[str, Node] = {}  # name -> a removed inference native_dropout (rewired)
     kept: list[Node] = []
     for node in graph.nodes:
         node = _rewired(node, replace)
         if node.op in IDENTITY_OPS and _is_inference_identity(node):
-            source = node.arg("input") if "input" in node.args else node.arg("self")
             if node.op == "aten.native_dropout":
-                continue  # its outputs are read through getitem, handled below
-            replace[node.name] = source
-            continue
-        if node.op == GETITEM and isinstance(node.arg("self"), Ref):
-            producer = next((n for n in graph.nodes if n.name == node.arg("self").name), None)
-            if producer is not None and producer.op == "aten.native_dropout" and _is_inference_identity(producer):
-                if node.arg("index") == 0:
-                    replace[node.name] = _rewired(producer, replace).arg("input")
+                dropped_dropouts[node.name] = node  # its outputs are read through getitem, handled below
                 continue
+            replace[node.name] = node.arg("input") if "input" in node.args else node.arg("self")
+            continue
+        if node.op == GETITEM and isinstance(node.arg("self"), Ref) and node.arg("self").name in dropped_dropouts:
+            if node.arg("index") == 0:
+                replace[node.name] = dropped_dropouts[node.arg("self").name].arg("input")
+            continue
         kept.append(node)
     outputs = tuple(map_refs(ref, lambda r: replace.get(r.name, r)) for ref in graph.outputs)
     return graph.replace(nodes=tuple(kept), outputs=outputs)

@@ -95,7 +95,7 @@ def _run_opencv(prototxt: PathLike, caffemodel: PathLike, inputs: Mapping[str, n
     if int(cv2.__version__.split(".")[0]) >= 5:
         raise BackendUnavailableError(f"OpenCV {cv2.__version__} has no Caffe importer (removed in 5.0); "
                                       f"pip install 'opencv-python-headless<5'")
-    from purecaffe import load_net
+    from purecaffe.io.prototxt import read_net as load_net
 
     net_param = load_net(prototxt)
     try:
@@ -129,7 +129,7 @@ def _run_opencv(prototxt: PathLike, caffemodel: PathLike, inputs: Mapping[str, n
 
 def _run_rknn(prototxt: PathLike, caffemodel: PathLike, inputs: Mapping[str, np.ndarray]) -> LayerOutputs:
     """RKNN's per-layer dump (by Caffe layer name) for the layers it kept, its inference outputs for the net's."""
-    from purecaffe import load_net
+    from purecaffe.io.prototxt import read_net as load_net
     from purecaffe.rknn import run_rknn
 
     run = run_rknn(prototxt, caffemodel, inputs)

@@ -52,7 +52,7 @@ class RknnRun:
 
 def net_io_names(prototxt: PathLike) -> tuple[list[str], list[str]]:
     """(input blobs, output blobs): outputs as Caffe finds them (a blob no later layer reads), in layer order."""
-    from purecaffe import load_net
+    from purecaffe.io.prototxt import read_net as load_net
 
     net = load_net(prototxt)
     inputs = list(net.input)

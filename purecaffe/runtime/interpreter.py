@@ -184,6 +184,6 @@ def run(prototxt: Message | str, caffemodel: Weights | str | None, inputs: Mappi
     elif isinstance(caffemodel, Mapping):
         weights = caffemodel
     else:
-        from purecaffe import load_weights
+        from purecaffe.io.weights import load_weights
         weights = load_weights(caffemodel)
     return Interpreter(net, weights, keep_steps=keep_steps).run(inputs)

@@ -81,7 +81,7 @@ def load_net_arg(prototxt: object) -> Message:
         from purecaffe.io.upgrade import upgrade_v1_net
         return upgrade_v1_net(prototxt)
     if isinstance(prototxt, (str, os.PathLike)):
-        from purecaffe import load_net
+        from purecaffe.io.prototxt import read_net as load_net
         return load_net(prototxt)
     raise TypeError(f"expected a prototxt path or a NetParameter, got {type(prototxt).__name__}")
 

@@ -90,7 +90,7 @@ def lint_net(net: Message, target: Target, *, text: str | None = None,
 
 def lint_file(path: str | os.PathLike[str], target: Target,
               input_shapes: Mapping[str, Sequence[int]] | None = None) -> list[LintFinding]:
-    from purecaffe import load_net
+    from purecaffe.io.prototxt import read_net as load_net
 
     net = load_net(path)
     try:

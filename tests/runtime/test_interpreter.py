@@ -82,7 +82,11 @@ def test_legacy_four_d_blob_shapes_are_accepted() -> None:
 
 def test_weights_for_other_layers_are_ignored(in_place_case) -> None:
     net, weights, x, _ = in_place_case
-    run(net, {**weights, "train_only_layer": [np.zeros(3)]}, {"data": x})
+    plain = run(net, weights, {"data": x})
+    extra = run(net, {**weights, "train_only_layer": [np.zeros(3)]}, {"data": x})
+    assert set(extra.blobs) == set(plain.blobs) and "train_only_layer" not in {s.name for s in extra.steps}
+    for name, value in plain.blobs.items():
+        np.testing.assert_array_equal(extra.blobs[name], value)
 
 
 def test_layer_errors_are_reraised_naming_the_layer() -> None:

@@ -69,7 +69,6 @@ def test_functional_clamp(real_caffe_backend) -> None:
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             return torch.clamp(F.relu(x), max=1.5) + torch.clamp(x, min=0.0)
 
-    pytest.importorskip("torch")
     run_compare_torch(Clamp(), (1, 3, 4, 4))
 
 

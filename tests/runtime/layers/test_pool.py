@@ -115,6 +115,21 @@ def test_max_mask_top_is_the_flat_input_index() -> None:
     np.testing.assert_array_equal(mask[0, 0], [[1, 5], [6, 8]])
 
 
+def caffe_pooled_size(size: int, kernel: int, stride: int, pad: int, mode: str, *, padded: bool) -> int:
+    """PoolingLayer::Reshape as written in Caffe's source (pooling_layer.cpp), kept apart from the
+    runtime's `pooled_size` so the expected shapes do not come from the code under test:
+    `static_cast<int>(ceil(static_cast<float>(height_ + 2 * pad_h_ - kernel_h_) / stride_h_)) + 1`
+    (floor with round_mode FLOOR), then `if (pad_h_ || pad_w_)` drop a last window that starts at
+    or past `height_ + pad_h_`."""
+    import math
+
+    ratio = (size + 2 * pad - kernel) / stride
+    out = (math.ceil(ratio) if mode == "CEIL" else math.floor(ratio)) + 1
+    if padded and (out - 1) * stride >= size + pad:
+        out -= 1
+    return out
+
+
 CASES = [(k, s, p, mode)
          for k, s, p, mode in itertools.product((1, 2, 3, 4), (1, 2, 3), (0, 1, 2), ("CEIL", "FLOOR")) if p < k]
 
@@ -129,8 +144,10 @@ def test_against_caffe_loops(pool: str, kernel: int, stride: int, pad: int, mode
     p = (pad, min(pad, kernel - 1))
     text = (f'type: "Pooling" pooling_param {{ pool: {pool} kernel_h: {k[0]} kernel_w: {k[1]} stride_h: {s[0]} '
             f'stride_w: {s[1]} pad_h: {p[0]} pad_w: {p[1]} round_mode: {mode} }}')
-    out = (pooled_size(7, k[0], s[0], p[0], mode), pooled_size(6, k[1], s[1], p[1], mode))
+    out = (caffe_pooled_size(7, k[0], s[0], p[0], mode, padded=p != (0, 0)),
+           caffe_pooled_size(6, k[1], s[1], p[1], mode, padded=p != (0, 0)))
     (y,) = run_layer(text, x)
+    assert y.shape == (1, 2, *out)
     np.testing.assert_allclose(y, caffe_pool_reference(x.astype(np.float64), pool, k, s, p, out), atol=ATOL)
 
 

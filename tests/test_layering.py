@@ -1,0 +1,79 @@
+"""The architecture stays layered: no module imports from a package above its own.
+
+    errors, cache, tables  <  schema  <  io  <  runtime  <  canonical  <  targets
+      <  converter, realcaffe, rknn, manual, inspect  <  parity  <  cli, examples  <  purecaffe (the facade)
+
+Packages on one level do not import each other.  Read from the source with `ast`, so a lazy
+import inside a function counts too.
+"""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import purecaffe
+
+LEVELS: dict[str, int] = {
+    "errors": 0, "cache": 0, "tables": 0, "data": 0,  # data: shipped files (the Caffe runner, a script)
+    "schema": 1,
+    "io": 2,
+    "runtime": 3,
+    "canonical": 4,
+    "targets": 5,
+    "converter": 6, "realcaffe": 6, "rknn": 6, "manual": 6, "inspect": 6,
+    "parity": 7,
+    "cli": 8, "examples": 8,
+    "__init__": 9, "__main__": 9,
+}
+PACKAGE = Path(purecaffe.__file__).parent
+
+
+def _imports(path: Path) -> set[str]:
+    """The purecaffe subpackages/modules `path` imports (`purecaffe` alone is the facade, `__init__`)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        names: list[str] = []
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module]
+        elif isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        for name in names:
+            parts = name.split(".")
+            if parts[0] == "purecaffe":
+                if len(parts) > 1:
+                    found.add(parts[1])
+                elif isinstance(node, ast.ImportFrom):  # from purecaffe import x: a subpackage or the facade
+                    found.update(alias.name if alias.name in LEVELS else "__init__" for alias in node.names)
+                else:
+                    found.add("__init__")
+    return found
+
+
+def _package_of(path: Path) -> str:
+    relative = path.relative_to(PACKAGE).with_suffix("").parts
+    return relative[0]
+
+
+def test_every_package_has_a_level() -> None:
+    packages = {_package_of(path) for path in PACKAGE.rglob("*.py")}
+    assert packages <= set(LEVELS), f"give these a level: {sorted(packages - set(LEVELS))}"
+
+
+def test_no_upward_or_sideways_imports() -> None:
+    bad = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        own = _package_of(path)
+        for imported in _imports(path) - {own}:
+            if imported not in LEVELS:
+                continue  # a module of the facade itself would be listed by the test above
+            if LEVELS[imported] >= LEVELS[own]:
+                bad.append(f"{path.relative_to(PACKAGE.parent)} ({own}, level {LEVELS[own]}) imports "
+                           f"{imported} (level {LEVELS[imported]})")
+    assert not bad, "\n".join(bad)
+
+
+def test_the_check_sees_an_upward_import(tmp_path: Path) -> None:
+    """The reader finds `from purecaffe.cli import ...` inside a function (so the test above can fail)."""
+    module = tmp_path / "m.py"
+    module.write_text("def f():\n    from purecaffe.cli import main\n    import purecaffe.parity\n")
+    assert _imports(module) == {"cli", "parity"}
