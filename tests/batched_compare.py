@@ -30,8 +30,8 @@ import torch
 
 import purecaffe
 from purecaffe.io.prototxt import write_net
-from torch_compare import DEFAULT_ATOL, DEFAULT_RTOL, BlobError, RuntimeCheck, _resolve_backend, \
-    assert_runtime_agrees, eager_outputs, make_inputs, runtime_against_caffe
+from torch_compare import (DEFAULT_ATOL, DEFAULT_RTOL, BlobError, RuntimeCheck, _resolve_backend, assert_runtime_agrees,
+                           blob_error, describe_bad, eager_outputs, make_inputs, runtime_against_caffe)
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ class CaseResult:
     conversion_error: BaseException | None = None
     caffe_error: str | None = None
     errors: tuple[BlobError, ...] = ()
-    output_errors: tuple[tuple[str, float, float], ...] = ()
+    output_errors: tuple[BlobError, ...] = ()
     backend: str = ""
     runtime_vs_caffe: RuntimeCheck | None = None
     """With real Caffe: the reference runtime against Caffe on every layer's tops of this case."""
@@ -90,12 +90,10 @@ class CaseResult:
             assert wanted in types, f"{case.id}: expected a {wanted} layer, got {sorted(types)}"
         assert self.caffe_error is None, f"{case.id}: Caffe refused the net: {self.caffe_error}"
         assert self.errors, f"{case.id}: nothing was compared"
-        bad = [e for e in self.errors if e.max_abs_error > case.rtol * e.max_abs_value + case.atol]
-        assert not bad, f"{case.id}: blobs differ from PyTorch ({self.backend}): " + "; ".join(
-            f"{e.torch_name} (blob {e.blob} after {e.layer}): max abs error {e.max_abs_error:.3g} vs "
-            f"max |value| {e.max_abs_value:.3g}" for e in bad[:8])
-        for blob, diff, scale in self.output_errors:
-            assert diff <= case.rtol * scale + case.atol, f"{case.id}: output {blob} differs by {diff:.3g}"
+        assert all(e.passed for e in self.errors), \
+            f"{case.id}: blobs differ from PyTorch ({self.backend}): " + describe_bad(self.errors)
+        assert all(e.passed for e in self.output_errors), \
+            f"{case.id}: model outputs differ ({self.backend}): " + describe_bad(self.output_errors)
         if self.runtime_vs_caffe is not None:
             assert_runtime_agrees(self.runtime_vs_caffe, case.id)
 
@@ -178,18 +176,15 @@ def _collect(item: _Prepared, k: int, after: Callable[[str, str], np.ndarray], k
         expected = item.reference[record.torch_name]
         got = after(prefix + record.layer, prefix + record.blob)
         values[record.torch_name] = got
-        assert tuple(got.shape) == tuple(expected.shape), (
-            f"{result.case.id}: {record.torch_name} -> {record.blob}: Caffe shape {got.shape}, torch {expected.shape}")
-        diff = float(np.max(np.abs(got.astype(np.float64) - expected))) if expected.size else 0.0
-        scale = float(np.max(np.abs(expected))) if expected.size else 0.0
-        errors.append(BlobError(record.torch_name, record.blob, record.layer, diff, scale))
+        errors.append(blob_error(record.torch_name, record.blob, record.layer, got, expected, rtol=result.case.rtol,
+                                 atol=result.case.atol))
     result.errors = tuple(errors)
     outputs = []
     for blob, torch_name, expected in zip(net.output_names, net.torch_output_names, item.expected_outputs):
-        got = values.get(torch_name)
-        if got is not None and expected is not None and expected.size:
-            outputs.append((blob, float(np.max(np.abs(got.astype(np.float64) - expected))),
-                            float(np.max(np.abs(expected)))))
+        if expected is None:  # a cut output named by a captured value: its mapped blob was compared above
+            continue
+        outputs.append(blob_error(torch_name, blob, "output", values.get(torch_name), expected,
+                                  rtol=result.case.rtol, atol=result.case.atol))
     result.output_errors = tuple(outputs)
 
 

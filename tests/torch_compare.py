@@ -43,7 +43,7 @@ import torch
 
 import purecaffe
 from corpus import in_ci
-from purecaffe.parity.compare import DEFAULT_ATOL, DEFAULT_RTOL  # the product's tolerance; its reason is there
+from purecaffe.parity.compare import DEFAULT_ATOL, DEFAULT_RTOL, compare_arrays  # the product's comparator
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +55,8 @@ class BlobError:
     layer: str
     max_abs_error: float
     max_abs_value: float
+    passed: bool = True
+    note: str = ""
 
     @property
     def relative(self) -> float:
@@ -99,6 +101,20 @@ def eager_outputs(model: torch.nn.Module, tensors: Sequence[torch.Tensor], net: 
         for handle in handles:
             handle.remove()
     return [None if w is None else caught[w[0]][w[1]][w[2]] for w in wanted]
+
+
+def blob_error(torch_name: str, blob: str, layer: str, got: np.ndarray | None, expected: np.ndarray, *,
+               rtol: float, atol: float) -> BlobError:
+    """One blob judged by the product's own comparator (`purecaffe.parity.compare.compare_arrays`):
+    shape, finiteness, and max |caffe - torch| <= rtol * max |torch| + atol."""
+    _, max_abs, _, _, scale, passed, note = compare_arrays(got, expected, rtol=rtol, atol=atol)
+    return BlobError(torch_name, blob, layer, float("inf") if max_abs is None else max_abs, scale, passed, note)
+
+
+def describe_bad(errors: Sequence[BlobError]) -> str:
+    return "; ".join(f"{e.torch_name} (blob {e.blob} after {e.layer}): max abs error {e.max_abs_error:.3g} vs "
+                     f"max |value| {e.max_abs_value:.3g}{' (' + e.note + ')' if e.note else ''}"
+                     for e in errors if not e.passed)
 
 
 def make_inputs(inputs: Sequence[Any], seed: int = 0) -> tuple[torch.Tensor, ...]:
@@ -214,17 +230,9 @@ def run_compare_torch(model: torch.nn.Module, inputs: Any, *, rtol: float = DEFA
             expected = reference[record.torch_name]
             got = after(record.layer, record.blob)
             caffe_values[record.torch_name] = got
-            assert tuple(got.shape) == tuple(expected.shape), (
-                f"{record.torch_name} -> {record.blob} after {record.layer}: Caffe shape {got.shape}, "
-                f"torch {expected.shape}")
-            diff = float(np.max(np.abs(got.astype(np.float64) - expected))) if expected.size else 0.0
-            scale = float(np.max(np.abs(expected))) if expected.size else 0.0
-            errors.append(BlobError(record.torch_name, record.blob, record.layer, diff, scale))
+            errors.append(blob_error(record.torch_name, record.blob, record.layer, got, expected, rtol=rtol, atol=atol))
 
-    bad = [e for e in errors if e.max_abs_error > rtol * e.max_abs_value + atol]
-    assert not bad, "blobs differ from PyTorch: " + "; ".join(
-        f"{e.torch_name} (blob {e.blob} after {e.layer}): max abs error {e.max_abs_error:.3g} vs "
-        f"max |value| {e.max_abs_value:.3g}" for e in bad[:8])
+    assert all(e.passed for e in errors), "blobs differ from PyTorch: " + describe_bad(errors)
 
     # The model's own outputs (not just the traced graph) must match too; for a cut net, the
     # outputs of the modules it was cut at, caught by forward hooks.
@@ -234,9 +242,8 @@ def run_compare_torch(model: torch.nn.Module, inputs: Any, *, rtol: float = DEFA
         if expected is None:  # a cut output named by a captured value, not a module: mapped blobs checked it
             continue
         assert got is not None, f"model output {blob} ({torch_name}) has no mapped Caffe blob: nothing checks it"
-        expected_np = expected.detach().numpy()
-        diff = float(np.max(np.abs(got - expected_np))) if expected_np.size else 0.0
-        assert diff <= rtol * float(np.max(np.abs(expected_np))) + atol, f"output {blob} differs by {diff}"
+        output = blob_error(torch_name, blob, "output", got, expected.detach().numpy(), rtol=rtol, atol=atol)
+        assert output.passed, f"model output differs: {describe_bad([output])}"
     comparison = Comparison(net=net, backend=kind, errors=tuple(errors), caffe_values=caffe_values)
     worst = comparison.worst
     if worst is not None:
