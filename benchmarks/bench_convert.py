@@ -16,6 +16,11 @@ Before each measurement the parent calls `os.sync()`: otherwise the previous run
 
 Targets: VGG16 convert+save <= 2.5 x torch.save and peak RSS <= 2 GB; ResNet-50 convert+save
 <= 2 s.  `--profile` runs one conversion under cProfile in-process and prints the top entries.
+
+`--legalization` measures, in one process, each target's share of a conversion: the median
+of `convert(..., target=T)` next to the median time spent in its target stage's legalization
+and checks (`targets.legalize`, `targets.findings`), for every target side by side (target:
+legalization adds <= 10% to conversion time).
 """
 from __future__ import annotations
 
@@ -102,7 +107,40 @@ class ResNet50(nn.Module):
         return self.fc(torch.flatten(self.avgpool(x), 1))
 
 
-MODELS = {"vgg16": vgg16, "resnet50": ResNet50}
+class MobileBlock(nn.Module):
+    """Inverted residual with the activations targets rewrite: ReLU6, Hardswish, SiLU, an SE gate."""
+
+    def __init__(self, channels: int, act: type[nn.Module]) -> None:
+        super().__init__()
+        hidden = channels * 4
+        self.expand = nn.Sequential(nn.Conv2d(channels, hidden, 1, bias=False), nn.BatchNorm2d(hidden), act())
+        self.depthwise = nn.Sequential(nn.Conv2d(hidden, hidden, 3, 1, 1, groups=hidden, bias=False),
+                                       nn.BatchNorm2d(hidden), act())
+        self.gate = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Conv2d(hidden, hidden // 4, 1), nn.ReLU(),
+                                  nn.Conv2d(hidden // 4, hidden, 1), nn.Hardsigmoid())
+        self.project = nn.Sequential(nn.Conv2d(hidden, channels, 1, bias=False), nn.BatchNorm2d(channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.depthwise(self.expand(x))
+        return x + self.project(y * self.gate(y))
+
+
+class MobileNetStyle(nn.Module):
+    """A MobileNetV2/V3-style stack whose layers every target legalizes differently (floor pooling too)."""
+
+    def __init__(self, num_classes: int = 1000) -> None:
+        super().__init__()
+        layers: list[nn.Module] = [nn.Conv2d(3, 32, 3, 2, 1, bias=False), nn.BatchNorm2d(32), nn.Hardswish()]
+        for stage, act in enumerate((nn.ReLU6, nn.Hardswish, nn.SiLU, nn.ReLU6)):
+            layers += [MobileBlock(32, act), MobileBlock(32, act), nn.MaxPool2d(3, 2)]
+        self.features = nn.Sequential(*layers)
+        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(32, num_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
+MODELS = {"mobilenet": MobileNetStyle, "vgg16": vgg16, "resnet50": ResNet50}
 
 
 def build(name: str) -> tuple[nn.Module, tuple[torch.Tensor, ...]]:
@@ -169,6 +207,51 @@ def profile(name: str, top: int) -> None:
     stats.sort_stats("tottime").print_stats(top)
 
 
+LEGALIZATION_SHARE = 0.10
+
+
+def legalization(names: list[str], repeats: int) -> bool:
+    """Per model and target: median convert time, median time in legalize + findings, their share."""
+    import time
+
+    import purecaffe
+    import purecaffe.targets as targets_module
+    from purecaffe.targets import TARGETS
+
+    spent: list[float] = [0.0]
+
+    def timed(fn):  # noqa: ANN001, ANN202 - wraps a target-stage function
+        def wrapper(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+            start = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                spent[-1] += time.perf_counter() - start
+        return wrapper
+
+    targets_module.legalize = timed(targets_module.legalize)
+    targets_module.findings = timed(targets_module.findings)
+    ok = True
+    for name in names:
+        model, inputs = build(name)
+        purecaffe.convert(model, inputs)  # warm: torch.export's first-use imports
+        for target in TARGETS:
+            totals, stage = [], []
+            for _ in range(repeats):
+                spent.append(0.0)
+                start = time.perf_counter()
+                purecaffe.convert(model, inputs, target=target)
+                totals.append(time.perf_counter() - start)
+                stage.append(spent[-1])
+            total, legal = statistics.median(totals), statistics.median(stage)
+            share = legal / total
+            ok &= share <= LEGALIZATION_SHARE
+            print(f"{name} -> {target}: convert {total:.3f} s, legalization + checks {legal * 1000:.1f} ms "
+                  f"({100 * share:.1f}% of the conversion; target <= {100 * LEGALIZATION_SHARE:.0f}%) | medians of "
+                  f"{repeats}")
+    return ok
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
@@ -178,8 +261,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--cold-imports", action="store_true",
                         help="count the first import of torch.export's machinery in the conversion time")
+    parser.add_argument("--legalization", action="store_true",
+                        help="each target's legalization + checks as a share of the conversion time")
     parser.add_argument("--child", nargs=2, metavar=("KIND", "MODEL"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.legalization:
+        return 0 if legalization(args.models.split(","), args.repeats) else 1
     if args.child:
         print(json.dumps(child(*args.child, cold_imports=args.cold_imports)))
         return 0

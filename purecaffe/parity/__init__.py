@@ -41,6 +41,10 @@ def default_tolerances(backend: str) -> tuple[float, float, float | None]:
     return DEFAULT_RTOL, DEFAULT_ATOL, None
 
 
+# Each target's real consumer, as a verify backend (nnie has no public one: its rules and the runtime).
+TARGET_JUDGES = {"bvlc": "caffe", "caffe1": "caffe", "opencv": "opencv", "rknn": "rknn", "nnie": "runtime"}
+
+
 def verify(model: Any, inputs: Sequence[Any] | Any, converted: Any, *, backend: str = "runtime",
            rtol: float | None = None, atol: float | None = None, caffe_backend: str = "auto") -> ParityReport:
     """Compare every mapped Caffe blob of `converted` with PyTorch's `model` on `inputs`.
@@ -154,8 +158,14 @@ def build_report(sidecar: Mapping[str, Any], expected: Mapping[str, np.ndarray],
             torch_shape=tuple(entry.get("shape", ())), caffe_shape=shape, max_abs_err=max_abs, max_rel_err=max_rel,
             cosine=cosine, scale=scale, passed=passed, note=note))
     cut = tuple((sidecar.get("cut") or {}).get("outputs", ()))
+    target = str(sidecar.get("target", "bvlc"))
+    judge = TARGET_JUDGES.get(target)
+    backend_kind = outputs.backend.split()[0]
+    judge_hint = "" if judge is None or backend_kind.startswith(judge) else \
+        f"its judge is --backend {judge}; {outputs.backend} may read this file differently"
     return ParityReport(name=name, backend=outputs.backend, rtol=rtol, atol=atol, comparisons=tuple(comparisons),
-                        backend_error=outputs.error, min_cosine=min_cosine, cut=cut)
+                        backend_error=outputs.error, min_cosine=min_cosine, cut=cut,
+                        target=target, judge_hint=judge_hint)
 
 
 def _inferred_shapes(net: Any, sidecar: Mapping[str, Any], expected: Mapping[str, np.ndarray]

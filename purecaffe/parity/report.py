@@ -22,6 +22,10 @@ class ParityReport:
     min_cosine: float | None = None  # fp16 backends: each blob's cosine similarity with torch must reach this
     cut: tuple[str, ...] = ()
     """The outputs a cut net ends at (`convert(..., outputs=...)`): parity holds up to the cut."""
+    target: str = ""
+    """The target the net was converted for (from the sidecar)."""
+    judge_hint: str = ""
+    """When the backend is not the target's judge: which backend is."""
 
     @property
     def passed(self) -> bool:
@@ -39,6 +43,8 @@ class ParityReport:
 
     def summary(self) -> str:
         text = self._summary()
+        if self.target:
+            text += f" [target {self.target}{'; ' + self.judge_hint if self.judge_hint else ''}]"
         return f"{text} (net cut at {', '.join(self.cut)}: compared up to the cut)" if self.cut else text
 
     def _summary(self) -> str:

@@ -117,3 +117,34 @@ def test_init_error(tmp_path: Path) -> None:
     assert result.stderr == (f"purecaffe init: error: {prototxt}:c: blob 0 (weight) 2x2x3x3: sparse is only "
                              f"supported by the gaussian filler, not 'uniform'\n")
     assert not output.exists()
+
+
+def _with_swish(project: dict[str, Path]) -> Path:
+    """The project's prototxt with its ReLU as a Swish: stock BVLC has Swish, the Caffe 1.0 release does not."""
+    text = project["prototxt"].read_text()
+    assert 'type: "ReLU"' in text
+    project["prototxt"].write_text(text.replace('type: "ReLU"', 'type: "Swish"'))
+    return project["prototxt"]
+
+
+def test_fill_checks_the_target_first(project: dict[str, Path], tmp_path: Path) -> None:
+    """--target runs the target's checks (`purecaffe lint`) before anything is written."""
+    prototxt = _with_swish(project)
+    output = tmp_path / "net.caffemodel"
+    result = cli("fill", prototxt, project["checkpoint"], "-o", output, "--map", project["mapping"], "--target", "bvlc")
+    assert result.returncode == 0, result.stderr
+    output.unlink()
+    result = cli("fill", prototxt, project["checkpoint"], "-o", output, "--map", project["mapping"],
+                 "--target", "caffe1")
+    assert result.returncode == 2 and not output.exists()
+    assert result.stderr.count("\n") == 1 and "the caffe1 target cannot take" in result.stderr
+    assert "caffe1 has no Swish layer" in result.stderr and f"purecaffe lint {prototxt}" in result.stderr
+
+
+def test_fill_reads_the_target_from_the_sidecar(project: dict[str, Path], tmp_path: Path) -> None:
+    prototxt = _with_swish(project)
+    prototxt.with_suffix(".purecaffe.json").write_text(
+        json.dumps({"format": "purecaffe-sidecar", "tensors": [], "target": "caffe1"}))
+    output = tmp_path / "net.caffemodel"
+    result = cli("fill", prototxt, project["checkpoint"], "-o", output, "--map", project["mapping"])
+    assert result.returncode == 2 and "the caffe1 target cannot take" in result.stderr and not output.exists()
