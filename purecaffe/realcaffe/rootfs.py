@@ -15,7 +15,6 @@ The bundle is copied into the tree's /tmp and the job directory removed afterwar
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import logging
 import os
@@ -27,7 +26,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from purecaffe.cache import cache_dir
+from purecaffe.cache import build_lock, building_path, cache_dir, move_into_place, remove_leftovers
 from purecaffe.errors import BackendUnavailableError, PurecaffeError
 from purecaffe.realcaffe.assets import DEBIAN_SUITE, caffe_packages, packages_digest, runner_path
 from purecaffe.realcaffe.process import RunnerOutput, run_process, runner_env
@@ -114,14 +113,14 @@ def build_rootfs(root: str | os.PathLike[str] | None = None, *, rebuild: bool = 
     debootstrap = check_can_build()
     mirror = mirror or os.environ.get(MIRROR_ENV) or DEFAULT_MIRROR
     root.parent.mkdir(parents=True, exist_ok=True)
-    with _build_lock(root):
+    with build_lock(root):
         if not rebuild and rootfs_ready(root, packages):
             return root  # another process finished it while we waited
         if root.exists() and read_stamp(root) is None and any(root.iterdir()):
             raise PurecaffeError("exists but is not a purecaffe rootfs (no stamp file); remove it or pick "
                                  "another --dir", path=root)
-        _remove_leftovers(root)
-        work = root.parent / f".{root.name}.building-{os.getpid()}"
+        remove_leftovers(root, remove_tree)
+        work = building_path(root)
         try:
             seconds = _debootstrap(debootstrap, work, packages, mirror, root.parent / f"{root.name}.log")
             _trim(work)
@@ -129,7 +128,7 @@ def build_rootfs(root: str | os.PathLike[str] | None = None, *, rebuild: bool = 
             stamp = {"suite": DEBIAN_SUITE, "packages": list(packages), "mirror": mirror,
                      "built": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "seconds": round(seconds, 1)}
             (work / STAMP).write_text(json.dumps(stamp, indent=1), encoding="utf-8")
-            _move_into_place(work, root)
+            move_into_place(work, root, remove_tree)
         finally:
             if work.exists():
                 remove_tree(work)
@@ -137,27 +136,6 @@ def build_rootfs(root: str | os.PathLike[str] | None = None, *, rebuild: bool = 
     return root
 
 
-@contextlib.contextmanager
-def _build_lock(root: Path) -> Iterator[None]:
-    lock_path = root.parent / f".{root.name}.lock"
-    with open(lock_path, "a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            log.warning("waiting for another process building %s", root)
-            fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _remove_leftovers(root: Path) -> None:
-    """Half-built or half-replaced trees of earlier, interrupted builds (we hold the lock)."""
-    for pattern in (f".{root.name}.building-*", f".{root.name}.old-*"):
-        for leftover in root.parent.glob(pattern):
-            log.info("removing leftover %s", leftover)
-            remove_tree(leftover)
 
 
 def _debootstrap(debootstrap: str, work: Path, packages: tuple[str, ...], mirror: str, log_path: Path) -> float:
@@ -188,15 +166,6 @@ def _check_caffe(work: Path) -> None:
         tail = " | ".join(output.stderr.strip().splitlines()[-3:])
         raise BackendUnavailableError(f"the new rootfs cannot import caffe: {tail}", path=work)
 
-
-def _move_into_place(work: Path, root: Path) -> None:
-    if not root.exists():
-        os.rename(work, root)
-        return
-    old = root.parent / f".{root.name}.old-{os.getpid()}"
-    os.rename(root, old)
-    os.rename(work, root)
-    remove_tree(old)
 
 
 def mounts_under(path: Path, mounts_file: Path = Path("/proc/self/mounts")) -> list[Path]:

@@ -18,8 +18,6 @@ the venv's console scripts, whose shebangs name the temporary directory.
 """
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import json
 import logging
@@ -28,10 +26,9 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-from purecaffe.cache import cache_dir
+from purecaffe.cache import build_lock, building_path, cache_dir, move_into_place, remove_leftovers
 from purecaffe.errors import BackendUnavailableError, PurecaffeError
 
 log = logging.getLogger(__name__)
@@ -94,14 +91,14 @@ def build_venv(venv: str | os.PathLike[str] | None = None, *, rebuild: bool = Fa
     if not rebuild and venv_ready(venv):
         return venv
     venv.parent.mkdir(parents=True, exist_ok=True)
-    with _build_lock(venv):
+    with build_lock(venv):
         if not rebuild and venv_ready(venv):
             return venv  # another process finished it while we waited
         if venv.exists() and read_stamp(venv) is None and any(venv.iterdir()):
             raise PurecaffeError("exists but is not a purecaffe RKNN venv (no stamp file); remove it or pick "
                                  "another --dir", path=venv)
         _remove_leftovers(venv)
-        work = venv.parent / f".{venv.name}.building-{os.getpid()}"
+        work = building_path(venv)
         log_path = venv.parent / f"{venv.name}.log"
         try:
             started = time.monotonic()
@@ -110,7 +107,7 @@ def build_venv(venv: str | os.PathLike[str] | None = None, *, rebuild: bool = Fa
             stamp = {"recipe": recipe(), "built": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                      "seconds": round(seconds, 1)}
             (work / STAMP).write_text(json.dumps(stamp, indent=1), encoding="utf-8")
-            _move_into_place(work, venv)
+            move_into_place(work, venv)
         finally:
             if work.exists():
                 shutil.rmtree(work, ignore_errors=True)
@@ -147,36 +144,11 @@ def _install(work: Path, log_path: Path) -> None:
                                               f"(exit {done.returncode}): {tail} -- full log: {log_path}")
 
 
-@contextlib.contextmanager
-def _build_lock(venv: Path) -> Iterator[None]:
-    lock_path = venv.parent / f".{venv.name}.lock"
-    with open(lock_path, "a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            log.warning("waiting for another process building %s", venv)
-            fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
 
 def _remove_leftovers(venv: Path) -> None:
     """Half-built or half-replaced venvs of earlier, interrupted builds (we hold the lock)."""
-    for pattern in (f".{venv.name}.building-*", f".{venv.name}.old-*"):
-        for leftover in venv.parent.glob(pattern):
-            log.info("removing leftover %s", leftover)
-            shutil.rmtree(leftover, ignore_errors=True)
+    remove_leftovers(venv)
     if venv.exists() and read_stamp(venv) is not None and not venv_ready(venv):
         log.info("removing %s: built from another recipe", venv)  # stamped by us, so ours to replace
 
 
-def _move_into_place(work: Path, venv: Path) -> None:
-    if not venv.exists():
-        os.rename(work, venv)
-        return
-    old = venv.parent / f".{venv.name}.old-{os.getpid()}"
-    os.rename(venv, old)
-    os.rename(work, venv)
-    shutil.rmtree(old, ignore_errors=True)

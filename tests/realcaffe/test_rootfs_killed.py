@@ -33,7 +33,7 @@ def dying_debootstrap(debootstrap, work, packages, mirror, log_path):
         os.kill(os.getpid(), signal.SIGKILL)
     return 0.1
 
-def dying_move(work, root):
+def dying_move(work, root, remove=None):
     if root.exists():
         os.rename(root, root.parent / f".{root.name}.old-{os.getpid()}")  # the first of the two renames
     os.kill(os.getpid(), signal.SIGKILL)
@@ -43,7 +43,7 @@ rootfs.find_debootstrap = lambda: "/usr/sbin/debootstrap"
 rootfs._check_caffe = lambda work: None
 rootfs._debootstrap = dying_debootstrap
 if stage == "move":
-    rootfs._move_into_place = dying_move
+    rootfs.move_into_place = dying_move
 rootfs.build_rootfs(rebuild=stage == "move")
 """
 

@@ -20,7 +20,6 @@ import numpy as np
 from purecaffe.canonical import Blob, builders
 from purecaffe.converter.context import LoweringContext
 from purecaffe.converter.graph import Node, Ref
-from purecaffe.converter.lowerings._support import tensor_blob
 from purecaffe.converter.registry import lowering
 from purecaffe.converter.weights import lstm_blobs, parameter_blobs
 
