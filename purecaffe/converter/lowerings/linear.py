@@ -6,6 +6,9 @@ is exactly nn.Linear on inputs of any rank.  Products of two computed tensors
 """
 from __future__ import annotations
 
+import logging
+import math
+
 import numpy as np
 
 from purecaffe.canonical import builders
@@ -13,6 +16,9 @@ from purecaffe.converter import weights
 from purecaffe.converter.context import LoweringContext
 from purecaffe.converter.graph import Node
 from purecaffe.converter.registry import lowering
+
+
+log = logging.getLogger(__name__)
 
 
 def _inner_product(ctx: LoweringContext, node: Node, x_ref: object, weight: np.ndarray,
@@ -66,10 +72,52 @@ def lower_mm(ctx: LoweringContext, node: Node) -> None:
     _inner_product(ctx, node, self, ctx.constant(mat2).T, None)
 
 
-@lowering("aten.matmul")
+# A product of two computed tensors is built from Tile + Eltwise PROD + Reduction over (..., M, N, K)
+# intermediate blobs; past this many floats (256 MB each) it is refused with the count.
+MAX_PRODUCT_FLOATS = 1 << 26
+
+
+def _computed_product(ctx: LoweringContext, node: Node, left: object, right: object) -> None:
+    """(..., M, K) @ (..., K, N), both computed: out[..., m, n] = sum_k A[..., m, k] * B[..., k, n] as
+    Tile(A -> (..., M, N, K)) * Tile(B^T -> (..., M, N, K)), Reduction SUM over the last axis.  Each
+    output is the same K products as PyTorch's, summed in another order (float32 rounding only)."""
+    a, b = ctx.blob(left), ctx.blob(right)
+    if len(a.shape) < 3 or len(a.shape) != len(b.shape) or a.shape[:-2] != b.shape[:-2]:
+        raise ctx.unsupported(f"product of computed tensors {list(a.shape)} @ {list(b.shape)}: only batched "
+                              f"(..., M, K) @ (..., K, N) with the same leading dims is converted")
+    *lead, m, k = a.shape
+    n = b.shape[-1]
+    floats = math.prod(lead) * m * n * k
+    if floats > MAX_PRODUCT_FLOATS:
+        raise ctx.unsupported(f"product of computed tensors {list(a.shape)} @ {list(b.shape)} needs intermediate "
+                              f"blobs of {floats} floats (more than {MAX_PRODUCT_FLOATS}), which is unreasonable")
+    log.info("%s: %s @ %s of computed tensors built from Tile + Eltwise + Reduction over %d floats per blob "
+             "(%d multiply-adds, as PyTorch's)", ctx.name(node), list(a.shape), list(b.shape), floats, floats)
+    rank = len(a.shape)
+    order = list(range(rank - 2)) + [rank - 1, rank - 2]
+    b_t = ctx.emit(builders.permute(ctx.name(node, "right_t"), b, ctx.name(node, "right_t"), order=order))[0]
+    a4 = ctx.emit(builders.reshape(ctx.name(node, "left_rows"), a, ctx.name(node, "left_rows"),
+                                   dims=[0] * len(lead) + [m, 1, k]))[0]
+    b4 = ctx.emit(builders.reshape(ctx.name(node, "right_cols"), b_t, ctx.name(node, "right_cols"),
+                                   dims=[0] * len(lead) + [1, n, k]))[0]
+    a_big = ctx.emit(builders.tile(ctx.name(node, "left_tiled"), a4, ctx.name(node, "left_tiled"),
+                                   axis=len(lead) + 1, tiles=n))[0] if n > 1 else a4
+    b_big = ctx.emit(builders.tile(ctx.name(node, "right_tiled"), b4, ctx.name(node, "right_tiled"),
+                                   axis=len(lead), tiles=m))[0] if m > 1 else b4
+    products = ctx.emit(builders.eltwise(ctx.name(node, "products"), [a_big, b_big], ctx.name(node, "products"),
+                                         operation="PROD"))[0]
+    ctx.emit(builders.reduction(ctx.name(node), products, ctx.name(node), operation="SUM", axis=len(lead) + 2),
+             result=node)
+
+
+@lowering("aten.matmul", aliases=("aten.bmm",))
 def lower_matmul(ctx: LoweringContext, node: Node) -> None:
-    """x @ W with W a constant 2-D (in, out) matrix; a 1-D constant vector drops the last axis."""
-    self, other = node.unpack("self", "other")
+    """x @ W with W a constant 2-D (in, out) matrix; a 1-D constant vector drops the last axis; two
+    computed tensors through `_computed_product`."""
+    self, other = (node.unpack("self", "other") if "other" in node.args else node.unpack("self", "mat2"))
+    if not ctx.is_constant(self) and not ctx.is_constant(other):
+        _computed_product(ctx, node, self, other)
+        return
     if ctx.is_constant(self) and not ctx.is_constant(other):
         raise ctx.unsupported("constant @ tensor (constant on the left) would need a transpose Caffe lacks")
     _refuse_computed(ctx, node, other, "right")

@@ -57,6 +57,26 @@ class Bilinear(nn.Module):
         return torch.matmul(x, y)
 
 
-def test_matmul_of_two_computed_tensors_is_refused() -> None:
-    with pytest.raises(UnsupportedOpsError, match="computed from the inputs"):
-        purecaffe.convert(Bilinear().eval(), (torch.randn(1, 3, 4), torch.randn(1, 4, 5)))
+class Attention(nn.Module):
+    """Scaled dot-product attention over (N, heads, tokens, dim), as YOLO11's C2PSA / EfficientViT do."""
+
+    def forward(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        weights = torch.softmax(q @ k.transpose(-2, -1) * q.shape[-1] ** -0.5, dim=-1)
+        return weights @ v
+
+
+@pytest.mark.parametrize("target", ["bvlc", "caffe1"])
+def test_attention_products_of_computed_tensors(target: str, real_caffe_backend) -> None:
+    """Tile + Eltwise PROD + Reduction: the same products as PyTorch, summed in another order."""
+    shapes = [(2, 2, 7, 5), (2, 2, 7, 5), (2, 2, 7, 3)]
+    run_compare_torch(Attention(), shapes, target=target, expect_layers=["Tile", "Eltwise", "Reduction"])
+
+
+@pytest.mark.parametrize("shapes", [[(1, 3, 4), (1, 4, 5)], [(2, 6, 1), (2, 1, 3)], [(3, 5, 2), (3, 2, 1)]])
+def test_bmm_of_computed_tensors(shapes, real_caffe_backend) -> None:
+    run_compare_torch(Bilinear(), shapes)
+
+
+def test_an_unreasonable_product_is_refused_with_its_size() -> None:
+    with pytest.raises(UnsupportedOpsError, match=r"needs intermediate blobs of 134217728 floats \(more than 67108864\)"):
+        purecaffe.convert(Bilinear().eval(), (torch.randn(1, 512, 512), torch.randn(1, 512, 512)))
