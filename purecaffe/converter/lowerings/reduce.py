@@ -117,5 +117,30 @@ def _reduce(ctx: LoweringContext, node: Node, x: Blob, how: str, dim: object, ke
         scaled = ctx.emit(builders.power(part2, summed, part2, scale=scale))[0]
         _finish(ctx, node, scaled)
         return
+    if len(axes) == 1 and 0 < axes[0] < rank and 1 < x.shape[axes[0]] <= MAX_SLICED_REDUCTION:
+        _sum_by_slices(ctx, node, x, axes[0], mean=how == "mean", keepdim=keepdim)
+        return
     raise ctx.unsupported(f"{how} over axes {list(axes)} of a {rank}-D tensor: Caffe's Reduction reduces only "
-                          f"trailing axes after the batch, and channels only of a 4-D (N, C, H, W) tensor")
+                          f"trailing axes after the batch, and one middle axis only while it has at most "
+                          f"{MAX_SLICED_REDUCTION} elements (one Slice top each)")
+
+
+# A sum over one middle axis (ResNeSt's radix axis of (N, R, C, H, W)) is a Slice into its parts and
+# one Eltwise SUM; past this many parts the prototxt grows unreasonably and the op is refused.
+MAX_SLICED_REDUCTION = 64
+
+
+def _sum_by_slices(ctx: LoweringContext, node: Node, x: Blob, axis: int, *, mean: bool, keepdim: bool) -> None:
+    """Sum (or mean) over one middle axis: Slice it into size-1 parts, Eltwise SUM them (coefficient
+    1/size for the mean), then drop the axis unless keepdim.  Only additions: float32 rounding."""
+    size = x.shape[axis]
+    name = ctx.name(node, "parts")
+    parts = ctx.emit(builders.slice_layer(name, x, [f"{name}/{i}" for i in range(size)], axis=axis))
+    coeff = (float(np.float32(1.0) / np.float32(size)),) * size if mean else ()
+    summed_name = ctx.name(node) if keepdim else ctx.name(node, "sum")
+    layer = builders.eltwise(summed_name, list(parts), summed_name, operation="SUM", coeff=coeff)
+    if keepdim:
+        ctx.emit(layer, result=node)
+        return
+    summed = ctx.emit(layer)[0]
+    _finish(ctx, node, summed)

@@ -7,6 +7,7 @@ a few ulps of the largest partial sum.  amax is a global MAX pooling: exact.
 from __future__ import annotations
 
 import pytest
+import torch
 
 from batched_compare import Case, compare_cases
 from converter.lowerings._modules import Fn
@@ -49,7 +50,37 @@ CASES = [
     Case("refuse-mean-batch", Fn(lambda x: x.mean(0) * 2), [X], refused="Reduction reduces only trailing axes"),
     Case("refuse-mean-all", Fn(lambda x: x.mean() * x), [X], refused="Reduction reduces only trailing axes"),
     Case("refuse-amax-channels", Fn(lambda x: x.amax(1) * 2), [X], refused="Reduction has no MAX"),
+    # One middle axis: Slice into its parts + one Eltwise SUM (ResNeSt's radix axis).
+    Case("sum-middle-axis-5d", Fn(lambda x: x.view(2, 3, 2, 5, 7).sum(dim=1) * 2), [(2, 6, 5, 7)],
+         expect_layers=("Slice", "Eltwise")),
+    Case("mean-middle-axis-keepdim", Fn(lambda x: x.mean(dim=2, keepdim=True) + 1), [(2, 3, 4, 5, 3)]),
+    Case("sum-middle-axis-3d", Fn(lambda x: x.sum(dim=1) * 2), [(2, 9, 4)]),
+    Case("resnest-split-attention", lambda: SplitAttention(), [(2, 8, 5, 7)]),
+    Case("refuse-sum-wide-middle-axis", Fn(lambda x: x.sum(dim=1) * 2), [(1, 70, 3)],
+         refused="at most 64 elements"),
 ]
+
+
+class SplitAttention(torch.nn.Module):
+    """ResNeSt's split attention (radix 2, cardinality 1): sum over the radix axis of a 5-D view, global
+    pooling, two 1x1 convs, rSoftMax (view, transpose, softmax over the radix axis), weighted radix sum."""
+
+    def __init__(self, channels: int = 4, radix: int = 2) -> None:
+        super().__init__()
+        self.radix, self.channels = radix, channels
+        self.conv = torch.nn.Conv2d(channels * radix, channels * radix, 3, padding=1, groups=radix)
+        self.fc1 = torch.nn.Conv2d(channels, 8, 1)
+        self.fc2 = torch.nn.Conv2d(8, channels * radix, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n = x.shape[0]
+        x = torch.relu(self.conv(x))
+        splits = x.view(n, self.radix, self.channels, *x.shape[2:])
+        gap = torch.relu(self.fc1(splits.sum(dim=1).mean((2, 3), keepdim=True)))
+        attention = self.fc2(gap).view(n, 1, self.radix, -1).transpose(1, 2)
+        attention = torch.softmax(attention, dim=1).reshape(n, -1, 1, 1)
+        weighted = attention.view(n, self.radix, self.channels, 1, 1) * splits
+        return weighted.sum(dim=1)
 
 
 @pytest.fixture(scope="module")
