@@ -1,5 +1,5 @@
 """LSTM -> Caffe's LSTM layer (gates reordered, biases summed, a constant cont blob; reverse
-directions by a time flip), and the refused recurrent cases with their reasons.
+directions by a time flip), GRU unrolled over time, and the refused recurrent cases with their reasons.
 
 Tolerance: the default 1e-4 x scale.  Caffe's LSTM sums W_xc x + b_c + W_hc h in another order
 than PyTorch's two GEMMs and two biases, and sigmoid/tanh round differently; over a few dozen
@@ -35,6 +35,14 @@ for label, kwargs, shape in (
         ("one-step", {"bidirectional": True}, (1, 2, 5))):
     CASES.append(Case(f"lstm-{label}", (lambda kw=kwargs: Recurrent(nn.LSTM(5, 4, **kw))), [shape],
                       expect_layers=("LSTM",)))
+for label, kwargs, shape in (
+        ("one-layer", {}, (7, 2, 5)),
+        ("bidirectional-two-layers", {"bidirectional": True, "num_layers": 2}, (5, 2, 5)),
+        ("batch-first", {"batch_first": True, "bidirectional": True}, (2, 6, 5)),
+        ("no-bias", {"bias": False}, (4, 1, 5)),
+        ("one-step", {}, (1, 3, 5))):
+    CASES.append(Case(f"gru-{label}", (lambda kw=kwargs: Recurrent(nn.GRU(5, 4, **kw))), [shape],
+                      expect_layers=("InnerProduct", "Sigmoid", "TanH", "Eltwise")))
 for target in ("caffe1",):
     CASES.append(Case(f"lstm-bidirectional-{target}", lambda: Recurrent(nn.LSTM(5, 4, bidirectional=True)),
                       [(6, 2, 5)], expect_layers=("LSTM",), convert_kwargs={"target": target}))
@@ -53,7 +61,8 @@ class GivenState(nn.Module):
 
 CASES += [
     Case("refuse-initial-state", GivenState(), [(3, 2, 5)], refused="non-zero initial state"),
-    Case("refuse-gru", Fn(lambda x, m=nn.GRU(5, 4): m(x)[0]), [(3, 2, 5)], refused="no GRU layer"),
+    Case("refuse-rnn", Fn(lambda x, m=nn.RNN(5, 4): m(x)[0]), [(3, 2, 5)], refused="another recurrence"),
+    Case("refuse-gru-too-long", Fn(lambda x, m=nn.GRU(2, 2): m(x)[0]), [(300, 1, 2)], refused="GRU over 300 steps"),
 ]
 
 
