@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from purecaffe.errors import FormatError, first_line
+from purecaffe.errors import FormatError, PurecaffeError, first_line
 from purecaffe.io.npy_dict import UnsafeCheckpointError, load_npy_dict
 from purecaffe.io.npz_format import load_npz
 from purecaffe.io.safetensors_format import load_safetensors
@@ -61,7 +61,23 @@ class Checkpoint:
 
 
 def load_checkpoint(path: PathLike) -> Checkpoint:
-    """Read a `.pth`/`.pt`, `.npz`, `.npy` (dict) or `.safetensors` checkpoint."""
+    """Read a `.pth`/`.pt`, `.npz`, `.npy` (dict) or `.safetensors` checkpoint.
+
+    Any failure to read is a one-line FormatError naming the file: the format readers name what
+    they recognise, and whatever else a corrupt file makes a library raise (measured: numpy's
+    `RuntimeError: Internal error, get_clear_loop not set` on a mutated pickled array) is caught
+    here.  MemoryError and interrupts pass through.
+    """
+    try:
+        return _load_checkpoint(path)
+    except (PurecaffeError, MemoryError, KeyboardInterrupt):
+        raise
+    except Exception as error:  # noqa: BLE001 - a corrupt file can make numpy/torch raise anything
+        raise FormatError(f"not a readable checkpoint: {type(error).__name__}: {first_line(error)}",
+                          path=path) from None
+
+
+def _load_checkpoint(path: PathLike) -> Checkpoint:
     kind = sniff_format(path)
     unwrapped: str = ""
     skipped: tuple[str, ...] = ()
