@@ -117,7 +117,7 @@ def _prepare(case: Case) -> _Prepared:
         result.conversion_error = error
         return _Prepared(result)
     expected = [None if t is None else t.detach().numpy() for t in eager_outputs(model, tensors, result.net)]
-    return _Prepared(result, tensors, result.net.torch_reference(tensors), expected)
+    return _Prepared(result, tensors, result.net.torch_values(tensors), expected)
 
 
 def _merge(prepared: Sequence[_Prepared]) -> tuple[Any, dict[str, list[np.ndarray]], dict[str, np.ndarray]]:

@@ -203,7 +203,7 @@ def run_compare_torch(model: torch.nn.Module, inputs: Any, *, rtol: float = DEFA
     types = {layer.type for layer in net.net.layer}
     for wanted in expect_layers:
         assert wanted in types, f"expected a {wanted} layer, got {sorted(types)}"
-    reference = net.torch_reference(tensors)
+    reference = net.torch_values(tensors)
     feeds = {name: t.detach().numpy() for name, t in zip(net.input_names, tensors)}
 
     kind, real_backend = _resolve_backend(backend)

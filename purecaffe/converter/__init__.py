@@ -39,7 +39,8 @@ from purecaffe.converter.context import TensorRecord
 from purecaffe.converter.driver import Problem, UnsupportedOpsError, lower
 from purecaffe.converter.graph import Graph
 from purecaffe.converter.passes import run_passes
-from purecaffe.converter.reference import order_inputs, torch_values
+from purecaffe.converter.torch_values import order_inputs
+from purecaffe.converter.torch_values import torch_values as program_values
 from purecaffe.converter.registry import default_registry
 from purecaffe.errors import ConverterBugError, PurecaffeError
 from purecaffe.io.sidecar import SavedFiles, output_paths, sidecar_dict, write_sidecar
@@ -110,16 +111,16 @@ class ConvertedNet:
                             torch_outputs=self.torch_output_names,
                             cut=None if self.cut is None else self.cut.to_json())
 
-    def torch_reference(self, inputs: Sequence[Any] | Mapping[str, Any]) -> dict[str, np.ndarray]:
+    def torch_values(self, inputs: Sequence[Any] | Mapping[str, Any]) -> dict[str, np.ndarray]:
         """PyTorch's value of every captured tensor for `inputs`, keyed by torch value name.
 
         `inputs`: arrays or tensors in model order, or a dict keyed by input blob name.
         Look values up with the `torch_name` of each `mapping` record.
         """
-        return torch_values(self.program, order_inputs(inputs, self.input_names))
+        return program_values(self.program, order_inputs(inputs, self.input_names))
 
     def blob_values(self, reference: Mapping[str, np.ndarray]) -> dict[str, tuple[str, np.ndarray]]:
-        """(producing layer, expected value) per torch value, from a `torch_reference` result."""
+        """(producing layer, expected value) per torch value, from a `torch_values` result."""
         return {r.torch_name: (r.layer, reference[r.torch_name]) for r in self.mapping if r.torch_name in reference}
 
 

@@ -7,7 +7,7 @@ Python:
   folded constant tensors, as float32/int64 numpy arrays), `nodes` in
   topological order and `outputs`;
 * every value is named by its torch.fx node name (`conv2d`, `relu_3`), which
-  is also the key of `ConvertedNet.torch_reference()`; a `Ref(name)` inside a
+  is also the key of `ConvertedNet.torch_values()`; a `Ref(name)` inside a
   node's arguments points at one;
 * a `Node` is one ATen call: `op` is the canonical overload packet
   (`"aten.max_pool2d"`), `overload` the overload (`"default"`, `"Tensor"`),

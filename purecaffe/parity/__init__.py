@@ -78,7 +78,7 @@ def verify(model: Any, inputs: Sequence[Any] | Any, converted: Any, *, backend: 
             files = converted.save(Path(scratch) / "net")
             prototxt, caffemodel = files.prototxt, files.caffemodel
             sidecar = converted.sidecar()
-            expected = converted.torch_reference(inputs)
+            expected = converted.torch_values(inputs)
         caffe_inputs = _caffe_inputs(sidecar, inputs)
         outputs = run_backend(backend, prototxt, caffemodel, caffe_inputs, caffe_backend=caffe_backend)
         return build_report(sidecar, expected, outputs, rtol=rtol, atol=atol, min_cosine=min_cosine,
@@ -88,7 +88,7 @@ def verify(model: Any, inputs: Sequence[Any] | Any, converted: Any, *, backend: 
 def _torch_values(model: Any, inputs: tuple[Any, ...]) -> dict[str, np.ndarray]:
     """PyTorch's value of every captured tensor, under the names the converter's sidecar uses."""
     from purecaffe.converter.capture import capture
-    from purecaffe.converter.reference import torch_values
+    from purecaffe.converter.torch_values import torch_values
 
     captured = capture(model, inputs)
     return torch_values(captured.program, inputs)

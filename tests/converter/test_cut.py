@@ -95,7 +95,7 @@ def test_cut_at_module_paths_in_the_order_given() -> None:
     assert "Concat" not in {layer.type for layer in net.net.layer}
     assert "pair.a" not in {layer.name for layer in net.net.layer}
     # The outputs are the eager model's values at those module calls.
-    reference = net.torch_reference(X)
+    reference = net.torch_values(X)
     for name, value in zip(net.torch_output_names, eager_outputs(model, X, net)):
         np.testing.assert_allclose(reference[name], value.numpy(), rtol=1e-6, atol=1e-7)
 

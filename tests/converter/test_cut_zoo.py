@@ -183,7 +183,7 @@ def test_retinaface_cut_verifies_from_saved_files(tmp_path: Path) -> None:
     compared = {c.blob for c in report.comparisons}
     assert set(net.output_names) <= compared
     sidecar = net.sidecar()
-    reference = net.torch_reference(inputs)
+    reference = net.torch_values(inputs)
     for entry, hooked in zip(sidecar["outputs"], eager_outputs(model, inputs, net)):
         np.testing.assert_allclose(reference[entry["torch"]], hooked.numpy(), rtol=1e-6, atol=1e-7)
     assert sidecar["cut"]["outputs"] == list(RETINAFACE_HEADS)

@@ -1,4 +1,4 @@
-"""The sidecar and ConvertedNet's mapping / torch_reference agree with each other and with torch."""
+"""The sidecar and ConvertedNet's mapping / torch_values agree with each other and with torch."""
 from __future__ import annotations
 
 import json
@@ -32,12 +32,12 @@ def test_sidecar_lists_every_mapped_blob(tmp_path: Path) -> None:
                     "op": "aten.conv2d.default", "shape": [1, 16, 16, 16],
                     "overwritten_by": ["bn1", "bn1/scale", "relu"]}
 
-    reference = net.torch_reference((x,))
+    reference = net.torch_values((x,))
     assert set(entries) <= set(reference)
     with torch.no_grad():
         expected = tiny_resnet()(x).numpy()
     np.testing.assert_array_equal(reference["linear"], expected)
-    assert net.torch_reference({"data": x}).keys() == reference.keys()
+    assert net.torch_values({"data": x}).keys() == reference.keys()
 
 
 def test_example_model_matches_in_real_caffe(real_caffe_backend) -> None:
