@@ -9,7 +9,7 @@ weights) and runs that once.  Each parametrized test then checks its own case wi
     every mapped blob:  max |caffe - torch| <= rtol * max |torch| + atol
     every model output: the same bound against the model's own forward pass
 
-With real Caffe, the reference runtime (`purecaffe.run`) runs the same merged net too and every
+With real Caffe, the runtime (`purecaffe.run`) runs the same merged net too and every
 layer's tops are compared between the two (`torch_compare.runtime_against_caffe`).
 
 If Caffe refuses the merged net, every case is run on its own so the failure names its case.
@@ -69,7 +69,7 @@ class CaseResult:
     output_errors: tuple[BlobError, ...] = ()
     backend: str = ""
     runtime_vs_caffe: RuntimeCheck | None = None
-    """With real Caffe: the reference runtime against Caffe on every layer's tops of this case."""
+    """With real Caffe: the runtime against Caffe on every layer's tops of this case."""
 
     @property
     def worst(self) -> BlobError | None:

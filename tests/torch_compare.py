@@ -23,7 +23,7 @@ Set PURECAFFE_COMPARE_LOG=FILE to append one JSON line per comparison
 
 Which Caffe runs the net (`backend=`, default `PURECAFFE_COMPARE_BACKEND` or "auto"):
 "real" -- real Caffe 1.0 through `tests/caffe_backend.py` (skips locally, fails
-under CI=true when unavailable); "runtime" -- the in-process reference runtime
+under CI=true when unavailable); "runtime" -- the in-process runtime
 `purecaffe.run`; "auto" -- real Caffe when available, else the runtime (real
 Caffe is required under CI=true).
 """
@@ -152,7 +152,7 @@ RuntimeCheck = list[tuple[str, str, float, float]] | str
 
 def runtime_against_caffe(run: Any, prototxt: Path, caffemodel: Path | None,
                           feeds: dict[str, np.ndarray]) -> RuntimeCheck:
-    """The reference runtime on the same files, every layer's tops against real Caffe's snapshots."""
+    """The runtime on the same files, every layer's tops against real Caffe's snapshots."""
     try:
         result = purecaffe.run(str(prototxt), None if caffemodel is None else str(caffemodel), feeds)
     except Exception as error:  # noqa: BLE001 - reported by assert_runtime_agrees
@@ -170,10 +170,10 @@ def runtime_against_caffe(run: Any, prototxt: Path, caffemodel: Path | None,
 
 def assert_runtime_agrees(check: RuntimeCheck, label: str) -> None:
     if isinstance(check, str):
-        raise AssertionError(f"{label}: the reference runtime refused a net real Caffe ran: {check}")
+        raise AssertionError(f"{label}: the runtime refused a net real Caffe ran: {check}")
     assert check, f"{label}: no layer compared between the runtime and real Caffe"
     off = [c for c in check if c[2] > RUNTIME_RTOL * c[3] + RUNTIME_ATOL]
-    assert not off, f"{label}: reference runtime differs from real Caffe: " + "; ".join(
+    assert not off, f"{label}: runtime differs from real Caffe: " + "; ".join(
         f"{top} after {layer}: {diff:.3g} vs scale {scale:.3g}" for layer, top, diff, scale in off[:8])
 
 
@@ -188,7 +188,7 @@ def _resolve_backend(backend: str | None) -> tuple[str, Any]:
     try:
         return "real", get_real_caffe_backend()
     except pytest.skip.Exception as reason:
-        log.warning("%s; comparing against the reference runtime instead", reason)
+        log.warning("%s; comparing against the runtime instead", reason)
         return "runtime", None
 
 

@@ -1,4 +1,4 @@
-"""The in-process reference runtime: Caffe's shape inference and forward pass, in numpy/torch.
+"""The in-process runtime: Caffe's shape inference and forward pass, in numpy/torch.
 
     infer_shapes(net, input_shapes=None) -> ShapeInference
     run(prototxt, caffemodel, inputs) -> RunResult

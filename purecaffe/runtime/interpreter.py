@@ -142,7 +142,7 @@ class Interpreter:
             return [feeds[top] for top in layer.tops]
         kind = layer.kind
         if kind.forward is None:
-            raise UnsupportedError("has no forward in the reference runtime (shape inference only)",
+            raise UnsupportedError("has no forward in the runtime (shape inference only)",
                                    place=layer.place)
         bottoms = [env[name] for name in layer.bottoms]
         kwargs = dict(layer.kwargs)

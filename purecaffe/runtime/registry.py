@@ -133,7 +133,7 @@ def lookup(layer_type: str, *, place: str | None = None) -> LayerKind:
     """The LayerKind of `layer_type`, or an UnsupportedError naming it."""
     kind = REGISTRY.get(layer_type)
     if kind is None:
-        raise UnsupportedError(f"layer type {layer_type!r} is not supported by the reference runtime",
+        raise UnsupportedError(f"layer type {layer_type!r} is not supported by the runtime",
                                place=place)
     return kind
 

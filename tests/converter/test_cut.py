@@ -1,6 +1,6 @@
 """`convert(..., outputs=[...])`: ending the net at module paths or values (converter/cut.py).
 
-Small models, compared in the reference runtime (`backend="runtime"`); the real detectors in real
+Small models, compared in the runtime (`backend="runtime"`); the real detectors in real
 Caffe are in test_cut_zoo.py.
 """
 from __future__ import annotations

@@ -5,7 +5,7 @@ DFL softmax over a permuted axis); cut, they convert.
 
 Per target (`TARGETS`, one row per target and the real consumer that judges it):
 
-* every mapped blob of the cut net against PyTorch in real Caffe, and the reference runtime
+* every mapped blob of the cut net against PyTorch in real Caffe, and the runtime
   against real Caffe on every layer (`torch_compare.run_compare_torch`);
 * each output, run by the target's judge, against the eager model's value at that module
   (forward hooks: not the captured program), max error relative to max|torch|.

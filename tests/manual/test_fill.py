@@ -1,4 +1,4 @@
-"""`purecaffe.fill` as the user of issue 6 uses it, checked by the reference runtime (`purecaffe.run`).
+"""`purecaffe.fill` as the user of issue 6 uses it, checked by the runtime (`purecaffe.run`).
 
 Parity tolerance: max |caffe - torch| <= 1e-4 * max |torch|.  Both sides compute
 in float32 with different summation orders (im2col GEMM vs PyTorch's conv), so

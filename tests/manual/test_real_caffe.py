@@ -1,7 +1,7 @@
 """The manual path judged by real BVLC Caffe 1.0 (`tests/caffe_backend.py`).
 
 * `fill`'s caffemodel for the user's hand-written prototxt gives PyTorch's
-  output in real Caffe and in the reference runtime (tolerance: test_fill.py).
+  output in real Caffe and in the runtime (tolerance: test_fill.py).
 * `init`'s caffemodel loads in real Caffe and every blob has the shape real
   Caffe allocates, for every corpus prototxt real Caffe loads and for nets
   that exercise each layer type with parameters.

@@ -1,4 +1,4 @@
-"""The reference runtime against real Caffe 1.0 on the shared corpus.
+"""The runtime against real Caffe 1.0 on the shared corpus.
 
 * Shape inference reproduces every `shape:` (blob) and `paramshape:` (parameter blob) key of
   every reference, and runs on every corpus prototxt, including the four real Caffe cannot load.
