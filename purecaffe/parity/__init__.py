@@ -161,8 +161,12 @@ def build_report(sidecar: Mapping[str, Any], expected: Mapping[str, np.ndarray],
     target = str(sidecar.get("target", "bvlc"))
     judge = TARGET_JUDGES.get(target)
     backend_kind = outputs.backend.split()[0]
-    judge_hint = "" if judge is None or backend_kind.startswith(judge) else \
-        f"its judge is --backend {judge}; {outputs.backend} may read this file differently"
+    if judge is None or backend_kind.startswith(judge):
+        judge_hint = ""
+    elif backend_kind == "runtime":
+        judge_hint = f"its real consumer: --backend {judge}"
+    else:  # another real consumer than the one the file was written for
+        judge_hint = f"its judge is --backend {judge}; {outputs.backend} may read this file differently"
     return ParityReport(name=name, backend=outputs.backend, rtol=rtol, atol=atol, comparisons=tuple(comparisons),
                         backend_error=outputs.error, min_cosine=min_cosine, cut=cut,
                         target=target, judge_hint=judge_hint)
