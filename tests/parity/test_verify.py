@@ -157,3 +157,12 @@ def test_public_verify_stays_the_function() -> None:
     import purecaffe.parity
 
     assert purecaffe.verify is purecaffe.parity.verify
+
+
+def test_the_report_names_the_target_and_its_real_consumer(tmp_path: Path) -> None:
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU6()).eval()
+    x = (torch.randn(1, 3, 8, 8),)
+    purecaffe.convert(model, x, target="opencv").save(tmp_path / "n")
+    report = verify(model, x, tmp_path / "n", backend="runtime")
+    assert report.passed and report.target == "opencv"
+    assert report.summary().endswith("[target opencv; its real consumer: --backend opencv]")
