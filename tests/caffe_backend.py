@@ -33,16 +33,13 @@ from __future__ import annotations
 import logging
 import os
 import re
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 import purecaffe
-from corpus import fill_rule_weights, in_ci, model_dir, reference_meta
-from purecaffe.errors import BackendUnavailableError
+from corpus import fill_rule_weights, model_dir, reference_meta
+from judges import Judge
 from purecaffe.realcaffe import Backend, resolve_backend
 from purecaffe.realcaffe.rootfs import is_root
 
@@ -51,14 +48,11 @@ log = logging.getLogger(__name__)
 BACKEND_ENV = "PURECAFFE_CAFFE_BACKEND"
 ROOTFS_ENV = "PURECAFFE_ROOTFS_DIR"
 
-@dataclass(frozen=True)
-class Resolution:
-    backend: Backend | None
-    error: str | None
-    seconds: float
-
-
-_resolved: list[Resolution] = []  # one resolution per test process (a test-only cache)
+REAL_CAFFE: Judge[Backend] = Judge(
+    "real Caffe backend", "real Caffe is not available",
+    lambda: resolve_backend(os.environ.get(BACKEND_ENV) or default_backend_name(),
+                            rootfs_dir=os.environ.get(ROOTFS_ENV) or None),
+    lambda backend: backend.describe())
 
 
 def default_backend_name() -> str:
@@ -68,26 +62,7 @@ def default_backend_name() -> str:
 
 def get_real_caffe_backend() -> Backend:
     """The ready backend (cached per process); skips, or fails under CI=true, when there is none."""
-    if not _resolved:
-        started = time.monotonic()
-        backend: Backend | None = None
-        error: str | None = None
-        try:
-            backend = resolve_backend(os.environ.get(BACKEND_ENV) or default_backend_name(),
-                                      rootfs_dir=os.environ.get(ROOTFS_ENV) or None)
-        except BackendUnavailableError as unavailable:
-            error = unavailable.one_line()
-        _resolved.append(Resolution(backend, error, time.monotonic() - started))
-        log.warning("real Caffe backend: %s (%.1f s to get ready)",
-                    backend.describe() if backend else error, _resolved[0].seconds)
-    resolution = _resolved[0]
-    if resolution.backend is None:
-        message = f"real Caffe is not available: {resolution.error}"
-        if in_ci():
-            pytest.fail(message + " -- required under CI=true")
-        pytest.skip(message)
-    return resolution.backend
-
+    return REAL_CAFFE.get()
 
 
 def prepare_corpus_model(name: str, prototxt: str, work: Path) -> tuple[Path, Path, dict[str, np.ndarray]]:

@@ -13,46 +13,18 @@ under CI=true, where the RKNN judge is required.  Each model then takes a few se
 from __future__ import annotations
 
 import logging
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
 
-from corpus import in_ci
-from purecaffe.errors import BackendUnavailableError
+from judges import Judge
 from purecaffe.rknn import build_venv
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class VenvResolution:
-    venv: Path | None
-    error: str | None
-    seconds: float
-
-
-_resolved: list[VenvResolution] = []  # one resolution per test process (a test-only cache)
+RKNN_VENV: Judge[Path] = Judge("RKNN venv", "the RKNN-Toolkit2 venv cannot be built here", lambda: build_venv())
 
 
 def get_rknn_venv() -> Path:
     """The ready venv (cached per process); skips, or fails under CI=true, when it cannot be built."""
-    if not _resolved:
-        started = time.monotonic()
-        venv: Path | None = None
-        error: str | None = None
-        try:
-            venv = build_venv()
-        except BackendUnavailableError as unavailable:
-            error = unavailable.one_line()
-        _resolved.append(VenvResolution(venv, error, time.monotonic() - started))
-        log.warning("RKNN venv: %s (%.1f s to get ready)", venv or error, _resolved[0].seconds)
-    resolution = _resolved[0]
-    if resolution.venv is None:
-        message = f"the RKNN-Toolkit2 venv cannot be built here: {resolution.error}"
-        if in_ci():
-            pytest.fail(message + " -- required under CI=true")
-        pytest.skip(message)
-    return resolution.venv
-
+    return RKNN_VENV.get()

@@ -15,7 +15,7 @@ def no_backend(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         calls.append(name)
         raise BackendUnavailableError("no Docker, not root")
 
-    monkeypatch.setattr(caffe_backend, "_resolved", [])
+    monkeypatch.setattr(caffe_backend.REAL_CAFFE, "resolution", None)
     monkeypatch.setattr(caffe_backend, "resolve_backend", resolve)
     monkeypatch.delenv(caffe_backend.BACKEND_ENV, raising=False)
     monkeypatch.setattr(caffe_backend, "is_root", lambda: False)
