@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 import traceback
 import warnings
@@ -66,6 +67,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             print("purecaffe: rerun with --debug for the full traceback", file=sys.stderr)
         return bug.exit_status
+    except BrokenPipeError:
+        # The reader closed the pipe (`purecaffe convert --list-outputs ... | head`): stop quietly, and
+        # point stdout at /dev/null so the interpreter's final flush does not raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print("purecaffe: interrupted", file=sys.stderr)
         return 130
