@@ -38,8 +38,11 @@ RKNN_LAYERS = frozenset({
     "Power", "PReLU", "ReLU", "ReLU6", "Reduction", "Reshape", "Scale", "Sigmoid", "Slice", "Softmax",
     "Split", "TanH", "Tile", "Upsample",
 })
-# OpenCV DNN 4.x readNetFromCaffe: stock layers plus ReLU6, Permute and the SSD layers; no Clip or Swish.
-OPENCV_LAYERS = (BVLC_LAYERS - {"Clip", "Swish", "Embed", "LSTM", "RNN", "Threshold"}) | {
+# OpenCV DNN 4.x readNetFromCaffe: stock layers plus ReLU6, Permute, Interp (align-corners arithmetic)
+# and the SSD layers; no Clip or Swish.  Measured with OpenCV 4.14: it cannot create Reduction, Bias or
+# Parameter layers, and its Tile wants another parameter than Caffe's `tiles`.
+OPENCV_LAYERS = (BVLC_LAYERS - {"Clip", "Swish", "Embed", "LSTM", "RNN", "Threshold", "Reduction", "Parameter", "Bias",
+                                "Tile"}) | {
     "ReLU6", "Permute", "Normalize", "PriorBox", "DetectionOutput", "Interp"}
 
 # Fields BVLC master added after the 1.0 release (#6282 Clip, #6320 round_mode, #6002 Swish).
@@ -66,6 +69,7 @@ class Target:
     inplace: bool = True                  # makes safe element-wise layers in-place
     flatten_end_axis: bool = True         # reads Flatten's end_axis (else: Reshape)
     scale_over_channels_only: bool = False  # Scale/Bias parameters only over the channel axis
+    reduction_over_chw_only: bool = False   # Reduction only of a 4-D blob from axis 1
     # "Message.field" names a hand-written prototxt may set that this target's schema lacks
     # (its parser aborts on them: prototxt is read by field name).
     missing_fields: frozenset[str] = frozenset()
@@ -86,11 +90,13 @@ TARGETS: dict[str, Target] = {t.name: t for t in (
            declare_inputs="field", nnie_limits=True, missing_fields=AFTER_CAFFE1),
     # RKNN reads round_mode by field name (its number differs, the prototxt is read by name; floor MAX
     # and AVE pooling measured right); it ignores Flatten's end_axis (measured: (1, 105) for
-    # (1, 35, 3)); it refuses a per-position Scale; in-place chains make its per-layer dump ambiguous.
+    # (1, 35, 3)); it refuses a per-position Scale; its Reduction is right over C, H, W of a 4-D blob
+    # (LPRNet: parity OK) and fails to build elsewhere (a 3-D blob; axis 3); in-place chains make its
+    # per-layer dump ambiguous.
     Target("rknn", "Rockchip RKNN-Toolkit2 (Caffe front end): ReLU6, Permute, round_mode; no Clip, Swish, "
            "HardSwish, Interp or Silence", RKNN_LAYERS, True, "RKNN-Toolkit2 load_caffe + fp16 simulator",
            "rknn_toolkit2_caffe.proto", silence=False, inplace=False, flatten_end_axis=False,
-           scale_over_channels_only=True),
+           scale_over_channels_only=True, reduction_over_chw_only=True),
     Target("opencv", "OpenCV DNN 4.x readNetFromCaffe: ReLU6, Permute; no Clip or Swish",
            OPENCV_LAYERS, False, "OpenCV DNN 4.x", "bvlc_reference_caffe.proto",
            missing_fields=AFTER_CAFFE1),

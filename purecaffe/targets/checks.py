@@ -83,6 +83,10 @@ def _layer_findings(layer: CaffeLayer, target: Target) -> Iterator[Finding]:
             (int(layer.params["axis"]) != 1 or int(layer.params["num_axes"]) != 1):
         yield _finding(layer, "channel-parameters-only", f"{target.name} takes {layer.type} parameters over the "
                        f"channel axis only (measured: it refuses a per-position blob)", f"{NOTES} section 5")
+    if target.reduction_over_chw_only and layer.type == "Reduction" and layer.bottoms and \
+            (len(layer.bottoms[0].shape) != 4 or int(layer.params["axis"]) % 4 != 1):
+        yield _finding(layer, "reduction-over-chw", f"{target.name} reduces only C, H, W of a 4-D blob (axis 1); "
+                       f"measured: other Reductions fail to build", f"{NOTES} section 5")
     if target.nnie_limits:
         yield from _nnie_findings(layer)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
@@ -240,7 +241,50 @@ def flatten_as_reshape(layer: CaffeLayer, target: Target) -> list[CaffeLayer] | 
     return _origin([builders.reshape(layer.name, x, layer.top.name, dims=dims)], layer)
 
 
+# A Tile rewritten as a Concat of copies takes one bottom per copy; past this many it is refused.
+MAX_TILE_COPIES = 64
+
+
+def reduction_as_pooling(layer: CaffeLayer, target: Target) -> list[CaffeLayer] | None:
+    """Reduction SUM/MEAN over the axes from `axis` (>= 1) -> Reshape to (N, M, L, 1), AVE Pooling with an
+    (L, 1) window (the mean: Caffe divides by the whole window), Power for SUM (x L) and `coeff`, Reshape
+    to the reduced shape.  The same additions as Reduction's, in another order: float32 rounding."""
+    if layer.type != "Reduction" or target.has("Reduction") or not target.has("Pooling"):
+        return None
+    operation, axis, coeff = layer.params["operation"], int(layer.params["axis"]), float(layer.params["coeff"])
+    x = layer.bottoms[0]
+    axis = axis % len(x.shape) if x.shape else 0
+    if operation not in ("SUM", "MEAN") or axis < 1:
+        return None  # left for the checks to refuse, naming the layer
+    length = math.prod(x.shape[axis:])
+    rows = builders.reshape(_part(layer, "rows"), x, _part(layer, "rows"),
+                            dims=(0, math.prod(x.shape[1:axis]), length, 1))
+    mean = builders.pooling(_part(layer, "mean"), rows.top, _part(layer, "mean"), method="AVE",
+                            kernel=(length, 1), stride=(1, 1))
+    made = [rows, mean]
+    factor = coeff * (length if operation == "SUM" else 1)
+    if factor != 1.0:
+        made.append(builders.power(_part(layer, "scaled"), made[-1].top, _part(layer, "scaled"), scale=factor))
+    # The batch is copied (0) unless it is the only axis left: OpenCV reads `dims: 0` alone as empty.
+    shape = layer.top.shape
+    dims = [0 if i == 0 and len(shape) > 1 else d for i, d in enumerate(shape)]
+    made.append(builders.reshape(layer.name, made[-1].top, layer.top.name, dims=dims))
+    return _origin(made, layer)
+
+
+def tile_as_concat(layer: CaffeLayer, target: Target) -> list[CaffeLayer] | None:
+    """Tile -> Concat of `tiles` copies of the bottom along the axis (copies only: identical)."""
+    if layer.type != "Tile" or target.has("Tile") or not target.has("Concat") or \
+            int(layer.params["tiles"]) > MAX_TILE_COPIES:
+        return None
+    x = layer.bottoms[0]
+    return _origin([builders.concat(layer.name, [x] * int(layer.params["tiles"]), layer.top.name,
+                                    axis=int(layer.params["axis"]))], layer)
+
+
 RULES: tuple[Rule, ...] = (
+    reduction_as_pooling,
+    tile_as_concat,
     flatten_as_reshape,
     interp_as_matrices,
     permute_as_slices,
