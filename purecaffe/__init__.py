@@ -53,6 +53,7 @@ _LAZY_EXPORTS: dict[str, str] = {
     "convert": "purecaffe.converter",
     "ConvertedNet": "purecaffe.converter",
     "list_outputs": "purecaffe.converter",
+    "load_model": "purecaffe.converter.model_spec",
     "run": "purecaffe.runtime",
     "RunResult": "purecaffe.runtime",
     "infer_shapes": "purecaffe.runtime",

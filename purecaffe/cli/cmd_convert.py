@@ -1,11 +1,13 @@
-"""`purecaffe convert package.module:factory --input-shape 1,3,224,224 [--weights CKPT] -o OUT`.
+"""`purecaffe convert MODEL --input-shape 1,3,224,224 [--model-kwargs JSON] [--weights CKPT] -o OUT`.
 
-`--outputs A,B` ends the net at those module paths (or value names); `--list-outputs` prints where
-it can be cut and writes nothing."""
+MODEL is `package.module:factory`, `module:factory`, `path/to/file.py:factory` or `model.pt2`
+(`purecaffe.converter.model_spec`).  `--outputs A,B` ends the net at those module paths (or value
+names); `--list-outputs` prints where it can be cut and writes nothing."""
 from __future__ import annotations
 
 import argparse
 
+from purecaffe.cli.model_factory import MODEL_HELP, add_model_arguments
 from purecaffe.errors import PurecaffeError
 
 
@@ -15,12 +17,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Convert a PyTorch model to Caffe: writes OUT.prototxt, OUT.caffemodel and "
                     "OUT.purecaffe.json (which Caffe blob holds which PyTorch tensor).  Nothing is "
                     "written when any op cannot be converted exactly; all such ops are listed.")
-    parser.add_argument("model", metavar="MODULE:FACTORY",
-                        help="a callable returning the torch.nn.Module, e.g. purecaffe.examples.tiny_resnet:tiny_resnet")
-    parser.add_argument("--input-shape", action="append", required=True, metavar="D,D,...",
-                        help="shape of an example input, e.g. 1,3,224,224 (once per model input, in order)")
-    parser.add_argument("--weights", metavar="CKPT", help="a checkpoint (state_dict, or a dict holding one under "
-                                                          "'state_dict'/'model'), loaded with weights_only=True")
+    parser.add_argument("model", metavar="MODEL", help=f"{MODEL_HELP}; e.g. purecaffe.examples.tiny_resnet:tiny_resnet")
+    parser.add_argument("--input-shape", action="append", metavar="D,D,...",
+                        help="shape of an example input, e.g. 1,3,224,224 (once per model input, in order; a .pt2 "
+                             "program defaults to the shapes it was exported for)")
+    add_model_arguments(parser)
     parser.add_argument("-o", "--output", metavar="OUT", help="output path without suffix (required unless "
                                                               "--list-outputs)")
     parser.add_argument("--name", help="the net's name (default: the output file's name)")
@@ -44,20 +45,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import os
 
-    import torch
-
+    from purecaffe.cli.model_factory import model_from_args, random_inputs
     from purecaffe.converter import convert, list_outputs
     from purecaffe.converter.cut import format_module_outputs
-    from purecaffe.cli.shapes_arg import parse_shape
-    from purecaffe.cli.model_factory import load_factory, load_weights_into
 
-    shapes = [parse_shape(text) for text in args.input_shape]
-    model = load_factory(args.model)
-    if args.weights:
-        load_weights_into(model, args.weights)
-    model.eval()
-    generator = torch.Generator().manual_seed(args.seed)
-    inputs = tuple(torch.randn(*shape, generator=generator) for shape in shapes)
+    model = model_from_args(args)
+    inputs = random_inputs(args, model)
+    if inputs is None:
+        raise PurecaffeError("give --input-shape (once per model input, in order)")
     if args.list_outputs:
         print(format_module_outputs(list_outputs(model, inputs)))
         return 0

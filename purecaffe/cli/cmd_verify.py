@@ -1,9 +1,10 @@
-"""`purecaffe verify MODULE:FACTORY OUT --input-shape ...`: layer-by-layer parity of converted files."""
+"""`purecaffe verify MODEL OUT --input-shape ...`: layer-by-layer parity of converted files."""
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
+from purecaffe.cli.model_factory import MODEL_HELP, add_model_arguments
 from purecaffe.errors import PurecaffeError
 from purecaffe.parity.backends import BACKENDS
 from purecaffe.parity.compare import DEFAULT_ATOL, DEFAULT_RTOL, RKNN_MAX_REL, RKNN_MIN_COSINE
@@ -17,13 +18,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "by OUT.purecaffe.json) on the same inputs and compare every Caffe blob with the PyTorch "
                     "tensor it stands for. Exit status 1 when any blob is outside the tolerance, naming the "
                     "first layer that diverges and the PyTorch module behind it.")
-    parser.add_argument("model", metavar="MODULE:FACTORY", help="the model, as given to `purecaffe convert`")
+    parser.add_argument("model", metavar="MODEL", help=f"the model, as given to `purecaffe convert`: {MODEL_HELP}")
     parser.add_argument("output", metavar="OUT", help="the converted files' path without suffix")
     parser.add_argument("--input-shape", action="append", metavar="D,D,...",
                         help="shape of a random example input (once per input, in order)")
     parser.add_argument("--inputs", metavar="X.npz", help="inputs from an .npz (arrays in model input order, "
                                                           "or keyed by input blob name) instead of random ones")
-    parser.add_argument("--weights", metavar="CKPT", help="checkpoint to load into the model (weights_only=True)")
+    add_model_arguments(parser)
     parser.add_argument("--backend", choices=BACKENDS, default="runtime",
                         help="runtime: purecaffe's in-process Caffe-semantics interpreter (default); caffe: real "
                              "Caffe 1.0 (Docker or Debian rootfs); opencv: OpenCV DNN 4.x; rknn: RKNN-Toolkit2's "
@@ -42,27 +43,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import torch
-
-    from purecaffe.cli.shapes_arg import parse_shape
-    from purecaffe.cli.model_factory import load_factory, load_weights_into
+    from purecaffe.cli.model_factory import model_from_args, random_inputs
     from purecaffe.io.atomic import atomic_write
     from purecaffe.io.sidecar import output_paths, read_sidecar
     from purecaffe.parity import verify
 
     if args.report and Path(args.report).suffix.lower() not in (".html", ".htm", ".md"):
         raise PurecaffeError(f"--report {args.report}: the file must end in .html or .md")
-    model = load_factory(args.model)
-    if args.weights:
-        load_weights_into(model, args.weights)
-    model.eval()
+    model = model_from_args(args)
     if args.inputs:
         inputs = _npz_inputs(Path(args.inputs), read_sidecar(output_paths(args.output).sidecar))
-    elif args.input_shape:
-        generator = torch.Generator().manual_seed(args.seed)
-        inputs = tuple(torch.randn(*parse_shape(text), generator=generator) for text in args.input_shape)
     else:
-        raise PurecaffeError("give --input-shape (random inputs) or --inputs X.npz")
+        inputs = random_inputs(args, model)
+        if inputs is None:
+            raise PurecaffeError("give --input-shape (random inputs) or --inputs X.npz")
     report = verify(model, inputs, args.output, backend=args.backend, rtol=args.rtol, atol=args.atol,
                     caffe_backend=args.caffe_backend)
     print(report.to_json() if args.json else report.to_table())

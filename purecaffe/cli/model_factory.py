@@ -1,75 +1,65 @@
-"""Getting a model for `convert` and `verify`: a `package.module:factory` spec, then optionally its weights.
+"""The model arguments `convert` and `verify` share: MODEL, `--model-kwargs`, `--weights`, `--input-shape`.
 
-Checkpoints are read by the one reader, `purecaffe.io.checkpoint` (the same as
-`purecaffe fill`): `.pth`/`.pt` (weights-only), `.npz`, `.npy` dict or
-`.safetensors`; `state_dict`/`model`/`model_state_dict` wrappers unwrapped and
-`module.`/`_orig_mod.` prefixes stripped.
+The model itself is loaded by `purecaffe.converter.model_spec` (`purecaffe.load_model`), so the
+Python API takes the same specs.
 """
 from __future__ import annotations
 
-import importlib
-import os
-from collections.abc import Sequence
+import argparse
+import json
 from typing import Any
 
-import torch
+from purecaffe.errors import PurecaffeError
 
-from purecaffe.errors import PurecaffeError, ShapeError, first_line
-from purecaffe.io.checkpoint import load_checkpoint
-
-PathLike = str | os.PathLike[str]
+MODEL_HELP = ("package.module:factory, module:factory (a module.py in the working directory), "
+              "path/to/file.py:factory, or a saved torch.export program model.pt2")
 
 
-def load_factory(spec: str) -> torch.nn.Module:
-    """Import `package.module:factory` and call it with no arguments; a module instance is used as is."""
-    module_name, sep, attribute = spec.partition(":")
-    if not sep or not module_name or not attribute:
-        raise PurecaffeError(f"model {spec!r}: expected 'package.module:factory'")
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model-kwargs", metavar="JSON",
+                        help="arguments for the factory, a JSON object: '{\"num_classes\": 10}'")
+    parser.add_argument("--weights", metavar="CKPT",
+                        help="a checkpoint (state_dict, or a dict holding one under 'state_dict'/'model'), loaded "
+                             "with weights_only=True (.pth/.pt, .npz, .npy, .safetensors)")
+
+
+def parse_model_kwargs(text: str | None) -> dict[str, Any] | None:
+    """`--model-kwargs`: a JSON object; anything else is one line naming what is wrong."""
+    if text is None:
+        return None
+    example = "'{\"num_classes\": 10}'"
     try:
-        module = importlib.import_module(module_name)
-    except ImportError as error:
-        raise PurecaffeError(f"model {spec!r}: cannot import {module_name}: {error}") from error
-    target: Any = module
-    for part in attribute.split("."):
-        if not hasattr(target, part):
-            raise PurecaffeError(f"model {spec!r}: {module_name} has no attribute {attribute}")
-        target = getattr(target, part)
-    model = target
-    if not isinstance(target, torch.nn.Module) and callable(target):
-        try:
-            model = target()
-        except Exception as error:  # noqa: BLE001 - the user's factory may raise anything
-            raise PurecaffeError(f"model {spec!r}: {attribute}() raised {type(error).__name__}: "
-                                 f"{first_line(error)}") from error
-    if not isinstance(model, torch.nn.Module):
-        raise PurecaffeError(f"model {spec!r}: {attribute} did not give a torch.nn.Module "
-                             f"(got {type(model).__name__})")
-    return model
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise PurecaffeError(f"--model-kwargs {text!r}: not JSON ({error}); give an object such as {example}") \
+            from None
+    if not isinstance(value, dict):
+        raise PurecaffeError(f"--model-kwargs {text!r}: expected a JSON object such as {example}, got a "
+                             f"{type(value).__name__}")
+    return value
 
 
-def load_weights_into(model: torch.nn.Module, path: PathLike) -> torch.nn.Module:
-    """Load a checkpoint into `model`, strictly: any missing, unexpected or mis-shaped tensor is an error."""
-    checkpoint = load_checkpoint(path)
-    state = checkpoint.tensors
-    expected = model.state_dict()
-    missing = [k for k in expected if k not in state]
-    unexpected = [k for k in state if k not in expected]
-    mismatched = [f"{k} {list(state[k].shape)} vs {list(v.shape)}" for k, v in expected.items()
-                  if k in state and tuple(state[k].shape) != tuple(v.shape)]
-    problems = []
-    if missing:
-        problems.append(f"missing {_few(missing)}")
-    if unexpected:
-        problems.append(f"unexpected {_few(unexpected)}")
-    if mismatched:
-        problems.append(f"shape mismatch {_few(mismatched)}")
-    if problems:
-        raise ShapeError(f"checkpoint does not match the model: {'; '.join(problems)}", path=path)
-    with torch.no_grad():
-        for key, value in expected.items():
-            value.copy_(torch.from_numpy(state[key]).to(value.dtype))
-    return model
+def model_from_args(args: argparse.Namespace) -> Any:
+    from purecaffe.converter.model_spec import load_model
+
+    return load_model(args.model, kwargs=parse_model_kwargs(args.model_kwargs), weights=args.weights)
 
 
-def _few(items: Sequence[str], limit: int = 5) -> str:
-    return ", ".join(items[:limit]) + (f" (+{len(items) - limit} more)" if len(items) > limit else "")
+def random_inputs(args: argparse.Namespace, model: Any) -> tuple[Any, ...] | None:
+    """Seeded standard-normal inputs of the `--input-shape`s; for a saved program without them, of the
+    shapes it was exported for.  None when neither says."""
+    import torch
+
+    from purecaffe.cli.shapes_arg import parse_shape
+    from purecaffe.converter.model_spec import program_input_shapes
+
+    if args.input_shape:
+        shapes = [parse_shape(text) for text in args.input_shape]
+    elif isinstance(model, torch.export.ExportedProgram):
+        shapes = program_input_shapes(model)
+        if shapes is None:
+            raise PurecaffeError(f"{args.model}: the program has dynamic or non-tensor inputs; give --input-shape")
+    else:
+        return None
+    generator = torch.Generator().manual_seed(args.seed)
+    return tuple(torch.randn(*shape, generator=generator) for shape in shapes)

@@ -128,7 +128,8 @@ def convert(model: Any, inputs: Sequence[Any] | Any, *, name: str | None = None,
             input_names: Sequence[str] | None = None, output_names: Sequence[str] | None = None,
             target: str | targets.Target = "bvlc", kwargs: Mapping[str, Any] | None = None,
             outputs: Sequence[str] | None = None) -> ConvertedNet:
-    """Convert `model` (a torch.nn.Module in eval mode) traced on example `inputs` for `target`.
+    """Convert `model` (a torch.nn.Module in eval mode, or a `torch.export` program, e.g. from
+    `torch.export.load("model.pt2")`) traced on example `inputs` for `target`.
 
     `target` is the toolchain that will read the files (`purecaffe.targets.TARGETS`: bvlc,
     caffe1, nnie, rknn, opencv); only what it reads the same way is written.
@@ -148,7 +149,8 @@ def convert(model: Any, inputs: Sequence[Any] | Any, *, name: str | None = None,
         inputs = (inputs,)
     chosen = targets.get_target(target)
     captured = capture(model, tuple(inputs), kwargs)
-    net_name = name if name is not None else type(model).__name__
+    net_name = name if name is not None else ("net" if isinstance(model, torch.export.ExportedProgram)
+                                               else type(model).__name__)
     if outputs is None:
         graph = _guarded("a clean-up pass", run_passes, captured.graph)
     else:

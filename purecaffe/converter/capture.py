@@ -51,20 +51,29 @@ class Captured:
     program: ExportedProgram
 
 
-def capture(model: torch.nn.Module, inputs: Sequence[Any], kwargs: Mapping[str, Any] | None = None, *,
-            decompose: bool = False) -> Captured:
+def capture(model: torch.nn.Module | ExportedProgram, inputs: Sequence[Any], kwargs: Mapping[str, Any] | None = None,
+            *, decompose: bool = False) -> Captured:
     """Export `model` (in eval mode) on `inputs` and build the converter's Graph.
+
+    A program saved with `torch.export.save` (and loaded with `torch.export.load`) takes the
+    same path: its module (`program.module()`) is exported again on `inputs`, which keeps its
+    module paths and source lines; its training mode is in its ops (a training-mode batch norm
+    or dropout is refused by its lowering).
 
     `decompose=True` always takes torch's full functionalization (tests use it to
     check that both forms convert the same).
     """
-    if not isinstance(model, torch.nn.Module):
-        raise PurecaffeError(f"expected a torch.nn.Module, got {type(model).__name__}")
-    training = [name or "<model>" for name, m in model.named_modules() if m.training]
-    if training:
-        raise PurecaffeError(f"the model is in training mode ({', '.join(training[:3])}"
-                             f"{' ...' if len(training) > 3 else ''}); call model.eval() before converting")
     args = tuple(inputs)
+    if isinstance(model, ExportedProgram):
+        _check_program_inputs(model, args)
+        model = model.module()
+    elif not isinstance(model, torch.nn.Module):
+        raise PurecaffeError(f"expected a torch.nn.Module or a torch.export program, got {type(model).__name__}")
+    else:
+        training = [name or "<model>" for name, m in model.named_modules() if m.training]
+        if training:
+            raise PurecaffeError(f"the model is in training mode ({', '.join(training[:3])}"
+                                 f"{' ...' if len(training) > 3 else ''}); call model.eval() before converting")
     for i, value in enumerate(pytree.tree_leaves((args, kwargs or {}))):
         if isinstance(value, torch.Tensor) and value.dtype != torch.float32:
             raise UnsupportedError(f"input {i} is {value.dtype}; Caffe inputs are float32 tensors")
@@ -83,6 +92,22 @@ def capture(model: torch.nn.Module, inputs: Sequence[Any], kwargs: Mapping[str, 
         first = next((line for line in str(error).splitlines() if line.strip()), type(error).__name__)
         raise PurecaffeError(f"torch.export could not capture the model: {first.strip()}") from error
     return Captured(graph=functionalize_inplace(build_graph(program)), program=program)
+
+
+def _check_program_inputs(program: ExportedProgram, args: tuple[Any, ...]) -> None:
+    """The inputs a saved program was exported for: their number and every static dimension."""
+    placeholders = {n.name: n for n in program.graph.nodes if n.op == "placeholder"}
+    wanted = [placeholders[spec.arg.name].meta.get("val") for spec in program.graph_signature.input_specs
+              if spec.kind == InputKind.USER_INPUT]
+    if len(wanted) != len(args):
+        raise PurecaffeError(f"the exported program takes {len(wanted)} inputs, {len(args)} were given")
+    for i, (value, given) in enumerate(zip(wanted, args)):
+        if not isinstance(value, torch.Tensor) or not isinstance(given, torch.Tensor):
+            continue
+        shape = [int(d) if isinstance(d, int) else str(d) for d in value.shape]
+        if len(shape) != given.dim() or any(isinstance(d, int) and d != g for d, g in zip(shape, given.shape)):
+            raise PurecaffeError(f"input {i} has shape {list(given.shape)}, but the exported program takes "
+                                 f"{shape}: give that shape, or export the model again for this one")
 
 
 def _fake_constants(program: ExportedProgram) -> list[str]:
@@ -265,12 +290,28 @@ def build_graph(program: ExportedProgram) -> Graph:
                           source=source_line(fx_node.meta.get("stack_trace")),
                           module_calls=module_calls(fx_node.meta)))
 
+    if nodes and not any(node.module_calls for node in nodes):
+        nodes = _paths_from_parameters(nodes, sources)
     user_outputs = [spec.arg.name for spec in signature.output_specs if spec.kind == OutputKind.USER_OUTPUT]
     if any(spec.kind != OutputKind.USER_OUTPUT for spec in signature.output_specs):
         log.debug("ignoring non-user outputs (buffer mutations) of the exported program")
     return Graph(inputs=tuple(inputs), constants=constants, nodes=tuple(nodes),
                  outputs=tuple(Ref(n) for n in user_outputs),
                  output_keys=output_keys(program, len(user_outputs)), constant_sources=sources)
+
+
+def _paths_from_parameters(nodes: Sequence[Node], sources: Mapping[str, str]) -> list[Node]:
+    """No op ran inside a submodule call (a program written by a tool that drops `nn_module_stack`, or
+    a model whose own `forward` does everything): each op reading the parameters of one module is
+    placed in that module (`conv.weight` -> `conv`), so its layer is named like it; other ops keep
+    their op names."""
+    placed = []
+    for node in nodes:
+        owners = {sources[ref.name].rpartition(".")[0] for ref in node.refs() if ref.name in sources}
+        owners.discard("")
+        placed.append(node.replace(module_path=owners.pop()) if len(owners) == 1 else node)
+    log.info("no module paths were captured; layers reading parameters are named after them")
+    return placed
 
 
 def to_numpy(tensor: torch.Tensor) -> np.ndarray:

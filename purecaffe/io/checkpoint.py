@@ -1,7 +1,7 @@
 """The one checkpoint reader: a PyTorch-side checkpoint -> an ordered dict of name -> numpy array, safely.
 
 Used by `purecaffe fill` (`purecaffe.manual`) and `purecaffe convert/verify --weights`
-(`purecaffe.cli.model_factory`).
+(`purecaffe.converter.model_spec`).
 
 | format | how it is read | key order |
 |---|---|---|
