@@ -36,6 +36,7 @@ from purecaffe.converter.capture import capture
 from purecaffe.converter.cut import CutReport, InlineValue, ModuleCall, blob_name, cut_report, list_module_outputs, removed_nodes
 from purecaffe.converter.cut import cut as cut_graph
 from purecaffe.converter.context import TensorRecord
+from purecaffe.converter.fingerprint import weights_fingerprint
 from purecaffe.converter.driver import Problem, UnsupportedOpsError, lower
 from purecaffe.converter.graph import Graph
 from purecaffe.converter.passes import run_passes
@@ -65,6 +66,8 @@ class ConvertedNet:
     program: Any = field(repr=False, compare=False)
     cut: CutReport | None = None
     """With `convert(..., outputs=[...])`: where the net was cut and what the cut removed."""
+    weights_fingerprint: Mapping[str, Any] | None = field(default=None, repr=False)
+    """The model's weights as `purecaffe.converter.fingerprint` sums them up (`verify` checks them)."""
 
     @property
     def input_shapes(self) -> dict[str, tuple[int, ...]]:
@@ -109,7 +112,7 @@ class ConvertedNet:
                             output_names=self.output_names, output_keys=self.graph.output_keys,
                             target=self.target.name, torch_inputs=self.torch_input_names,
                             torch_outputs=self.torch_output_names,
-                            cut=None if self.cut is None else self.cut.to_json())
+                            cut=None if self.cut is None else self.cut.to_json(), weights=self.weights_fingerprint)
 
     def torch_values(self, inputs: Sequence[Any] | Mapping[str, Any]) -> dict[str, np.ndarray]:
         """PyTorch's value of every captured tensor for `inputs`, keyed by torch value name.
@@ -168,7 +171,7 @@ def convert(model: Any, inputs: Sequence[Any] | Any, *, name: str | None = None,
     report = None if outputs is None else _cut_report(captured.graph, graph, outputs, chosen)
     return ConvertedNet(name=net_name, net=net, weights=weights, input_names=finished.input_names,
                         output_names=finished.output_names, mapping=finished.records, graph=graph, target=chosen,
-                        program=captured.program, cut=report)
+                        program=captured.program, cut=report, weights_fingerprint=weights_fingerprint(captured.graph))
 
 
 @dataclass(frozen=True)

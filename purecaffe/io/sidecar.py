@@ -45,10 +45,11 @@ VERSION = 1
 def sidecar_dict(*, name: str, records: Sequence[TensorRecord], net: Message, input_names: Sequence[str],
                  output_names: Sequence[str], output_keys: Sequence[str], target: str,
                  torch_inputs: Sequence[str], torch_outputs: Sequence[str],
-                 cut: Mapping[str, Any] | None = None) -> dict[str, Any]:
+                 cut: Mapping[str, Any] | None = None, weights: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The sidecar's content.  `cut` (a net ended early by `convert(..., outputs=...)`): where it was
     cut and what was removed; its outputs are then PyTorch's values at those modules, which the
-    `outputs` entries name (`torch`) like every other tensor."""
+    `outputs` entries name (`torch`) like every other tensor.  `weights`: the fingerprint of the
+    model's weights (`purecaffe.converter.fingerprint`), which `verify` checks first."""
     writers: dict[str, list[str]] = {}
     for layer in net.layer:
         for top in layer.top:
@@ -70,6 +71,8 @@ def sidecar_dict(*, name: str, records: Sequence[TensorRecord], net: Message, in
     }
     if cut is not None:
         data["cut"] = dict(cut)
+    if weights is not None:
+        data["weights"] = dict(weights)
     data["tensors"] = tensors
     return data
 

@@ -53,7 +53,9 @@ def verify(model: Any, inputs: Sequence[Any] | Any, converted: Any, *, backend: 
 
     `converted` is a `ConvertedNet` or the path prefix it was saved under
     (`out/resnet18` for out/resnet18.prototxt/.caffemodel/.purecaffe.json); the
-    files on disk are what is checked, so a hand-edited prototxt is caught.
+    files on disk are what is checked, so a hand-edited prototxt is caught.  A model
+    whose weights are not the converted ones (the sidecar's fingerprint) raises
+    `WeightsMismatchError` before anything is run.
     """
     import torch
 
@@ -73,7 +75,7 @@ def verify(model: Any, inputs: Sequence[Any] | Any, converted: Any, *, backend: 
                 if not path.is_file():
                     raise FormatError("missing: verify needs the converted prototxt and caffemodel", path=path)
             sidecar = read_sidecar(saved.sidecar)
-            expected = _torch_values(model, inputs)
+            expected = _torch_values(model, inputs, sidecar, saved.sidecar)
         else:
             files = converted.save(Path(scratch) / "net")
             prototxt, caffemodel = files.prototxt, files.caffemodel
@@ -85,12 +87,27 @@ def verify(model: Any, inputs: Sequence[Any] | Any, converted: Any, *, backend: 
                             prototxt=prototxt)
 
 
-def _torch_values(model: Any, inputs: tuple[Any, ...]) -> dict[str, np.ndarray]:
-    """PyTorch's value of every captured tensor, under the names the converter's sidecar uses."""
+class WeightsMismatchError(PurecaffeError):
+    """`verify` was given a model whose weights are not the ones converted (exit status 2).
+
+    Not a parity failure (exit 1): compared with other weights every blob diverges, which says
+    nothing about the files; like a checkpoint that does not match its model, it is the input
+    that is wrong, so nothing is compared."""
+
+
+def _torch_values(model: Any, inputs: tuple[Any, ...], sidecar: Mapping[str, Any], path: Path
+                  ) -> dict[str, np.ndarray]:
+    """PyTorch's value of every captured tensor, under the names the converter's sidecar uses, once
+    the model's weights are known to be the converted ones (the sidecar's fingerprint)."""
     from purecaffe.converter.capture import capture
+    from purecaffe.converter.fingerprint import fingerprint_difference, weights_fingerprint
     from purecaffe.converter.torch_values import torch_values
 
     captured = capture(model, inputs)
+    recorded = sidecar.get("weights")
+    difference = None if recorded is None else fingerprint_difference(recorded, weights_fingerprint(captured.graph))
+    if difference is not None:
+        raise WeightsMismatchError(difference, path=path)
     return torch_values(captured.program, inputs)
 
 
@@ -197,4 +214,5 @@ def _shape_only(static_shapes: dict[tuple[str, str], tuple[int, ...]] | str, ent
     return shape, None, None, None, False, "not run: the backend refused the net"
 
 
-__all__ = ["BACKENDS", "BlobComparison", "ParityReport", "build_report", "default_tolerances", "verify"]
+__all__ = ["BACKENDS", "BlobComparison", "ParityReport", "WeightsMismatchError", "build_report", "default_tolerances",
+           "verify"]

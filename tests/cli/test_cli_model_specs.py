@@ -88,12 +88,18 @@ def test_module_factory_from_the_working_directory_with_the_console_script(proje
     assert _num_output(project / "out" / "net.prototxt", "conv") == 6
 
 
-def test_file_factory_with_model_kwargs(project: Path) -> None:
+def test_file_factory_with_model_kwargs(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["convert", "mymodel.py:Net", "--model-kwargs", '{"c": 8}', "--input-shape", "1,3,8,8",
                  "-o", "out/net"]) == 0
     assert _num_output(project / "out" / "net.prototxt", "conv") == 8
-    assert main(["verify", "mymodel.py:Net", "out/net", "--model-kwargs", '{"c": 8}', "--input-shape",
-                 "1,3,8,8"]) == 1  # fresh random weights: not the converted ones (see the fingerprint tests)
+    torch.save(purecaffe.load_model("mymodel.py:Net", kwargs={"c": 8}).state_dict(), "other.pth")
+    capsys.readouterr()
+    # Fresh random weights are not the converted ones: one line, exit 2, nothing compared.
+    assert main(["verify", "mymodel.py:Net", "out/net", "--model-kwargs", '{"c": 8}', "--weights", "other.pth",
+                 "--input-shape", "1,3,8,8"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("purecaffe verify: error: out/net.purecaffe.json: the model's weights are not the ones "
+                          "converted (fingerprint ") and len(err.splitlines()) == 1
 
 
 def test_file_factory_from_another_folder(project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -12,7 +12,7 @@ from torch import nn
 
 import purecaffe
 from purecaffe.errors import FormatError, PurecaffeError
-from purecaffe.parity import verify
+from purecaffe.parity import WeightsMismatchError, verify
 
 
 class SmallNet(nn.Module):
@@ -126,8 +126,58 @@ def test_missing_sidecar_is_a_one_line_error(model: nn.Module, example: tuple[to
 
 def test_sidecar_of_another_model_is_refused(example: tuple[torch.Tensor], saved: Path) -> None:
     other = nn.Sequential(nn.Conv2d(3, 2, 1)).eval()
+    with pytest.raises(WeightsMismatchError, match=r"the model's parameters are not those converted \(2 tensors, "
+                                                   r"layout \w{12}; convert recorded 11 tensors"):
+        verify(other, example, saved)
+    _drop_fingerprint(saved)  # a sidecar from before fingerprints: the mapping itself does not fit
     with pytest.raises(PurecaffeError, match="the sidecar does not belong to this model"):
         verify(other, example, saved)
+
+
+def _drop_fingerprint(saved: Path) -> None:
+    sidecar = saved.with_suffix(".purecaffe.json")
+    data = json.loads(sidecar.read_text())
+    del data["weights"]
+    sidecar.write_text(json.dumps(data))
+
+
+def test_other_weights_are_one_line_not_a_wall_of_divergence(example: tuple[torch.Tensor], saved: Path) -> None:
+    """A factory without the --weights convert had: the same architecture, fresh random weights."""
+    torch.manual_seed(1)
+    fresh = SmallNet().eval()
+    with pytest.raises(WeightsMismatchError) as caught:
+        verify(fresh, example, saved)
+    assert caught.value.one_line().startswith(f"{saved}.purecaffe.json: the model's weights are not the ones "
+                                              f"converted (fingerprint ")
+    assert caught.value.exit_status == 2 and "\n" not in caught.value.one_line()
+
+
+def test_one_changed_tensor_changes_the_fingerprint(model: nn.Module, example: tuple[torch.Tensor],
+                                                    saved: Path) -> None:
+    kept = model.fc.bias.detach().clone()
+    with torch.no_grad():
+        model.fc.bias[2] += 0.1
+    with pytest.raises(WeightsMismatchError, match="weights are not the ones converted"):
+        verify(model, example, saved)
+    with torch.no_grad():
+        model.fc.bias.copy_(kept)
+    assert verify(model, example, saved).passed
+
+
+def test_a_sidecar_without_fingerprint_is_still_verified(model: nn.Module, example: tuple[torch.Tensor],
+                                                         saved: Path) -> None:
+    _drop_fingerprint(saved)
+    assert verify(model, example, saved).passed
+
+
+def test_fingerprint_is_recorded_and_stable(model: nn.Module, example: tuple[torch.Tensor], saved: Path) -> None:
+    from purecaffe.converter.capture import capture
+    from purecaffe.converter.fingerprint import SAMPLED, weights_fingerprint
+
+    recorded = json.loads(saved.with_suffix(".purecaffe.json").read_text())["weights"]
+    # conv1, conv2, fc: weight and bias; bn1: weight, bias, running mean and var, num_batches_tracked
+    assert recorded["tensors"] == len(model.state_dict()) == 11 and recorded["sampled"] == SAMPLED
+    assert weights_fingerprint(capture(model, example).graph) == recorded
 
 
 def test_unknown_backend(model: nn.Module, example: tuple[torch.Tensor], saved: Path) -> None:
