@@ -2,7 +2,8 @@
 
 How to write a lowering (one module per op family under
 `purecaffe/converter/lowerings/`, e.g. `lowerings/activations.py`; every module
-in that package is collected, nothing to register elsewhere)::
+in that package not starting with `_` is collected, nothing to register
+elsewhere).  `tests/converter/test_registry.py` runs this example as written::
 
     from purecaffe.canonical import builders
     from purecaffe.converter.context import LoweringContext
@@ -11,11 +12,12 @@ in that package is collected, nothing to register elsewhere)::
 
     @lowering("aten.relu", aliases=("aten.relu_",))
     def lower_relu(ctx: LoweringContext, node: Node) -> None:
-        self = node.arg("self")                       # arguments under their ATen names
-        x = ctx.blob(self)                            # Blob(name, shape) of an input value
-        ctx.emit(builders.relu(ctx.layer_name(node), x, ctx.top_name(node)), result=node)
+        self = node.arg("self")        # arguments under their ATen names
+        x = ctx.blob(self)             # the Blob(name, shape) holding an input value
+        name = ctx.name(node)          # the layer's name, also its top's: the module path
+        ctx.emit(builders.relu(name, x, name), result=node)   # the top becomes the node's value
 
-Rules (see `docs/style.md`):
+Rules:
 
 * The key is the canonical ATen op *packet* (`"aten.max_pool2d"`, covering all
   its overloads) or one overload (`"aten.add.Tensor"`, tried first).  Aliases
@@ -23,20 +25,26 @@ Rules (see `docs/style.md`):
   core-ATen `_native_batch_norm_legit_no_training` next to `batch_norm`).
   A key or alias claimed twice is an error when the registry is built.
 * Name the function `lower_<op>` after its key; unpack the arguments at the
-  top; keep no state outside `ctx`.
+  top; keep no state outside `ctx`; never ask which target is being written
+  (targets legalize afterwards, `purecaffe.targets`).
 * A case that cannot be converted exactly raises `ctx.unsupported("why")`;
   the driver collects these for all nodes and reports them together before
   anything is written.  Never approximate silently.
 * Layers are built only with `purecaffe.canonical.builders`; weights are built
   with `purecaffe.converter.weights`; `ctx.emit` checks every top's shape
   against the captured torch shape.  `purecaffe.converter.context` lists all
-  that a lowering can ask and do.
-* The captured form is `torch.export` + `run_decompositions({})` (functional
-  ATen, see `capture`): print `purecaffe.converter.capture.capture(model, inputs).graph.nodes`
-  to see which op names and arguments reach your lowering.
+  that a lowering can ask and do (intermediate layers: `ctx.name(node, "part")`).
+* The captured form is `torch.export`'s ATen (`aten.conv2d`, `aten.batch_norm`,
+  `aten.flatten`); a model that mutates inputs or views is fully functionalized
+  by `run_decompositions({})` (see `capture`), whose core-ATen forms
+  (`aten.convolution`, `_native_batch_norm_legit_no_training`, `aten.view`)
+  are listed as aliases or lowered beside.  Print
+  `purecaffe.converter.capture.capture(model, inputs).graph.nodes` to see which
+  op names and arguments reach your lowering.
 * Test it in `tests/converter/lowerings/test_<family>.py`, one line per case:
   `run_compare_torch(model, input_shape_or_tensors)` from `tests/torch_compare.py`
-  converts, runs real Caffe and compares every mapped blob (see
+  converts, runs real Caffe (the runtime where there is none; always real Caffe
+  under CI=true) and compares every mapped blob (see
   `tests/converter/lowerings/test_activations.py`).
 """
 from __future__ import annotations
