@@ -256,6 +256,16 @@ def reshape(name: str, bottom: Blob, top: str, *, dims: Sequence[int], axis: int
                       num_axes=num_axes)
 
 
+def reshape_to(name: str, bottom: Blob, top: str, shape: Sequence[int]) -> Layer:
+    """Reshape to `shape` with the batch written as 0 (copy the bottom's) where it is unchanged, so
+    the net still runs at other batch sizes; not when it is the only axis left (OpenCV reads a lone
+    `dims: 0` as an empty shape).  The one place that keeps the batch as 0."""
+    dims = [int(d) for d in shape]
+    if len(dims) > 1 and bottom.shape and dims[0] == bottom.shape[0]:
+        dims[0] = 0
+    return reshape(name, bottom, top, dims=dims)
+
+
 def permute(name: str, bottom: Blob, top: str, *, order: Sequence[int]) -> Layer:
     """Permute (SSD fork; RKNN, OpenCV, NNIE (0,2,3,1) only): top axis i is bottom axis order[i]."""
     return make_layer("Permute", name, [bottom], [top], order=tuple(int(o) for o in order))

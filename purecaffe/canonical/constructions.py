@@ -72,7 +72,7 @@ def resize_layers(name: str, x: Blob, top: str, matrix_h: np.ndarray, matrix_w: 
                                     kernel=(h, 1), group=c, bias_term=False)
         weight = np.ascontiguousarray(np.tile(matrix_h.reshape(1, h_out, 1, h, 1), (c, 1, 1, 1, 1))
                                       .reshape(c * h_out, 1, h, 1), dtype=np.float32)
-        back = builders.reshape(name, conv.top, top, dims=(0, c, h_out, w_out))
+        back = builders.reshape_to(name, conv.top, top, (x.shape[0], c, h_out, w_out))
         layers += [conv.with_weights([weight]), back]
     if not layers:
         layers.append(builders.split(name, x, [top]))

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from purecaffe.errors import UnsupportedError
+from purecaffe.io.blob_layouts import caffe_lstm_gates
 
 
 def caffe_blob(value: Any, *, what: str = "parameter") -> np.ndarray:
@@ -104,14 +105,13 @@ def lstm_blobs(weight_ih: Any, weight_hh: Any, bias_ih: Any | None, bias_hh: Any
     """Caffe LSTM [W_xc (4H, I), b_c (4H,), W_hc (4H, H)], gates i, f, o, g, from PyTorch's i, f, g, o
     weights; Caffe has one bias, PyTorch two, so they are summed (in float32, as PyTorch adds them)."""
     w_ih, w_hh = _array(weight_ih), _array(weight_hh)
-    hidden = w_hh.shape[1]
-    order = np.concatenate([np.arange(k * hidden, (k + 1) * hidden) for k in (0, 1, 3, 2)])
-    bias = np.zeros(4 * hidden, dtype=np.float32)
+    bias = np.zeros(4 * w_hh.shape[1], dtype=np.float32)
     for b in (bias_ih, bias_hh):
         if b is not None:
             bias = bias + _array(b)
-    return [caffe_blob(w_ih[order], what="LSTM W_xc"), caffe_blob(bias[order], what="LSTM b_c"),
-            caffe_blob(w_hh[order], what="LSTM W_hc")]
+    return [caffe_blob(caffe_lstm_gates(w_ih), what="LSTM W_xc"),
+            caffe_blob(caffe_lstm_gates(bias), what="LSTM b_c"),
+            caffe_blob(caffe_lstm_gates(w_hh), what="LSTM W_hc")]
 
 
 def _array(value: Any) -> np.ndarray:

@@ -24,12 +24,18 @@ The converter (`purecaffe.converter.weights`) and the manual path
 | Parameter | the blob -> the checkpoint key equal to the layer name |
 
 `BLOB_ROLES` is the same table as data: each type's parameter blobs in Caffe's
-order (optional blobs, such as a bias with `bias_term: false`, may be absent).
+order (optional blobs, such as a bias with `bias_term: false`, may be absent);
+`caffe_lstm_gates` is the one reordering of LSTM gate blocks.
 """
 from __future__ import annotations
 
 from collections.abc import Mapping
 from types import MappingProxyType
+
+import numpy as np
+
+# PyTorch stacks an LSTM's gate blocks i, f, g, o along axis 0; Caffe's LSTM reads i, f, o, g.
+TORCH_TO_CAFFE_LSTM_GATES = (0, 1, 3, 2)
 
 BLOB_ROLES: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "Convolution": ("weight", "bias"),
@@ -46,3 +52,10 @@ BLOB_ROLES: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "BN": ("slope", "bias", "mean", "variance"),
     "Parameter": ("param",),
 })
+
+
+def caffe_lstm_gates(value: np.ndarray) -> np.ndarray:
+    """PyTorch's four gate blocks on axis 0 (i, f, g, o) in Caffe's order (i, f, o, g); axis 0 must
+    divide by 4 (the caller checks and says so)."""
+    gates = np.split(np.asarray(value), 4, axis=0)
+    return np.concatenate([gates[i] for i in TORCH_TO_CAFFE_LSTM_GATES], axis=0)

@@ -12,12 +12,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from purecaffe.io.blob_layouts import caffe_lstm_gates
 from purecaffe.manual.layouts import AS_IS, LSTM_GATES, ONE, SUM, SUM_LSTM_GATES, TRANSPOSE
 
 Shape = tuple[int, ...]
-
-# PyTorch stacks LSTM gates i, f, g, o; Caffe's LSTMUnit reads i, f, o, g.
-TORCH_TO_CAFFE_GATES = (0, 1, 3, 2)
 
 
 class TransformProblem(ValueError):
@@ -60,8 +58,7 @@ def make_blob(arrays: Sequence[np.ndarray], transform: str, target: Shape) -> np
     elif transform in (LSTM_GATES, SUM_LSTM_GATES):
         if value.ndim < 1 or value.shape[0] % 4:
             raise TransformProblem(f"{fmt_shape(value.shape)} (LSTM gates need axis 0 divisible by 4)")
-        gates = np.split(value, 4, axis=0)
-        value = np.concatenate([gates[i] for i in TORCH_TO_CAFFE_GATES], axis=0)
+        value = caffe_lstm_gates(value)
     elif transform not in (AS_IS, SUM):
         raise TransformProblem(f"unknown transform {transform!r}")
     if not fits(value.shape, target):

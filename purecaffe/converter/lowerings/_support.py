@@ -17,7 +17,7 @@ import numpy as np
 
 from purecaffe.canonical import Blob, CaffeLayer as Layer, builders
 from purecaffe.converter.context import LoweringContext
-from purecaffe.converter.graph import Node, Ref
+from purecaffe.converter.graph import Node, Ref, TensorInfo
 from purecaffe.converter.weights import convolution_blobs, parameter_blobs
 
 Shape = tuple[int, ...]
@@ -26,18 +26,40 @@ Shape = tuple[int, ...]
 _FLOAT32_EXACT_INT = 2 ** 24
 
 
-def hw_pair(ctx: LoweringContext, value: int | Sequence[int], what: str,
-            default: Sequence[int] | None = None) -> tuple[int, int]:
-    """An (H, W) argument of a 2-D op: `3`, `[3]` or `[3, 2]`; `[]` takes `default` (pooling's
-    stride defaults to its kernel).  Anything else is refused naming `what`."""
+def per_axis(ctx: LoweringContext, value: int | Sequence[int], what: str, axes: int,
+             default: Sequence[int] | None = None) -> tuple[int, ...]:
+    """A per-axis argument of an `axes`-D op (`3`, `[3]` or one value per axis) as one int per axis;
+    `[]` takes `default` (pooling's stride defaults to its kernel).  Anything else is refused
+    naming `what`.  The one normaliser of torch's per-axis arguments."""
     values = [int(v) for v in ([value] if isinstance(value, int) else value)]
     if not values and default is not None:
         values = [int(v) for v in default]
     if len(values) == 1:
-        values = values * 2
-    if len(values) != 2:
-        raise ctx.unsupported(f"{what} {values}: only 2-D (H, W) operations are converted")
-    return values[0], values[1]
+        values = values * axes
+    if len(values) != axes:
+        raise ctx.unsupported(f"{what} {values}: only 2-D (H, W) operations are converted" if axes == 2
+                              else f"{what} {values} of a {axes}-D operation")
+    return tuple(values)
+
+
+def hw_pair(ctx: LoweringContext, value: int | Sequence[int], what: str,
+            default: Sequence[int] | None = None) -> tuple[int, int]:
+    """An (H, W) argument of a 2-D op (`per_axis` with two axes)."""
+    h, w = per_axis(ctx, value, what, 2, default)
+    return h, w
+
+
+def single(ctx: LoweringContext, value: int | Sequence[int], what: str, default: Sequence[int] | None = None) -> int:
+    """The one value of a 1-D op's per-axis argument (`per_axis` with one axis)."""
+    return per_axis(ctx, value, what, 1, default)[0]
+
+
+def require_float(ctx: LoweringContext, node: Node, what: str) -> None:
+    """Refuse a node whose (first) result is not a float tensor: Caffe blobs are float32."""
+    info = node.outputs[0] if isinstance(node.outputs, tuple) else node.outputs
+    dtype = info.dtype if isinstance(info, TensorInfo) else "float32"
+    if not dtype.startswith("float"):
+        raise ctx.unsupported(f"{what} producing {dtype}: Caffe blobs are float32")
 
 
 def float_constant(ctx: LoweringContext, array: np.ndarray, what: str) -> np.ndarray:
@@ -79,17 +101,15 @@ def scalar_value(ctx: LoweringContext, value: Any) -> float | None:
 
 def reshape_layer(name: str, x: Blob, top: str, shape: Sequence[int]) -> Layer:
     """Flatten when `shape` merges a run of axes after the batch (`end_axis` only when the run
-    does not reach the last axis: plain Flatten is the most portable form), otherwise Reshape with explicit dims, the batch dimension kept as 0 when it is unchanged."""
+    does not reach the last axis: plain Flatten is the most portable form), otherwise Reshape with
+    explicit dims (`builders.reshape_to`: the batch kept as 0 when it is unchanged)."""
     shape = tuple(int(d) for d in shape)
     rank = len(x.shape)
     for axis in range(1, rank - 1):
         for end in range(rank - 1, axis, -1):
             if shape == x.shape[:axis] + (math.prod(x.shape[axis:end + 1]),) + x.shape[end + 1:]:
                 return builders.flatten(name, x, top, axis=axis, end_axis=-1 if end == rank - 1 else end)
-    dims = list(shape)
-    if dims and rank and dims[0] == x.shape[0]:
-        dims[0] = 0
-    return builders.reshape(name, x, top, dims=dims)
+    return builders.reshape_to(name, x, top, shape)
 
 
 def reshape_to(ctx: LoweringContext, node: Node, x: Blob, shape: Sequence[int], part: str) -> Blob:

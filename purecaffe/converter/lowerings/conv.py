@@ -8,13 +8,11 @@ and a Slice dropping `output_padding` leading rows/columns.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from purecaffe.canonical import Blob, builders
 from purecaffe.converter import weights
 from purecaffe.converter.context import LoweringContext
 from purecaffe.converter.graph import Node
-from purecaffe.converter.lowerings._support import hw_pair, keep_range
+from purecaffe.converter.lowerings._support import hw_pair, keep_range, single
 from purecaffe.converter.registry import lowering
 
 
@@ -157,13 +155,6 @@ def _deconv(ctx: LoweringContext, node: Node, *, x: Blob, weight: object, bias: 
     _crop_hw(ctx, node, full, output_padding, (node.shape[2], node.shape[3]))
 
 
-def _single(value: int | Sequence[int], what: str, ctx: LoweringContext) -> int:
-    values = [int(v) for v in ([value] if isinstance(value, int) else value)]
-    if len(values) != 1:
-        raise ctx.unsupported(f"{what} {values} of a 1-D convolution")
-    return values[0]
-
-
 @lowering("aten.conv1d")
 def lower_conv1d(ctx: LoweringContext, node: Node) -> None:
     """(N, C, L) -> Reshape (N, C, 1, L) -> Convolution 1 x k -> Reshape back to (N, O, L').
@@ -178,7 +169,7 @@ def lower_conv1d(ctx: LoweringContext, node: Node) -> None:
         raise ctx.unsupported(f"conv1d of a {len(x.shape)}-D input {list(x.shape)}; only (N, C, L) is converted")
     w = ctx.constant(weight)
     b = ctx.constant(bias) if bias is not None else None
-    s, d = _single(stride, "stride", ctx), _single(dilation, "dilation", ctx)
+    s, d = single(ctx, stride, "stride"), single(ctx, dilation, "dilation")
     k = w.shape[2]
     if isinstance(padding, str):
         if padding not in ("same", "valid"):
@@ -186,7 +177,7 @@ def lower_conv1d(ctx: LoweringContext, node: Node) -> None:
         total = d * (k - 1) if padding == "same" else 0
         left, right = total // 2, total - total // 2
     else:
-        left = right = _single(padding, "padding", ctx)
+        left = right = single(ctx, padding, "padding")
     name = ctx.name(node, "as2d")
     flat = ctx.emit(builders.reshape(name, x, name, dims=[0, 0, 1, -1]))[0]
     name = ctx.name(node, "conv")

@@ -37,6 +37,7 @@ from purecaffe.converter.graph import Node, Ref
 from purecaffe.converter.lowerings._support import (
     expand_to,
     float_constant,
+    require_float,
     reshape_to,
     scalar_value,
     tensor_blob,
@@ -86,7 +87,7 @@ def lower_div(ctx: LoweringContext, node: Node) -> None:
 def lower_neg(ctx: LoweringContext, node: Node) -> None:
     """-x = Power(scale -1), exact."""
     self = node.arg("self")
-    _check_float(ctx, node)
+    require_float(ctx, node, "arithmetic")
     ctx.emit(builders.power(ctx.name(node), ctx.blob(self), ctx.name(node), scale=-1.0), result=node)
 
 
@@ -94,7 +95,7 @@ def lower_neg(ctx: LoweringContext, node: Node) -> None:
 def lower_reciprocal(ctx: LoweringContext, node: Node) -> None:
     """1/x = Power(power -1): std::pow(x, -1), within 1 ulp of PyTorch's 1/x."""
     self = node.arg("self")
-    _check_float(ctx, node)
+    require_float(ctx, node, "arithmetic")
     ctx.emit(builders.power(ctx.name(node), ctx.blob(self), ctx.name(node), power=-1.0), result=node)
 
 
@@ -102,7 +103,7 @@ def lower_reciprocal(ctx: LoweringContext, node: Node) -> None:
 def lower_pow(ctx: LoweringContext, node: Node) -> None:
     """x ** p = Power(power p).  p = 1, 2 are exact; other powers are std::pow (within 1 ulp)."""
     self, exponent = node.unpack("self", "exponent")
-    _check_float(ctx, node)
+    require_float(ctx, node, "arithmetic")
     ctx.emit(builders.power(ctx.name(node), ctx.blob(self), ctx.name(node), power=float(exponent)),
              result=node)
 
@@ -111,7 +112,7 @@ def lower_pow(ctx: LoweringContext, node: Node) -> None:
 def lower_sqrt(ctx: LoweringContext, node: Node) -> None:
     """sqrt(x) = Power(power 0.5): std::pow(x, 0.5), within 1 ulp of the correctly rounded sqrt."""
     self = node.arg("self")
-    _check_float(ctx, node)
+    require_float(ctx, node, "arithmetic")
     ctx.emit(builders.power(ctx.name(node), ctx.blob(self), ctx.name(node), power=0.5), result=node)
 
 
@@ -119,21 +120,15 @@ def lower_sqrt(ctx: LoweringContext, node: Node) -> None:
 def lower_rsqrt(ctx: LoweringContext, node: Node) -> None:
     """1/sqrt(x) = Power(power -0.5), within 1 ulp."""
     self = node.arg("self")
-    _check_float(ctx, node)
+    require_float(ctx, node, "arithmetic")
     ctx.emit(builders.power(ctx.name(node), ctx.blob(self), ctx.name(node), power=-0.5), result=node)
 
 
 # --------------------------------------------------------------------------- the general case
 
-def _check_float(ctx: LoweringContext, node: Node) -> None:
-    dtype = node.info.dtype
-    if not dtype.startswith("float"):
-        raise ctx.unsupported(f"arithmetic on {dtype} tensors: Caffe blobs are float32")
-
-
 def _binary(ctx: LoweringContext, node: Node, kind: str, a: Any, b: Any, alpha: float) -> None:
     """`kind` is add (a + alpha b), sub (a - alpha b), rsub (b - alpha a), mul or div."""
-    _check_float(ctx, node)
+    require_float(ctx, node, "arithmetic")
     out = tuple(node.shape)
     sa, sb = scalar_value(ctx, a), scalar_value(ctx, b)
     # A one-element constant is a scalar only when broadcasting it does not grow the other side.

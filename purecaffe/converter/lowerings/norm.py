@@ -32,21 +32,9 @@ import numpy as np
 from purecaffe.canonical import Blob, builders
 from purecaffe.converter.context import LoweringContext
 from purecaffe.converter.graph import Node
-from purecaffe.converter.lowerings._support import reshape_layer, reshape_to
+from purecaffe.converter.lowerings._support import require_float, reshape_layer, reshape_to
 from purecaffe.converter.registry import lowering
 from purecaffe.converter.weights import batch_norm_blobs, bias_blobs, convolution_blobs, scale_blobs
-
-
-def _check_float(ctx: LoweringContext, x: Blob, node: Node) -> None:
-    dtype = node.info.dtype if not isinstance(node.outputs, tuple) else (node.outputs[0].dtype
-                                                                          if node.outputs[0] else "float32")
-    if not dtype.startswith("float"):
-        raise ctx.unsupported(f"normalisation producing {dtype}: Caffe blobs are float32")
-
-
-def _part(ctx: LoweringContext, node: Node, part: str) -> tuple[str, str]:
-    name = ctx.name(node, part)
-    return name, name
 
 
 def _normalize_trailing(ctx: LoweringContext, node: Node, x: Blob, axis: int, eps: float, *,
@@ -58,20 +46,20 @@ def _normalize_trailing(ctx: LoweringContext, node: Node, x: Blob, axis: int, ep
     if axis < 1 or axis >= len(x.shape):
         raise ctx.unsupported(f"statistics over axes {axis}.. of a {len(x.shape)}-D tensor: Caffe's Reduction "
                               f"reduces only trailing axes after the batch")
-    name, top = _part(ctx, node, "negmean")
+    name = top = ctx.name(node, "negmean")
     negmean = ctx.emit(builders.reduction(name, x, top, operation="MEAN", axis=axis, coeff=-1.0))[0]
-    name, top = _part(ctx, node, "center")
+    name = top = ctx.name(node, "center")
     centered = ctx.emit(builders.bias(name, [x, negmean], top, axis=0))[0]
-    name, top = _part(ctx, node, "square")
+    name = top = ctx.name(node, "square")
     square = ctx.emit(builders.power(name, centered, top, power=2.0))[0]
-    name, top = _part(ctx, node, "var")
+    name = top = ctx.name(node, "var")
     var = ctx.emit(builders.reduction(name, square, top, operation="MEAN", axis=axis))[0]
-    name, top = _part(ctx, node, "rstd")
+    name = top = ctx.name(node, "rstd")
     rstd = ctx.emit(builders.power(name, var, top, power=-0.5, shift=float(eps)))[0]
     if bind:
         return ctx.emit(builders.scale(ctx.name(node), [centered, rstd], ctx.name(node), axis=0),
                         result=node, outputs=outputs)[0]
-    name, top = _part(ctx, node, "normalized")
+    name = top = ctx.name(node, "normalized")
     return ctx.emit(builders.scale(name, [centered, rstd], top, axis=0))[0]
 
 
@@ -95,7 +83,7 @@ def lower_layer_norm(ctx: LoweringContext, node: Node) -> None:
     """Over the last len(normalized_shape) axes; native_layer_norm's mean/rstd outputs are not lowered."""
     x_ref, normalized_shape, weight, bias, eps = node.unpack("input", "normalized_shape", "weight", "bias", "eps")
     x = ctx.blob(x_ref)
-    _check_float(ctx, x, node)
+    require_float(ctx, node, "normalisation")
     outputs = (0,) if node.op == "aten.native_layer_norm" else None
     dims = tuple(int(d) for d in normalized_shape)
     axis = len(x.shape) - len(dims)
@@ -124,7 +112,7 @@ def lower_native_group_norm(ctx: LoweringContext, node: Node) -> None:
 def _group_norm(ctx: LoweringContext, node: Node, x_ref: Any, groups: int, weight: Any, bias: Any, eps: float,
                 outputs: Sequence[int] | None) -> None:
     x = ctx.blob(x_ref)
-    _check_float(ctx, x, node)
+    require_float(ctx, node, "normalisation")
     if len(x.shape) < 2:
         raise ctx.unsupported(f"group_norm of a {len(x.shape)}-D tensor")
     n, channels = x.shape[0], x.shape[1]
@@ -146,7 +134,7 @@ def lower_instance_norm(ctx: LoweringContext, node: Node) -> None:
     x_ref, weight, bias, running_mean, running_var, use_input_stats, eps = node.unpack(
         "input", "weight", "bias", "running_mean", "running_var", "use_input_stats", "eps")
     x = ctx.blob(x_ref)
-    _check_float(ctx, x, node)
+    require_float(ctx, node, "normalisation")
     if len(x.shape) < 3:
         raise ctx.unsupported(f"instance_norm of a {len(x.shape)}-D tensor has no spatial axes")
     affine = weight is not None or bias is not None
@@ -175,24 +163,24 @@ def lower_channel_layer_norm(ctx: LoweringContext, node: Node) -> None:
     """
     x_ref, weight, bias, eps = node.unpack("input", "weight", "bias", "eps")
     x = ctx.blob(x_ref)
-    _check_float(ctx, x, node)
+    require_float(ctx, node, "normalisation")
     if len(x.shape) != 4:
         raise ctx.unsupported(f"layer norm over the channels of a {len(x.shape)}-D tensor; only (N, C, H, W)")
     channels = x.shape[1]
     center = (np.eye(channels, dtype=np.float64) - 1.0 / channels).astype(np.float32)
-    name, top = _part(ctx, node, "center")
+    name = top = ctx.name(node, "center")
     centered = ctx.emit(builders.convolution(name, x, top, num_output=channels, kernel=1, bias_term=False),
                         convolution_blobs(center.reshape(channels, channels, 1, 1), None))[0]
-    name, top = _part(ctx, node, "square")
+    name = top = ctx.name(node, "square")
     square = ctx.emit(builders.power(name, centered, top, power=2.0))[0]
-    name, top = _part(ctx, node, "sumsq")
+    name = top = ctx.name(node, "sumsq")
     sumsq = ctx.emit(builders.convolution(name, square, top, num_output=1, kernel=1, bias_term=False),
                      convolution_blobs(np.ones((1, channels, 1, 1), dtype=np.float32), None))[0]
-    name, top = _part(ctx, node, "rstd")
+    name = top = ctx.name(node, "rstd")
     inv_c = float(np.float32(1.0) / np.float32(channels))
     rstd = ctx.emit(builders.power(name, sumsq, top, power=-0.5, scale=inv_c, shift=float(eps)))[0]
     if channels != 1:
-        name, top = _part(ctx, node, "rstd_tile")
+        name = top = ctx.name(node, "rstd_tile")
         rstd = ctx.emit(builders.tile(name, rstd, top, axis=1, tiles=channels))[0]
     affine = weight is not None or bias is not None
     name = ctx.name(node) if not affine else ctx.name(node, "normalized")

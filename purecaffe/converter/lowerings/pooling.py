@@ -24,7 +24,7 @@ from purecaffe.canonical import Blob, CaffeLayer as Layer, builders
 from purecaffe.converter import weights
 from purecaffe.converter.context import LoweringContext
 from purecaffe.converter.graph import Node
-from purecaffe.converter.lowerings._support import hw_pair
+from purecaffe.converter.lowerings._support import hw_pair, single
 from purecaffe.converter.registry import lowering
 from purecaffe.runtime.layers.pool import pooled_size
 
@@ -196,13 +196,6 @@ def _pooled(ctx: LoweringContext, node: Node, x: Blob, *, method: str, kernel: t
                         divisor_map=divisor_map, bind=False, outputs=None)
 
 
-def _single(value: int | Sequence[int], default: Sequence[int] | None = None) -> int:
-    values = [value] if isinstance(value, int) else list(value)
-    if not values and default is not None:
-        values = list(default)
-    return int(values[0])
-
-
 def _pool1d(ctx: LoweringContext, node: Node, self: object, method: str, kernel: int, stride: int, pad: int,
             outputs: tuple[int, ...] | None, count_include_pad: bool = True) -> None:
     """(N, C, L) -> Reshape (N, C, 1, L) -> Pooling 1 x k -> Reshape back to the node's (N, C, L')."""
@@ -230,20 +223,21 @@ def _pool1d(ctx: LoweringContext, node: Node, self: object, method: str, kernel:
 def lower_max_pool1d(ctx: LoweringContext, node: Node) -> None:
     self, kernel_size, stride, padding, dilation = node.unpack("self", "kernel_size", "stride", "padding",
                                                                "dilation")
-    if _single(dilation) != 1:
+    if single(ctx, dilation, "dilation") != 1:
         raise ctx.unsupported(f"max pooling with dilation {dilation}; Caffe's Pooling has no dilation")
-    kernel = _single(kernel_size)
+    kernel = single(ctx, kernel_size, "kernel_size")
     outputs = (0,) if node.op == "aten.max_pool1d_with_indices" else None
-    _pool1d(ctx, node, self, "MAX", kernel, _single(stride, [kernel]), _single(padding), outputs)
+    _pool1d(ctx, node, self, "MAX", kernel, single(ctx, stride, "stride", [kernel]), single(ctx, padding, "padding"),
+            outputs)
 
 
 @lowering("aten.avg_pool1d")
 def lower_avg_pool1d(ctx: LoweringContext, node: Node) -> None:
     self, kernel_size, stride, padding, count_include_pad = node.unpack(
         "self", "kernel_size", "stride", "padding", "count_include_pad")
-    kernel = _single(kernel_size)
-    _pool1d(ctx, node, self, "AVE", kernel, _single(stride, [kernel]), _single(padding), None,
-            bool(count_include_pad))
+    kernel = single(ctx, kernel_size, "kernel_size")
+    _pool1d(ctx, node, self, "AVE", kernel, single(ctx, stride, "stride", [kernel]), single(ctx, padding, "padding"),
+            None, bool(count_include_pad))
 
 
 @lowering("aten.max_pool3d", aliases=("aten.max_pool3d_with_indices",))
