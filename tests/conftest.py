@@ -2,7 +2,7 @@
 
 `real_caffe_backend` (tests/caffe_backend.py) and `rknn_venv` (tests/rknn_judge.py) build or
 find their judge once per session; each skips locally with the reason when its judge cannot be
-had, and fails under CI=true.
+had, and fails under CI=true.  Under CI=true no test is skipped at all (tests/ci_no_skip.py).
 """
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from caffe_backend import Backend, get_real_caffe_backend  # noqa: E402
+from ci_no_skip import pytest_make_collect_report, pytest_runtest_makereport  # noqa: E402,F401 - hooks
 from rknn_judge import get_rknn_venv  # noqa: E402
 
 

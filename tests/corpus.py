@@ -11,6 +11,7 @@ import json
 import os
 import zlib
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 import pytest
@@ -20,6 +21,13 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 def in_ci() -> bool:
     return os.environ.get("CI", "").lower() == "true"
+
+
+def unavailable(message: str) -> NoReturn:
+    """Skip with `message` locally; under CI=true, where everything must run, fail with it."""
+    if in_ci():
+        pytest.fail(message + " -- required under CI=true")
+    pytest.skip(message)
 
 
 def _candidates() -> list[Path]:
@@ -35,10 +43,7 @@ def corpus_dir() -> Path:
     if found is not None:
         return found
     candidates = _candidates()
-    message = f"Caffe corpus not found (looked in {', '.join(map(str, candidates))}; set PURECAFFE_CORPUS)"
-    if in_ci():
-        pytest.fail(message + " -- required under CI=true")
-    pytest.skip(message)
+    unavailable(f"Caffe corpus not found (looked in {', '.join(map(str, candidates))}; set PURECAFFE_CORPUS)")
 
 
 def _find_corpus() -> Path | None:

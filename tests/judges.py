@@ -3,6 +3,7 @@
 `Judge(name, unavailable, resolve, describe).get()` calls `resolve()` the first time, then always returns
 its result; when it raised `BackendUnavailableError`, every test that needs the judge is
 skipped locally with the reason, and FAILS under CI=true, where every judge is required.
+`opencv()` gives OpenCV (4.x, with its Caffe importer) the same way.
 """
 from __future__ import annotations
 
@@ -10,11 +11,10 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Generic, TypeVar
 
-import pytest
-
-from corpus import in_ci
+from corpus import unavailable
 from purecaffe.errors import BackendUnavailableError
 
 log = logging.getLogger(__name__)
@@ -44,8 +44,17 @@ class Judge(Generic[T]):
                         self.describe(value) if value is not None else error, self.resolution[2])
         value, error, _ = self.resolution
         if value is None:
-            message = f"{self.unavailable}: {error}"
-            if in_ci():
-                pytest.fail(message + " -- required under CI=true")
-            pytest.skip(message)
+            unavailable(f"{self.unavailable}: {error}")
         return value
+
+
+def opencv() -> ModuleType:
+    """`cv2` with its Caffe importer (OpenCV 4.x, installed by the `test` extra); locally a skip without
+    it, under CI=true a failure."""
+    try:
+        import cv2
+    except ImportError as error:
+        unavailable(f"opencv-python-headless<5 is not installed ({error}; pip install '.[test]')")
+    if int(cv2.__version__.split(".")[0]) >= 5:
+        unavailable(f"OpenCV {cv2.__version__} has no Caffe importer (5.0 removed it); install opencv-python-headless<5")
+    return cv2

@@ -78,7 +78,7 @@ def test_simple_in_place_ops_need_no_decomposition() -> None:
     assert any(str(n.target) == "aten.add_.Tensor" for n in captured.program.graph.nodes)
 
 
-def test_simple_in_place_ops_in_real_caffe(real_caffe_backend) -> None:
+def test_simple_in_place_ops_in_real_caffe() -> None:
     run_compare_torch(ResidualInPlace(), (1, 3, 5, 5))
 
 
@@ -97,7 +97,7 @@ class MutatesThroughView(nn.Module):
         return torch.sigmoid(y) * 2.0 + z
 
 
-def test_in_place_mutation_through_a_view(real_caffe_backend) -> None:
+def test_in_place_mutation_through_a_view() -> None:
     run_compare_torch(MutatesThroughView(), (1, 3, 4, 5))
 
 
@@ -116,7 +116,7 @@ class MutatesThroughDropout(nn.Module):
         return y + z
 
 
-def test_in_place_mutation_through_inference_dropout(real_caffe_backend) -> None:
+def test_in_place_mutation_through_inference_dropout() -> None:
     comparison = run_compare_torch(MutatesThroughDropout(), (1, 3, 4, 4))
     with torch.no_grad():
         x = torch.randn(1, 3, 4, 4)

@@ -26,9 +26,10 @@ import pytest
 import torch
 
 import purecaffe
-from corpus import in_ci
+from corpus import unavailable
 from converter.zoo import randomize_
 from converter.zoo_retinaface import RETINAFACE_HEADS, RetinaFace
+from judges import opencv
 from torch_compare import eager_outputs, run_compare_torch
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ def judge_real_caffe(prototxt: Path, caffemodel: Path, feeds: Mapping[str, np.nd
 
 def judge_opencv(prototxt: Path, caffemodel: Path, feeds: Mapping[str, np.ndarray],
                  outputs: Sequence[str]) -> dict[str, np.ndarray]:
-    cv2 = pytest.importorskip("cv2", reason="opencv-python-headless<5 not installed (pip install '.[test]')")
+    cv2 = opencv()
     net = cv2.dnn.readNetFromCaffe(str(prototxt), str(caffemodel))
     net.setPreferableBackend(cv2.dnn.DNN_BACKEND_OPENCV)
     for name, value in feeds.items():
@@ -99,10 +100,7 @@ def ultralytics_detection_model(yaml: str = "yolov8n.yaml") -> torch.nn.Module:
     try:
         from ultralytics.nn.tasks import DetectionModel
     except ImportError as error:
-        message = f"ultralytics is not installed ({error}); scripts/setup.sh installs it"
-        if in_ci():
-            pytest.fail(message + " -- required under CI=true")
-        pytest.skip(message)
+        unavailable(f"ultralytics is not installed ({error}); scripts/setup.sh installs it")
     return DetectionModel(yaml, verbose=False)
 
 

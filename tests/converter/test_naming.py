@@ -66,7 +66,7 @@ def test_inplace_only_where_the_bottom_has_no_other_reader() -> None:
     assert table["sigmoid"][1] == net.output_names
 
 
-def test_inplace_chain_snapshots_match_torch(real_caffe_backend) -> None:
+def test_inplace_chain_snapshots_match_torch() -> None:
     comparison = run_compare_torch(Net(), (1, 3, 6, 6))
     by_layer = {r.layer: r for r in comparison.net.mapping}
     assert by_layer["layer1.0.relu"].blob == "layer1.0.conv1"
@@ -98,7 +98,7 @@ def test_input_and_output_names() -> None:
         purecaffe.convert(TwoInTwoOut().eval(), inputs, input_names=["only"])
 
 
-def test_renamed_outputs_in_real_caffe(real_caffe_backend) -> None:
+def test_renamed_outputs_in_real_caffe() -> None:
     run_compare_torch(TwoInTwoOut(), [(1, 3, 4, 4), (1, 3, 5, 5)], input_names=["img0", "img1"],
                       output_names=["feat", "aux"])
 
@@ -113,7 +113,7 @@ class SameTwice(nn.Module):
         return y, y, x
 
 
-def test_an_output_returned_twice_or_an_input_returned_gets_its_own_blob(real_caffe_backend) -> None:
+def test_an_output_returned_twice_or_an_input_returned_gets_its_own_blob() -> None:
     comparison = run_compare_torch(SameTwice(), (1, 3, 4, 4))
     names = comparison.net.output_names
     assert len(set(names)) == 3 and "data" not in names

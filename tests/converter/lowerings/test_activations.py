@@ -50,13 +50,13 @@ ACTIVATIONS = {
 
 @pytest.mark.parametrize("shape", SHAPES, ids=str)
 @pytest.mark.parametrize("name", sorted(ACTIVATIONS))
-def test_activation(name: str, shape: tuple[int, ...], real_caffe_backend) -> None:
+def test_activation(name: str, shape: tuple[int, ...]) -> None:
     module, layer_type = ACTIVATIONS[name]
     run_compare_torch(Scaled(module), shape, expect_layers=[layer_type])
 
 
 @pytest.mark.parametrize("channels,num_parameters", [(4, 4), (4, 1)], ids=["per_channel", "shared"])
-def test_prelu(channels: int, num_parameters: int, real_caffe_backend) -> None:
+def test_prelu(channels: int, num_parameters: int) -> None:
     torch.manual_seed(0)
     module = nn.PReLU(num_parameters)
     with torch.no_grad():
@@ -64,7 +64,7 @@ def test_prelu(channels: int, num_parameters: int, real_caffe_backend) -> None:
     run_compare_torch(Scaled(module), (1, channels, 5, 7), expect_layers=["PReLU"])
 
 
-def test_functional_clamp(real_caffe_backend) -> None:
+def test_functional_clamp() -> None:
     class Clamp(nn.Module):
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             return torch.clamp(F.relu(x), max=1.5) + torch.clamp(x, min=0.0)

@@ -30,7 +30,7 @@ def randomized(bn: nn.Module, seed: int = 1234) -> nn.Module:
 
 @pytest.mark.parametrize("affine", [True, False])
 @pytest.mark.parametrize("shape", [(2, 6, 5, 7), (1, 6, 1, 1)], ids=str)
-def test_batch_norm2d(shape, affine: bool, real_caffe_backend) -> None:
+def test_batch_norm2d(shape, affine: bool) -> None:
     comparison = run_compare_torch(randomized(nn.BatchNorm2d(6, eps=1e-3, affine=affine)), shape,
                                    expect_layers=["BatchNorm"])
     types = [layer.type for layer in comparison.net.net.layer]
@@ -47,13 +47,13 @@ class LinearBN(nn.Module):
         return self.bn(self.fc(x))
 
 
-def test_batch_norm1d_after_linear(real_caffe_backend) -> None:
+def test_batch_norm1d_after_linear() -> None:
     comparison = run_compare_torch(LinearBN(), (3, 10), expect_layers=["InnerProduct", "BatchNorm", "Scale"])
     names = [layer.name for layer in comparison.net.net.layer]
     assert names == ["data", "fc", "bn", "bn/scale"]
 
 
-def test_batch_norm1d_on_sequences(real_caffe_backend) -> None:
+def test_batch_norm1d_on_sequences() -> None:
     run_compare_torch(randomized(nn.BatchNorm1d(4)), (2, 4, 9), expect_layers=["BatchNorm"])
 
 
@@ -77,7 +77,7 @@ class ForcesFullFunctionalization(nn.Module):
         return y
 
 
-def test_decomposed_batch_norm_form(real_caffe_backend) -> None:
+def test_decomposed_batch_norm_form() -> None:
     from purecaffe.converter.capture import capture
 
     ops = [n.op for n in capture(ForcesFullFunctionalization().eval(), (torch.randn(1, 3, 4, 4),)).graph.nodes]

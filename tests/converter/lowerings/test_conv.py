@@ -31,7 +31,7 @@ CONVS = [
 
 
 @pytest.mark.parametrize("spec", CONVS, ids=str)
-def test_conv2d(spec, real_caffe_backend) -> None:
+def test_conv2d(spec) -> None:
     cin, cout, kernel, stride, padding, dilation, groups, bias, h, w = spec
     module = nn.Conv2d(cin, cout, kernel, stride, padding, dilation, groups, bias)
     run_compare_torch(module, (2, cin, h, w), expect_layers=["Convolution"])
@@ -49,7 +49,7 @@ DECONVS = [
 
 
 @pytest.mark.parametrize("spec", DECONVS, ids=str)
-def test_conv_transpose2d(spec, real_caffe_backend) -> None:
+def test_conv_transpose2d(spec) -> None:
     cin, cout, kernel, stride, padding, output_padding, dilation, groups, bias, h, w = spec
     module = nn.ConvTranspose2d(cin, cout, kernel, stride, padding, output_padding, groups, bias, dilation)
     run_compare_torch(module, (1, cin, h, w), expect_layers=["Deconvolution"])
@@ -75,7 +75,7 @@ class FunctionalConv(nn.Module):
         return F.conv2d(x, self.kernel, stride=2, padding=1)
 
 
-def test_functional_conv2d(real_caffe_backend) -> None:
+def test_functional_conv2d() -> None:
     run_compare_torch(FunctionalConv(), (1, 3, 9, 9), expect_layers=["Convolution"])
 
 
@@ -93,7 +93,7 @@ class PaddedConv(nn.Module):
 
 @pytest.mark.parametrize("pad,stride,kernel", [((0, 1, 0, 1), 2, 3), ((1, 2, 0, 1), 2, 3), ((2, 0), 1, 3),
                                                ((1, 2, 2, 1), 3, 4)], ids=str)
-def test_zero_pad_folded_into_conv(pad, stride: int, kernel: int, real_caffe_backend) -> None:
+def test_zero_pad_folded_into_conv(pad, stride: int, kernel: int) -> None:
     comparison = run_compare_torch(PaddedConv(pad, stride, kernel), (1, 3, 9, 10), expect_layers=["Convolution"])
     assert "Slice" in {layer.type for layer in comparison.net.net.layer} or pad[0] == pad[1]
 
@@ -114,7 +114,7 @@ class CoreConvolution(nn.Module):
 
 
 @pytest.mark.parametrize("transposed", [False, True])
-def test_core_aten_convolution(transposed: bool, real_caffe_backend) -> None:
+def test_core_aten_convolution(transposed: bool) -> None:
     run_compare_torch(CoreConvolution(transposed), (1, 4, 6, 7),
                       expect_layers=["Deconvolution" if transposed else "Convolution"])
 

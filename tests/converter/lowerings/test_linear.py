@@ -17,7 +17,7 @@ pytestmark = pytest.mark.real_caffe
 
 @pytest.mark.parametrize("shape", [(2, 17), (1, 5, 17), (2, 3, 4, 17)], ids=str)
 @pytest.mark.parametrize("bias", [True, False])
-def test_linear(shape, bias: bool, real_caffe_backend) -> None:
+def test_linear(shape, bias: bool) -> None:
     run_compare_torch(nn.Linear(17, 9, bias=bias), shape, expect_layers=["InnerProduct"])
 
 
@@ -32,7 +32,7 @@ class MatmulConst(nn.Module):
 
 @pytest.mark.parametrize("rank", [1, 2])
 @pytest.mark.parametrize("shape", [(3, 12), (1, 4, 12)], ids=str)
-def test_matmul_constant(rank: int, shape, real_caffe_backend) -> None:
+def test_matmul_constant(rank: int, shape) -> None:
     run_compare_torch(MatmulConst(rank), shape, expect_layers=["InnerProduct"])
 
 
@@ -48,7 +48,7 @@ class Addmm(nn.Module):
 
 
 @pytest.mark.parametrize("alpha,beta", [(1.0, 1.0), (0.5, 2.0)])
-def test_addmm_mm(alpha: float, beta: float, real_caffe_backend) -> None:
+def test_addmm_mm(alpha: float, beta: float) -> None:
     run_compare_torch(Addmm(alpha, beta), (4, 10), expect_layers=["InnerProduct"])
 
 
@@ -66,14 +66,14 @@ class Attention(nn.Module):
 
 
 @pytest.mark.parametrize("target", ["bvlc", "caffe1"])
-def test_attention_products_of_computed_tensors(target: str, real_caffe_backend) -> None:
+def test_attention_products_of_computed_tensors(target: str) -> None:
     """Tile + Eltwise PROD + Reduction: the same products as PyTorch, summed in another order."""
     shapes = [(2, 2, 7, 5), (2, 2, 7, 5), (2, 2, 7, 3)]
     run_compare_torch(Attention(), shapes, target=target, expect_layers=["Tile", "Eltwise", "Reduction"])
 
 
 @pytest.mark.parametrize("shapes", [[(1, 3, 4), (1, 4, 5)], [(2, 6, 1), (2, 1, 3)], [(3, 5, 2), (3, 2, 1)]])
-def test_bmm_of_computed_tensors(shapes, real_caffe_backend) -> None:
+def test_bmm_of_computed_tensors(shapes) -> None:
     run_compare_torch(Bilinear(), shapes)
 
 

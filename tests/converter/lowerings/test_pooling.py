@@ -30,7 +30,7 @@ WINDOWS = [
 
 @pytest.mark.parametrize("ceil_mode", [False, True], ids=["floor", "ceil"])
 @pytest.mark.parametrize("window", WINDOWS, ids=str)
-def test_max_pool2d(window, ceil_mode: bool, real_caffe_backend) -> None:
+def test_max_pool2d(window, ceil_mode: bool) -> None:
     kernel, stride, padding, h, w = window
     run_compare_torch(nn.MaxPool2d(kernel, stride, padding, ceil_mode=ceil_mode), (1, 3, h, w),
                       expect_layers=["Pooling"])
@@ -39,19 +39,19 @@ def test_max_pool2d(window, ceil_mode: bool, real_caffe_backend) -> None:
 @pytest.mark.parametrize("count_include_pad", [True, False], ids=["include_pad", "exclude_pad"])
 @pytest.mark.parametrize("ceil_mode", [False, True], ids=["floor", "ceil"])
 @pytest.mark.parametrize("window", WINDOWS, ids=str)
-def test_avg_pool2d(window, ceil_mode: bool, count_include_pad: bool, real_caffe_backend) -> None:
+def test_avg_pool2d(window, ceil_mode: bool, count_include_pad: bool) -> None:
     kernel, stride, padding, h, w = window
     run_compare_torch(nn.AvgPool2d(kernel, stride, padding, ceil_mode=ceil_mode,
                                    count_include_pad=count_include_pad), (2, 3, h, w), expect_layers=["Pooling"])
 
 
-def test_avg_pool2d_divisor_override(real_caffe_backend) -> None:
+def test_avg_pool2d_divisor_override() -> None:
     run_compare_torch(nn.AvgPool2d(3, 2, 1, divisor_override=4), (1, 2, 7, 7))
 
 
 @pytest.mark.parametrize("size,output", [((7, 7), 1), ((8, 6), (4, 3)), ((9, 5), (3, 1)), ((6, 6), (6, 6))], ids=str)
 @pytest.mark.parametrize("kind", ["avg", "max"])
-def test_adaptive_pool2d(size, output, kind: str, real_caffe_backend) -> None:
+def test_adaptive_pool2d(size, output, kind: str) -> None:
     module = nn.AdaptiveAvgPool2d(output) if kind == "avg" else nn.AdaptiveMaxPool2d(output)
     run_compare_torch(module, (1, 3, *size), expect_layers=["Pooling"])
 
