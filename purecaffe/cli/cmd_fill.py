@@ -38,33 +38,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def _target_of(args: argparse.Namespace) -> str | None:
-    """--target, else the target the converter recorded in `<prototxt>.purecaffe.json`, else None."""
-    from purecaffe.io.sidecar import output_paths, read_sidecar
-
-    if args.target:
-        return args.target
-    sidecar = output_paths(args.prototxt).sidecar
-    return str(read_sidecar(sidecar)["target"]) if sidecar.is_file() else None
-
-
 def run(args: argparse.Namespace) -> int:
-    target_name = _target_of(args)
-    if target_name is not None:
-        from purecaffe.targets import get_target
-        from purecaffe.targets.lint import lint_file
-
-        found = lint_file(args.prototxt, get_target(target_name),
-                          input_shapes=parse_input_shapes(args.input_shape) or None)
-        if found:
-            listing = "; ".join(item.describe(args.prototxt) for item in found[:5])
-            raise PurecaffeError(f"{len(found)} layer(s) or field(s) the {target_name} target cannot take, nothing "
-                                 f"written (purecaffe lint {args.prototxt} --target {target_name}): {listing}")
     try:
         result = fill(args.prototxt, args.checkpoint, args.output, args.mapping,
                       allow_unused=args.allow_unused, allow_missing=args.allow_missing,
                       by_order=not args.no_order, seed=args.seed,
-                      input_shapes=parse_input_shapes(args.input_shape) or None)
+                      input_shapes=parse_input_shapes(args.input_shape) or None, target=args.target)
     except PurecaffeError as error:
         report = getattr(error, "report", None)
         if report is not None:  # the full picture on stdout; the one-line error follows on stderr

@@ -10,7 +10,9 @@ from typing import Any
 import numpy as np
 from google.protobuf.message import Message
 
+from purecaffe.errors import UnsupportedError
 from purecaffe.io.prototxt import read_net
+from purecaffe.io.sidecar import output_paths, read_sidecar
 from purecaffe.io.weights import save_weights
 from purecaffe.io.checkpoint import Checkpoint, load_checkpoint
 from purecaffe.manual.mapping import load_mapping
@@ -18,6 +20,8 @@ from purecaffe.manual.match import MatchOptions, layers_kept_apart, match
 from purecaffe.manual.report import FillResult
 from purecaffe.manual.shapes import net_param_shapes
 from purecaffe.manual.units import caffe_side, is_ignored
+from purecaffe.targets import Target, get_target
+from purecaffe.targets.lint import lint_file, lint_net
 
 log = logging.getLogger(__name__)
 
@@ -27,8 +31,13 @@ PathLike = str | os.PathLike[str]
 def fill(prototxt: PathLike | Message, checkpoint: PathLike | Checkpoint, output: PathLike | None = None,
          mapping: PathLike | Mapping[str, Any] | None = None, *, allow_unused: Sequence[str] = (),
          allow_missing: Sequence[str] = (), by_order: bool = True, strict: bool = True, seed: int = 0,
-         input_shapes: Mapping[str, Sequence[int]] | None = None) -> FillResult:
+         input_shapes: Mapping[str, Sequence[int]] | None = None, target: str | Target | None = None) -> FillResult:
     """Fill the parameter blobs of `prototxt` from a PyTorch checkpoint.
+
+    `target` (a name or a `purecaffe.targets.Target`; default: the target the converter recorded
+    in the sidecar beside the prototxt, if there is one): the prototxt is first checked as
+    `purecaffe lint --target` does, and one the target cannot take raises `UnsupportedError`
+    (its `.findings` list them) before the checkpoint is read or anything is written.
 
     `checkpoint`: a `.pth`/`.pt` state_dict (refused if its pickle names code),
     `.npz`, `.npy` dict or `.safetensors`.  `mapping`: a YAML file or dict (see
@@ -45,6 +54,9 @@ def fill(prototxt: PathLike | Message, checkpoint: PathLike | Checkpoint, output
     """
     prototxt_path = "<net>" if isinstance(prototxt, Message) else str(prototxt)
     net = prototxt if isinstance(prototxt, Message) else read_net(prototxt)
+    chosen = target if target is not None or isinstance(prototxt, Message) else recorded_target(prototxt)
+    if chosen is not None:
+        check_target(prototxt, net, get_target(chosen), input_shapes)
     ckpt = checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(checkpoint)
     weight_map = load_mapping(mapping)
     shapes = net_param_shapes(net, input_shapes, path=None if isinstance(prototxt, Message) else prototxt_path)
@@ -89,3 +101,25 @@ def fill(prototxt: PathLike | Message, checkpoint: PathLike | Checkpoint, output
         log.info("wrote %s (%d layers, %d bytes)", output, len(weights), size)
     return result
 
+
+
+def recorded_target(prototxt: PathLike) -> str | None:
+    """The target the converter recorded in the sidecar beside `prototxt` (`net.purecaffe.json`), if any."""
+    sidecar = output_paths(prototxt).sidecar
+    return str(read_sidecar(sidecar)["target"]) if sidecar.is_file() else None
+
+
+def check_target(prototxt: PathLike | Message, net: Message, target: Target,
+                 input_shapes: Mapping[str, Sequence[int]] | None = None) -> None:
+    """`purecaffe lint --target`'s findings on the prototxt, raised as one error naming the first five."""
+    if isinstance(prototxt, Message):
+        found, where = lint_net(net, target, input_shapes=input_shapes), "<net>"
+    else:
+        found, where = lint_file(prototxt, target, input_shapes=input_shapes), str(prototxt)
+    if found:
+        listing = "; ".join(item.describe(where) for item in found[:5])
+        more = f" (+{len(found) - 5} more)" if len(found) > 5 else ""
+        error = UnsupportedError(f"{len(found)} layer(s) or field(s) the {target.name} target cannot take, nothing "
+                                 f"written (purecaffe lint {where} --target {target.name}): {listing}{more}")
+        error.findings = tuple(found)  # type: ignore[attr-defined]
+        raise error

@@ -441,3 +441,44 @@ def test_corpus_resnet50_prototxt_from_a_torchvision_style_state_dict(tmp_path: 
         expected = model(torch.from_numpy(x)).numpy()
     out = purecaffe.run(str(prototxt), str(output), {"data": x}, keep_steps=False).blobs["fc1000"]
     assert scale_error(out, expected) <= TOLERANCE
+
+
+def _with_swish(project: dict[str, Path]) -> Path:
+    """The project's prototxt with its ReLU as a Swish: stock BVLC has Swish, the Caffe 1.0 release does not."""
+    text = project["prototxt"].read_text()
+    assert 'type: "ReLU"' in text
+    project["prototxt"].write_text(text.replace('type: "ReLU"', 'type: "Swish"'))
+    return project["prototxt"]
+
+
+def test_fill_checks_the_target_before_reading_the_checkpoint(project: dict[str, Path], tmp_path: Path) -> None:
+    """The Python API does what `purecaffe fill --target` does (the same as `purecaffe lint`)."""
+    from purecaffe.errors import UnsupportedError
+
+    prototxt = _with_swish(project)
+    output = tmp_path / "net.caffemodel"
+    with pytest.raises(UnsupportedError) as caught:
+        fill(prototxt, tmp_path / "not_read.pth", output, project["mapping"], target="caffe1")
+    message = caught.value.one_line()
+    assert message.startswith("1 layer(s) or field(s) the caffe1 target cannot take, nothing written "
+                              f"(purecaffe lint {prototxt} --target caffe1): {prototxt}:")
+    assert "caffe1 has no Swish layer" in message
+    assert [f.finding.layer_type for f in caught.value.findings] == ["Swish"]  # type: ignore[attr-defined]
+    assert not output.exists()
+    assert fill(prototxt, project["checkpoint"], output, project["mapping"], target="bvlc").ok and output.is_file()
+
+
+def test_fill_takes_the_target_from_the_sidecar(project: dict[str, Path], tmp_path: Path) -> None:
+    import json
+
+    from purecaffe.errors import UnsupportedError
+    from purecaffe.targets import get_target
+
+    prototxt = _with_swish(project)
+    prototxt.with_suffix(".purecaffe.json").write_text(
+        json.dumps({"format": "purecaffe-sidecar", "tensors": [], "target": "caffe1"}))
+    with pytest.raises(UnsupportedError, match="the caffe1 target cannot take"):
+        fill(prototxt, project["checkpoint"], tmp_path / "net.caffemodel", project["mapping"])
+    # A target given wins over the sidecar's; a Target object works as well as its name.
+    assert fill(prototxt, project["checkpoint"], tmp_path / "net.caffemodel", project["mapping"],
+                target=get_target("bvlc")).ok
