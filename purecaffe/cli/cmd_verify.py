@@ -22,8 +22,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("output", metavar="OUT", help="the converted files' path without suffix")
     parser.add_argument("--input-shape", action="append", metavar="D,D,...",
                         help="shape of a random example input (once per input, in order)")
-    parser.add_argument("--inputs", metavar="X.npz", help="inputs from an .npz (arrays in model input order, "
-                                                          "or keyed by input blob name) instead of random ones")
+    parser.add_argument("--inputs", metavar="X.npz", help="inputs from an .npz instead of random ones: one array per "
+                                                          "net input, named after its blob (or in input order)")
     add_model_arguments(parser)
     parser.add_argument("--backend", choices=BACKENDS, default="runtime",
                         help="runtime: purecaffe's in-process Caffe-semantics interpreter (default); caffe: real "
@@ -43,8 +43,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import torch
+
     from purecaffe.cli.model_factory import model_from_args, random_inputs
     from purecaffe.io.atomic import atomic_write
+    from purecaffe.io.inputs_npz import read_inputs_npz
     from purecaffe.io.sidecar import output_paths, read_sidecar
     from purecaffe.parity import verify
 
@@ -52,7 +55,8 @@ def run(args: argparse.Namespace) -> int:
         raise PurecaffeError(f"--report {args.report}: the file must end in .html or .md")
     model = model_from_args(args)
     if args.inputs:
-        inputs = _npz_inputs(Path(args.inputs), read_sidecar(output_paths(args.output).sidecar))
+        names = [entry["blob"] for entry in read_sidecar(output_paths(args.output).sidecar).get("inputs", [])]
+        inputs = tuple(torch.from_numpy(a) for a in read_inputs_npz(args.inputs, names).values())
     else:
         inputs = random_inputs(args, model)
         if inputs is None:
@@ -66,22 +70,3 @@ def run(args: argparse.Namespace) -> int:
             handle.write(rendered)
     return 0 if report.passed else 1
 
-
-def _npz_inputs(path: Path, sidecar: dict) -> tuple:
-    import numpy as np
-    import torch
-
-    try:
-        archive = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as error:
-        raise PurecaffeError(f"cannot read inputs: {error}", path=path) from None
-    with archive:
-        names = [entry["blob"] for entry in sidecar.get("inputs", [])]
-        if all(name in archive.files for name in names):
-            arrays = [archive[name] for name in names]
-        elif len(archive.files) == len(names):
-            arrays = [archive[key] for key in archive.files]
-        else:
-            raise PurecaffeError(f"inputs: expected arrays named {', '.join(names)} (or {len(names)} arrays in "
-                                 f"order), found {', '.join(archive.files) or 'none'}", path=path)
-    return tuple(torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32)) for a in arrays)

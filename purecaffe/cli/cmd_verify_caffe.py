@@ -8,7 +8,7 @@ import sys
 import numpy as np
 
 from purecaffe.realcaffe import BACKEND_NAMES, CaffeRun, resolve_backend, run_real_caffe
-from purecaffe.realcaffe.bundle import read_inputs_npz, require_file
+from purecaffe.realcaffe.bundle import require_file
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -21,8 +21,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("caffemodel", metavar="CAFFEMODEL", nargs="?",
                         help="weights (omitted: Caffe's own fillers)")
     parser.add_argument("--inputs", metavar="X.npz",
-                        help="net inputs: one array per input blob name (np.savez(path, data=x)); "
-                             "omitted: the declared shapes, all zeros")
+                        help="net inputs: one array per input blob, named after it (np.savez(path, data=x)) or "
+                             "in input order; omitted: the declared shapes, all zeros")
     parser.add_argument("--caffe-backend", choices=BACKEND_NAMES, default="auto",
                         help="docker (image caffe-verify), rootfs (debootstrap + chroot, root), "
                              "or auto: docker if an engine answers, else rootfs (default)")
@@ -38,7 +38,13 @@ def run(args: argparse.Namespace) -> int:
     require_file(args.prototxt, "prototxt")
     if args.caffemodel is not None:
         require_file(args.caffemodel, "caffemodel")
-    inputs = read_inputs_npz(args.inputs) if args.inputs else None
+    inputs = None
+    if args.inputs:
+        from purecaffe.io.inputs_npz import read_inputs_npz
+        from purecaffe.io.netspec import input_shapes
+        from purecaffe.io.prototxt import read_net
+
+        inputs = read_inputs_npz(args.inputs, list(input_shapes(read_net(args.prototxt), path=args.prototxt)))
     backend = resolve_backend(args.caffe_backend, rootfs_dir=args.rootfs_dir)
     result = run_real_caffe(args.prototxt, args.caffemodel, inputs, backend=backend,
                             snapshots=not args.final_only)

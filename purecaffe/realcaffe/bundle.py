@@ -71,18 +71,3 @@ def _link_or_copy(source: Path, target: Path) -> None:
         os.link(source, target)
     except OSError:
         shutil.copyfile(source, target)
-
-
-def read_inputs_npz(path: PathLike) -> dict[str, np.ndarray]:
-    """Net inputs from an .npz (keys = input blob names; an `input:NAME` prefix is accepted too)."""
-    file = require_file(path, "inputs file")
-    try:
-        data = np.load(file, allow_pickle=False)
-    except (OSError, ValueError) as error:
-        raise PurecaffeError(f"not a readable .npz ({error})", path=file) from error
-    if not isinstance(data, np.lib.npyio.NpzFile):
-        raise PurecaffeError("not an .npz of named arrays (np.savez(path, data=x))", path=file)
-    with data:
-        arrays = {key: data[key] for key in data.files}
-    prefixed = {key[len("input:"):]: value for key, value in arrays.items() if key.startswith("input:")}
-    return prefixed or arrays
