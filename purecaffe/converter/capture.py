@@ -258,6 +258,7 @@ def build_graph(program: ExportedProgram) -> Graph:
     constants: dict[str, np.ndarray] = {}
     sources: dict[str, str] = {}
     inputs: list[GraphInput] = []
+    rounded: list[str] = []
     placeholders = {n.name: n for n in program.graph.nodes if n.op == "placeholder"}
     for spec in signature.input_specs:
         name = spec.arg.name
@@ -267,15 +268,19 @@ def build_graph(program: ExportedProgram) -> Graph:
                 raise UnsupportedError(f"model input '{name}' is a {type(value).__name__}, not a tensor; "
                                        f"Caffe inputs are tensors")
             inputs.append(GraphInput(name, tensor_info(value)))
-        elif spec.kind in (InputKind.PARAMETER, InputKind.BUFFER):
-            constants[name] = to_numpy(program.state_dict[spec.target]
-                                       if spec.target in program.state_dict else program.constants[spec.target])
+        elif spec.kind in (InputKind.PARAMETER, InputKind.BUFFER, InputKind.CONSTANT_TENSOR):
+            tensor = program.state_dict[spec.target] if spec.target in program.state_dict \
+                else program.constants[spec.target]
+            constants[name] = to_numpy(tensor, spec.target)
             sources[name] = spec.target
-        elif spec.kind == InputKind.CONSTANT_TENSOR:
-            constants[name] = to_numpy(program.constants[spec.target])
-            sources[name] = spec.target
+            if tensor.dtype == torch.float64:
+                rounded.append(spec.target)
         else:
             raise UnsupportedError(f"model input '{name}' of kind {spec.kind.name} is not supported")
+    if rounded:
+        listing = ", ".join(rounded[:5]) + (f" (+{len(rounded) - 5} more)" if len(rounded) > 5 else "")
+        log.warning("float64 parameters or buffers rounded to float32, which Caffe stores (each value changes by at "
+                    "most 2^-24 of itself, as model.float() would): %s", listing)
 
     nodes: list[Node] = []
     for fx_node in program.graph.nodes:
@@ -314,11 +319,21 @@ def _paths_from_parameters(nodes: Sequence[Node], sources: Mapping[str, str]) ->
     return placed
 
 
-def to_numpy(tensor: torch.Tensor) -> np.ndarray:
+def to_numpy(tensor: torch.Tensor, name: str = "") -> np.ndarray:
     """A read-only numpy view of a parameter/buffer (no copy: `weights.caffe_blob` makes the
-    one copy that ends up in the caffemodel, so a VGG16 is not held three times)."""
+    one copy that ends up in the caffemodel, so a VGG16 is not held three times).
+
+    Caffe stores float32: float16/bfloat16 widen exactly; float64 is rounded (the caller says so
+    in a warning), and refused where a finite value would become infinite."""
     tensor = tensor.detach().cpu()
-    if tensor.dtype in (torch.float16, torch.bfloat16, torch.float64):
+    if tensor.dtype == torch.float64:
+        rounded = tensor.float()
+        overflow = torch.isfinite(tensor) & ~torch.isfinite(rounded)
+        if bool(overflow.any()):
+            raise UnsupportedError(f"{name or 'a parameter'} is float64 and holds {float(tensor[overflow][0]):g}, "
+                                   f"beyond float32's range (Caffe stores float32)")
+        tensor = rounded
+    elif tensor.dtype in (torch.float16, torch.bfloat16):
         tensor = tensor.float()
     array = tensor.numpy()
     array.flags.writeable = False

@@ -1,13 +1,19 @@
 """Capture through torch.export: module paths, source lines, in-place ops made functional."""
 from __future__ import annotations
 
+import logging
+
+import numpy as np
+import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+import purecaffe
 from purecaffe.converter.capture import capture
 from purecaffe.converter.graph import Ref
 from purecaffe.converter.passes import run_passes
+from purecaffe.errors import UnsupportedError
 from torch_compare import run_compare_torch
 
 
@@ -124,3 +130,34 @@ def test_in_place_mutation_through_inference_dropout() -> None:
         expected = 2 * torch.relu(model.conv(x))
         torch.testing.assert_close(model(x), expected)
     assert comparison.errors
+
+
+class Float64Gain(nn.Module):
+    """A float64 buffer (a gain computed in double, as some models precompute constants)."""
+
+    def __init__(self, gain: torch.Tensor | None = None) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+        default = torch.linspace(0.5, 2.0, 4, dtype=torch.float64).reshape(1, 4, 1, 1) / 3
+        self.register_buffer("gain", default if gain is None else gain)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(x) * self.gain
+
+
+def test_float64_parameters_are_rounded_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    """Rounded to float32 (what Caffe stores, what model.float() does), said in a warning, and the net
+    still matches PyTorch's float64 arithmetic within run_compare_torch's 1e-4 of scale."""
+    with caplog.at_level(logging.WARNING, logger="purecaffe.converter.capture"):
+        comparison = run_compare_torch(Float64Gain(), (1, 3, 6, 7))
+    warned = [r.getMessage() for r in caplog.records if "float64" in r.getMessage()]
+    assert warned and warned[0].startswith("float64 parameters or buffers rounded to float32, which Caffe stores")
+    assert warned[0].endswith(": gain")
+    blobs = [blob for layer in comparison.net.weights.values() for blob in layer]
+    assert len(blobs) == 3 and all(blob.dtype == np.float32 for blob in blobs)  # conv weight, bias; the gain
+
+
+def test_float64_beyond_float32_range_is_refused() -> None:
+    gain = torch.full((1, 4, 1, 1), 1e300, dtype=torch.float64)
+    with pytest.raises(UnsupportedError, match=r"gain is float64 and holds 1e\+300, beyond float32's range"):
+        purecaffe.convert(Float64Gain(gain).eval(), (torch.randn(1, 3, 6, 7),))
