@@ -227,17 +227,22 @@ def _cut_report(full: Graph, kept: Graph, outputs: Sequence[str], target: target
     whole = run_passes(full)
     removed = removed_nodes(whole, kept)
     refused: dict[str, str] = {}
+    unjudged = ""
     if removed:
         try:
             _lower_for(whole, target)
         except UnsupportedOpsError as error:
             refused = {p.node: p.reason for p in error.problems}
-        except PurecaffeError as error:  # the uncut model fails for another reason: the registry says what it can
-            log.debug("the uncut graph does not lower (%s); judging the removed ops by the registry", error)
+        except (PurecaffeError, ConverterBugError) as error:
+            # The uncut model fails for another reason than its ops (an output that is no tensor, a bug in
+            # a lowering the cut removed): only ops without any lowering are known to be out of reach.
+            unjudged = error.one_line()
             registry = default_registry()
             refused = {n.name: f"no Caffe lowering for {n.op}" for n in removed
                        if registry.find(n.op, n.overload) is None}
-    report = cut_report(outputs, removed, refused, target=target.name)
+            log.warning("the removed ops cannot all be judged for %s: the uncut model does not convert (%s)",
+                        target.name, unjudged)
+    report = cut_report(outputs, removed, refused, target=target.name, unjudged=unjudged)
     log.info("%s", report.describe())
     return report
 

@@ -17,8 +17,8 @@ the model).  An output that does not depend on the model's inputs is refused: Ca
 to compute a constant.  Unknown names are refused with the closest candidates (difflib).
 
 `list_module_outputs(graph)` lists every module call with its output values and shapes (where to
-cut); `dropped_tail(full, kept, refused)` says what a cut removed (ATen ops and counts, and
-which of them the target could not have taken).
+cut); `removed_nodes(full, kept)` and `cut_report(...)` say what a cut removed (ATen ops and
+counts, and which of them the target could not have taken).
 """
 from __future__ import annotations
 
@@ -294,6 +294,9 @@ class CutReport:
     refused: tuple[tuple[str, int, str], ...] = ()
     """(ATen op, count, reason) among the dropped ones that the target could not have taken."""
     target: str = ""
+    unjudged: str = ""
+    """Why the removed ops could not all be judged (the uncut model does not convert for another reason
+    than its ops); `refused` then holds only the certain cases, ops with no lowering at all."""
 
     @property
     def removed_ops(self) -> int:
@@ -307,13 +310,19 @@ class CutReport:
         if self.refused:
             text += (f"; of these the {self.target} target could not take " +
                      "; ".join(f"{count} {op}: {reason}" for op, count, reason in self.refused))
-        elif self.removed:
+        if self.unjudged:
+            text += (f"; whether the {self.target} target could take the {'others' if self.refused else 'ops'} is "
+                     f"not known: the uncut model does not convert ({self.unjudged})")
+        elif self.removed and not self.refused:
             text += f"; the {self.target} target could have taken all of them"
         return text
 
     def to_json(self) -> dict:
-        return {"outputs": list(self.outputs), "removed_ops": self.removed_ops, "removed": dict(self.removed),
+        data = {"outputs": list(self.outputs), "removed_ops": self.removed_ops, "removed": dict(self.removed),
                 "refused": {op: {"count": count, "reason": reason} for op, count, reason in self.refused}}
+        if self.unjudged:
+            data["unjudged"] = self.unjudged
+        return data
 
 
 def removed_nodes(full: Graph, kept: Graph) -> tuple[Node, ...]:
@@ -323,13 +332,14 @@ def removed_nodes(full: Graph, kept: Graph) -> tuple[Node, ...]:
 
 
 def cut_report(outputs: Sequence[str], removed: Sequence[Node], refused: Mapping[str, str], *,
-               target: str) -> CutReport:
-    """`refused`: node name -> why the target could not take it (for the removed nodes that matter)."""
+               target: str, unjudged: str = "") -> CutReport:
+    """`refused`: node name -> why the target could not take it (for the removed nodes that matter);
+    `unjudged`: why the rest could not be judged, if so."""
     counts = Counter(n.op for n in removed)
     refusals: dict[str, list[str]] = {}
     for node in removed:
         if node.name in refused:
             refusals.setdefault(node.op, []).append(refused[node.name])
-    return CutReport(outputs=tuple(outputs), removed=tuple(counts.most_common()), target=target,
+    return CutReport(outputs=tuple(outputs), removed=tuple(counts.most_common()), target=target, unjudged=unjudged,
                      refused=tuple((op, len(reasons), Counter(reasons).most_common(1)[0][0])
                                    for op, reasons in sorted(refusals.items(), key=lambda kv: -len(kv[1]))))

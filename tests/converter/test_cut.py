@@ -120,6 +120,32 @@ def test_a_cut_with_nothing_refused_says_so() -> None:
     assert net.cut.describe().endswith("the bvlc target could have taken all of them")
 
 
+class ConstantBeside(nn.Module):
+    """Returns a constant beside its head: the uncut model does not convert, for a reason other than its ops."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Conv2d(3, 4, 1)
+        self.head = nn.Conv2d(4, 2, 1)
+        self.register_buffer("anchors", torch.ones(2, 3))
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.head(torch.relu(self.stem(x))), self.anchors * 2
+
+
+def test_a_cut_whose_removed_ops_cannot_be_judged_says_so(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="purecaffe.converter"):
+        net = purecaffe.convert(ConstantBeside().eval(), X, outputs=["stem"])
+    report = net.cut
+    assert dict(report.removed) == {"aten.relu": 1, "aten.conv2d": 1} and report.refused == ()
+    assert report.unjudged == "model output 1 is a constant, not computed from the inputs"
+    assert report.describe().endswith("; whether the bvlc target could take the ops is not known: the uncut model "
+                                      "does not convert (model output 1 is a constant, not computed from the inputs)")
+    assert "could have taken" not in report.describe()
+    assert "the removed ops cannot all be judged for bvlc" in caplog.text
+    assert report.to_json()["unjudged"] == report.unjudged
+
+
 def test_a_second_call_is_picked_with_its_index() -> None:
     net = run_compare_torch(_net(), X, backend="runtime", outputs=["block#1", "block.conv#0"]).net
     assert net.output_names == ("block_1", "block.conv_0")
