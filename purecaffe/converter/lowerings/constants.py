@@ -18,14 +18,13 @@ from __future__ import annotations
 from purecaffe.canonical import builders
 from purecaffe.converter.context import LoweringContext
 from purecaffe.converter.graph import Node
+from purecaffe.converter.lowerings._support import require_float
 from purecaffe.converter.registry import lowering
 
 
 def _fill(ctx: LoweringContext, node: Node, value: float) -> None:
     self = node.arg("self")
-    dtype = node.info.dtype
-    if not dtype.startswith("float"):
-        raise ctx.unsupported(f"a {dtype} tensor filled with {value}: Caffe blobs are float32")
+    require_float(ctx, node, f"a fill with {value}")
     x = ctx.blob(self)
     if tuple(x.shape) != tuple(node.shape):
         raise ctx.unsupported(f"fill of shape {list(node.shape)} from a {list(x.shape)} tensor")

@@ -1,8 +1,11 @@
-"""linear / addmm / mm / matmul with a constant right operand -> InnerProduct.
+"""linear / addmm / mm / matmul with a constant right operand -> InnerProduct; products of two
+computed tensors (attention, bmm) -> Permute + Tile + Eltwise PROD + Reduction.
 
 InnerProduct with `axis = rank - 1` multiplies the last dimension only, which
-is exactly nn.Linear on inputs of any rank.  Products of two computed tensors
-(attention) have no stock Caffe layer and are refused.
+is exactly nn.Linear on inputs of any rank.  A product of two computed tensors
+has no stock Caffe layer: `_computed_product` tiles both operands to (..., M, N, K)
+and sums over K (the same K products per output as PyTorch's), refused past
+`MAX_PRODUCT_FLOATS` floats per intermediate blob.
 """
 from __future__ import annotations
 

@@ -11,14 +11,15 @@ mean / amax over H, amax over W alone      Pooling AVE / MAX with an H x 1 (1 x 
 sum / mean over the trailing axes k..      Reduction SUM / MEAN, axis k
 sum over C of (N, C, H, W)                 1x1 Convolution with all-ones weights, no bias
 mean over C of (N, C, H, W)                the same, then Power(scale = 1/C)
+sum / mean over one middle axis (<= 64)    Slice into its parts + Eltwise SUM (coeff 1/n)
 =========================================  ==============================================
 
 Each sums in another order than PyTorch's (vectorised, pairwise) kernels, and Reduction MEAN
 multiplies by fl(1/n) instead of dividing: results agree to float32 rounding of a sum, well
 inside 1e-4 x max|tensor| for the sizes of real networks.  `keepdim=True` adds a Reshape (or
-nothing, for global pooling, whose top is already (N, C, 1, 1)).  Other axis sets (a middle
-axis of a 5-D tensor, batch and channels together, max over channels) are refused: Caffe's
-Reduction reduces only the trailing axes and has no MAX.
+nothing, for global pooling, whose top is already (N, C, 1, 1)).  Other axis sets (the batch,
+several middle axes, a middle axis of more than 64 elements, a maximum anywhere but over H
+and W) are refused: Caffe's Reduction reduces only the trailing axes and has no MAX.
 """
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ import numpy as np
 from purecaffe.canonical import Blob, builders
 from purecaffe.converter.context import LoweringContext
 from purecaffe.converter.graph import Node
-from purecaffe.converter.lowerings._support import normalize_dims, reshape_layer
+from purecaffe.converter.lowerings._support import normalize_dims, require_float, reshape_layer
 from purecaffe.converter.registry import lowering
 from purecaffe.converter.weights import convolution_blobs
 
@@ -60,9 +61,7 @@ def _finish(ctx: LoweringContext, node: Node, x: Blob) -> None:
 
 
 def _reduce(ctx: LoweringContext, node: Node, x: Blob, how: str, dim: object, keepdim: bool) -> None:
-    dtype = node.info.dtype
-    if not dtype.startswith("float"):
-        raise ctx.unsupported(f"{how} producing {dtype}: Caffe blobs are float32")
+    require_float(ctx, node, how)
     rank = len(x.shape)
     if rank == 0:
         raise ctx.unsupported("reduction of a 0-d tensor")
