@@ -68,13 +68,11 @@ def _same_pads(kernel: tuple[int, int], dilation: tuple[int, int]) -> tuple[int,
     return total_h // 2, total_h - total_h // 2, total_w // 2, total_w - total_w // 2
 
 
-@lowering("aten.conv2d", aliases=("aten._convolution",))
+@lowering("aten.conv2d")
 def lower_conv2d(ctx: LoweringContext, node: Node) -> None:
     """aten.conv2d.default / .padding ('same', 'valid')."""
     x_ref, weight, bias, stride, padding, dilation, groups = node.unpack(
         "input", "weight", "bias", "stride", "padding", "dilation", "groups")
-    if node.op == "aten._convolution" and node.arg("transposed"):
-        raise ctx.unsupported("transposed aten._convolution")
     x = ctx.blob(x_ref)
     _check_input(ctx, node, x)
     w = ctx.constant(weight)
@@ -96,9 +94,10 @@ def lower_conv2d(ctx: LoweringContext, node: Node) -> None:
           groups=int(groups))
 
 
-@lowering("aten.convolution")
+@lowering("aten.convolution", aliases=("aten._convolution",))
 def lower_convolution(ctx: LoweringContext, node: Node) -> None:
-    """The core-ATen form: transposed selects Deconvolution."""
+    """The core-ATen form (and `_convolution`, the same arguments plus backend flags that do not change
+    the result): transposed selects Deconvolution."""
     x_ref, weight, bias, stride, padding, dilation, transposed, output_padding, groups = node.unpack(
         "input", "weight", "bias", "stride", "padding", "dilation", "transposed", "output_padding", "groups")
     x = ctx.blob(x_ref)

@@ -119,6 +119,25 @@ def test_core_aten_convolution(transposed: bool) -> None:
                       expect_layers=["Deconvolution" if transposed else "Convolution"])
 
 
+class UnderscoreConvolution(CoreConvolution):
+    """`aten._convolution`: `convolution`'s arguments plus backend flags (benchmark, deterministic,
+    cudnn_enabled, allow_tf32) that do not change the result; torch.export keeps it as it is."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.transposed:
+            return torch._convolution(x, self.weight, self.bias, [2, 2], [1, 1], [1, 1], True, [1, 1], 2,
+                                      False, False, True, True)
+        return torch._convolution(x, self.weight, self.bias, [2, 1], [1, 2], [1, 1], False, [0, 0], 2,
+                                  False, False, True, True)
+
+
+@pytest.mark.parametrize("transposed", [False, True])
+def test_underscore_convolution_plain_and_transposed(transposed: bool) -> None:
+    comparison = run_compare_torch(UnderscoreConvolution(transposed), (1, 4, 6, 7),
+                                   expect_layers=["Deconvolution" if transposed else "Convolution"])
+    assert {node.op for node in comparison.net.graph.nodes} == {"aten._convolution"}
+
+
 # conv1d: (in, out, kernel, stride, padding, dilation, groups, bias, L), all in one real-Caffe run.
 CONV1DS = [
     (3, 4, 3, 1, 0, 1, 1, True, 10),
