@@ -122,10 +122,6 @@ class ConvertedNet:
         """
         return program_values(self.program, order_inputs(inputs, self.input_names))
 
-    def blob_values(self, reference: Mapping[str, np.ndarray]) -> dict[str, tuple[str, np.ndarray]]:
-        """(producing layer, expected value) per torch value, from a `torch_values` result."""
-        return {r.torch_name: (r.layer, reference[r.torch_name]) for r in self.mapping if r.torch_name in reference}
-
 
 def convert(model: Any, inputs: Sequence[Any] | Any, *, name: str | None = None,
             input_names: Sequence[str] | None = None, output_names: Sequence[str] | None = None,

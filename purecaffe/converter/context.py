@@ -27,7 +27,6 @@ Emitting (the one way a value gets a layer)
         bound; `0` for a single-output node), e.g. `(None, 0, None)` binds the middle top
         of a Slice.  Returns the layer's top Blobs.
     `ctx.alias(node, ref)`           the node's value *is* an existing value (no layer)
-    `ctx.bind_constant(node, array)` the node's value is a constant (no layer)
 
 Refusing
     `raise ctx.unsupported("why")`   Caffe cannot express this case exactly.  The driver
@@ -207,9 +206,6 @@ class LoweringContext:
             raise ConverterBugError(f"aliased to {ref.name} of shape {list(self.shape(ref))}, torch computes "
                                     f"{list(node.shape)}", **self._origin())
         self.env[node.name] = value
-
-    def bind_constant(self, node: Node, array: np.ndarray) -> None:
-        self.env[node.name] = Constant(np.asarray(array))
 
     # -- refusing ------------------------------------------------------------------------------
 

@@ -152,9 +152,6 @@ class Graph:
                 result.setdefault(ref.name, []).append(node)
         return result
 
-    def node_map(self) -> dict[str, Node]:
-        return {node.name: node for node in self.nodes}
-
 
 def iter_refs(value: Any) -> Iterator[Ref]:
     if isinstance(value, Ref):

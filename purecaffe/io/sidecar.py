@@ -8,9 +8,9 @@ One entry per torch value that has a Caffe counterpart::
 `blob` is the Caffe blob and `layer` the layer whose output it is: with
 in-place layers (conv -> bn -> scale -> relu all writing `layer1.0.conv1`),
 the torch value equals that blob's contents right after `layer` ran, which is
-what a layer-by-layer comparison must look at.  `inplace` lists the blobs'
-later overwriters, so a comparison against final blob values knows which
-entries it can trust.
+what a layer-by-layer comparison must look at.  `overwritten_by` lists the
+layers that write the blob later (in-place), so a comparison against final blob
+values knows which entries it can trust.
 """
 from __future__ import annotations
 

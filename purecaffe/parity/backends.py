@@ -45,12 +45,6 @@ class LayerOutputs:
                 return tops
         return None
 
-    def layer_type(self, layer: str) -> str:
-        for name, layer_type, _ in self.layers:
-            if name == layer:
-                return layer_type
-        return ""
-
 
 def run_backend(backend: str, prototxt: PathLike, caffemodel: PathLike, inputs: Mapping[str, np.ndarray],
                 *, caffe_backend: str = "auto") -> LayerOutputs:
