@@ -111,6 +111,14 @@ def write_project(folder: Path, model: nn.Module) -> dict[str, Path]:
     return paths
 
 
+def with_swish(project: dict[str, Path]) -> Path:
+    """The project's prototxt with its ReLU as a Swish: stock BVLC has Swish, the Caffe 1.0 release does not."""
+    text = project["prototxt"].read_text()
+    assert 'type: "ReLU"' in text
+    project["prototxt"].write_text(text.replace('type: "ReLU"', 'type: "Swish"'))
+    return project["prototxt"]
+
+
 def scale_error(actual: np.ndarray, expected: np.ndarray) -> float:
     """max |actual - expected| / max |expected|: the error relative to the output's scale."""
     return float(np.max(np.abs(actual - expected)) / np.max(np.abs(expected)))

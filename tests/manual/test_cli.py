@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from manual_project import trained_model, write_project
+from manual_project import trained_model, with_swish, write_project
 from test_fill_refusals import payload_file
 
 import purecaffe
@@ -119,17 +119,9 @@ def test_init_error(tmp_path: Path) -> None:
     assert not output.exists()
 
 
-def _with_swish(project: dict[str, Path]) -> Path:
-    """The project's prototxt with its ReLU as a Swish: stock BVLC has Swish, the Caffe 1.0 release does not."""
-    text = project["prototxt"].read_text()
-    assert 'type: "ReLU"' in text
-    project["prototxt"].write_text(text.replace('type: "ReLU"', 'type: "Swish"'))
-    return project["prototxt"]
-
-
 def test_fill_checks_the_target_first(project: dict[str, Path], tmp_path: Path) -> None:
     """--target runs the target's checks (`purecaffe lint`) before anything is written."""
-    prototxt = _with_swish(project)
+    prototxt = with_swish(project)
     output = tmp_path / "net.caffemodel"
     result = cli("fill", prototxt, project["checkpoint"], "-o", output, "--map", project["mapping"], "--target", "bvlc")
     assert result.returncode == 0, result.stderr
@@ -142,7 +134,7 @@ def test_fill_checks_the_target_first(project: dict[str, Path], tmp_path: Path) 
 
 
 def test_fill_reads_the_target_from_the_sidecar(project: dict[str, Path], tmp_path: Path) -> None:
-    prototxt = _with_swish(project)
+    prototxt = with_swish(project)
     prototxt.with_suffix(".purecaffe.json").write_text(
         json.dumps({"format": "purecaffe-sidecar", "tensors": [], "target": "caffe1"}))
     output = tmp_path / "net.caffemodel"

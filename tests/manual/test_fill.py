@@ -21,6 +21,7 @@ from manual_project import (
     sample_input,
     scale_error,
     trained_model,
+    with_swish,
     write_project,
 )
 from torch import nn
@@ -443,19 +444,11 @@ def test_corpus_resnet50_prototxt_from_a_torchvision_style_state_dict(tmp_path: 
     assert scale_error(out, expected) <= TOLERANCE
 
 
-def _with_swish(project: dict[str, Path]) -> Path:
-    """The project's prototxt with its ReLU as a Swish: stock BVLC has Swish, the Caffe 1.0 release does not."""
-    text = project["prototxt"].read_text()
-    assert 'type: "ReLU"' in text
-    project["prototxt"].write_text(text.replace('type: "ReLU"', 'type: "Swish"'))
-    return project["prototxt"]
-
-
 def test_fill_checks_the_target_before_reading_the_checkpoint(project: dict[str, Path], tmp_path: Path) -> None:
     """The Python API does what `purecaffe fill --target` does (the same as `purecaffe lint`)."""
     from purecaffe.errors import UnsupportedError
 
-    prototxt = _with_swish(project)
+    prototxt = with_swish(project)
     output = tmp_path / "net.caffemodel"
     with pytest.raises(UnsupportedError) as caught:
         fill(prototxt, tmp_path / "not_read.pth", output, project["mapping"], target="caffe1")
@@ -474,7 +467,7 @@ def test_fill_takes_the_target_from_the_sidecar(project: dict[str, Path], tmp_pa
     from purecaffe.errors import UnsupportedError
     from purecaffe.targets import get_target
 
-    prototxt = _with_swish(project)
+    prototxt = with_swish(project)
     prototxt.with_suffix(".purecaffe.json").write_text(
         json.dumps({"format": "purecaffe-sidecar", "tensors": [], "target": "caffe1"}))
     with pytest.raises(UnsupportedError, match="the caffe1 target cannot take"):
