@@ -147,6 +147,17 @@ def test_saved_program_without_module_paths_keeps_readable_names(project: Path) 
     assert main(["verify", "bare.pt2", "out/net"]) == 0
 
 
+@pytest.mark.parametrize("spec", ["mymodel.py:Net", "model.pt2"])
+def test_list_outputs_takes_every_spec(spec: str, project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _save_program(project, "model.pt2")
+    argv = ["convert", spec, "--list-outputs"] + ([] if spec.endswith(".pt2") else ["--input-shape", "1,3,8,8"])
+    assert main(argv) == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()[1:]]
+    assert ["conv", "Conv2d", "conv2d", "1x5x6x6" if spec.endswith(".pt2") else "1x4x6x6", "1"] in rows
+    assert any(row[0] == "head.1.0" for row in rows)
+    assert not (project / "out").exists()
+
+
 def test_weights_into_a_saved_program(project: Path) -> None:
     path, model = _save_program(project, "model.pt2")
     other = {k: torch.randn_like(v) if v.is_floating_point() else v for k, v in model.state_dict().items()}
