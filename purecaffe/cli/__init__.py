@@ -26,6 +26,8 @@ COMMANDS: tuple[str, ...] = (
     "verify-caffe",
     "caffe-rootfs",
     "rknn-venv",
+    "tpu-mlir-venv",
+    "mnn-venv",
     "caffe-image",
     "init", "fill",
 )

@@ -9,6 +9,7 @@ from purecaffe.errors import PurecaffeError
 from purecaffe.parity.backends import BACKENDS
 from purecaffe.parity.compare import DEFAULT_ATOL, DEFAULT_RTOL, RKNN_MAX_REL, RKNN_MIN_COSINE
 from purecaffe.realcaffe.backend import BACKEND_NAMES
+from purecaffe.tpumlir.judge import PROCESSORS, QUANTIZE, Deploy
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -28,7 +29,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--backend", choices=BACKENDS, default="runtime",
                         help="runtime: purecaffe's in-process Caffe-semantics interpreter (default); caffe: real "
                              "Caffe 1.0 (Docker or Debian rootfs); opencv: OpenCV DNN 4.x; rknn: RKNN-Toolkit2's "
-                             "fp16 simulator (its own cached venv, see `purecaffe rknn-venv`)")
+                             "fp16 simulator (its own cached venv, see `purecaffe rknn-venv`); tpu-mlir: Sophgo's "
+                             "tpu-mlir front end and fp32 interpreter, or with --quantize a compiled model "
+                             "(`purecaffe tpu-mlir-venv`); mnn: MNN's converter and CPU runtime (`purecaffe mnn-venv`)")
+    parser.add_argument("--processor", choices=PROCESSORS, default=None,
+                        help="tpu-mlir: compile for this chip (default bm1684x when --quantize is given)")
+    parser.add_argument("--quantize", choices=QUANTIZE, type=str.upper, default=None,
+                        help="tpu-mlir: compile in this precision and judge the compiled model's outputs with "
+                             "model_runner (F16: the fp16 bounds; BF16: cosine >= 0.999, 1e-1 x max|torch|)")
+    parser.add_argument("--disable-layer-group", action="store_true",
+                        help="tpu-mlir: model_deploy --disable_layer_group (see the README: cv181x BF16)")
     parser.add_argument("--caffe-backend", choices=BACKEND_NAMES, default="auto",
                         help="route to real Caffe for --backend caffe (default auto)")
     parser.add_argument("--rtol", type=float, default=None,
@@ -62,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
         if inputs is None:
             raise PurecaffeError("give --input-shape (random inputs) or --inputs X.npz")
     report = verify(model, inputs, args.output, backend=args.backend, rtol=args.rtol, atol=args.atol,
-                    caffe_backend=args.caffe_backend)
+                    caffe_backend=args.caffe_backend, deploy=_deploy(args))
     print(report.to_json() if args.json else report.to_table())
     if args.report:
         rendered = report.to_markdown() if args.report.lower().endswith(".md") else report.to_html()
@@ -70,3 +80,12 @@ def run(args: argparse.Namespace) -> int:
             handle.write(rendered)
     return 0 if report.passed else 1
 
+
+def _deploy(args: argparse.Namespace) -> Deploy | None:
+    if args.quantize is None:
+        if args.processor is not None or args.disable_layer_group:
+            raise PurecaffeError("--processor and --disable-layer-group go with --quantize (a compiled tpu-mlir model)")
+        return None
+    if args.backend != "tpu-mlir":
+        raise PurecaffeError(f"--quantize is for --backend tpu-mlir, not {args.backend}")
+    return Deploy(args.processor or "bm1684x", args.quantize, args.disable_layer_group)

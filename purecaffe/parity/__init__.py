@@ -28,28 +28,36 @@ import numpy as np
 from purecaffe.io.sidecar import output_paths, read_sidecar
 from purecaffe.errors import FormatError, PurecaffeError
 from purecaffe.parity.backends import BACKENDS, LayerOutputs, run_backend
-from purecaffe.parity.compare import (DEFAULT_ATOL, DEFAULT_RTOL, RKNN_MAX_REL, RKNN_MIN_COSINE, BlobComparison,
-                                      compare_arrays)
+from purecaffe.parity.compare import (BF16_MAX_REL, BF16_MIN_COSINE, DEFAULT_ATOL, DEFAULT_RTOL, RKNN_MAX_REL,
+                                      RKNN_MIN_COSINE, BlobComparison, compare_arrays)
 from purecaffe.parity.report import ParityReport
+from purecaffe.tpumlir.judge import Deploy
 
 PathLike = str | os.PathLike[str]
 
-def default_tolerances(backend: str) -> tuple[float, float, float | None]:
-    """(rtol, atol, min_cosine) a backend is judged by: float32 ones for Caffe/OpenCV/runtime, fp16 for rknn."""
-    if backend == "rknn":
+def default_tolerances(backend: str, deploy: Deploy | None = None) -> tuple[float, float, float | None]:
+    """(rtol, atol, min_cosine) a backend is judged by: float32 ones for Caffe/OpenCV/MNN/runtime and tpu-mlir's
+    interpreter, fp16 for rknn and tpu-mlir's F16 models, bf16 for its BF16 ones."""
+    if backend == "rknn" or deploy is not None and deploy.quantize == "F16":
         return RKNN_MAX_REL, DEFAULT_ATOL, RKNN_MIN_COSINE
+    if deploy is not None and deploy.quantize == "BF16":
+        return BF16_MAX_REL, DEFAULT_ATOL, BF16_MIN_COSINE
     return DEFAULT_RTOL, DEFAULT_ATOL, None
 
 
 # Each target's real consumer, as a verify backend (nnie has no public one: its rules and the runtime).
-TARGET_JUDGES = {"bvlc": "caffe", "caffe1": "caffe", "opencv": "opencv", "rknn": "rknn", "nnie": "runtime"}
+TARGET_JUDGES = {"bvlc": "caffe", "caffe1": "caffe", "opencv": "opencv", "rknn": "rknn", "nnie": "runtime",
+                 "sophgo": "tpu-mlir", "mnn": "mnn"}
 
 
 def verify(model: Any, inputs: Sequence[Any] | Any, converted: Any, *, backend: str = "runtime",
-           rtol: float | None = None, atol: float | None = None, caffe_backend: str = "auto") -> ParityReport:
+           rtol: float | None = None, atol: float | None = None, caffe_backend: str = "auto",
+           deploy: Deploy | None = None) -> ParityReport:
     """Compare every mapped Caffe blob of `converted` with PyTorch's `model` on `inputs`.
 
-    `rtol`/`atol` default to the backend's (`default_tolerances`).
+    `rtol`/`atol` default to the backend's (`default_tolerances`).  `deploy` (backend
+    "tpu-mlir"): compile for that processor and precision and compare the compiled model's
+    outputs instead of the top-level interpreter's tensors.
 
     `converted` is a `ConvertedNet` or the path prefix it was saved under
     (`out/resnet18` for out/resnet18.prototxt/.caffemodel/.purecaffe.json); the
@@ -61,7 +69,7 @@ def verify(model: Any, inputs: Sequence[Any] | Any, converted: Any, *, backend: 
 
     if backend not in BACKENDS:
         raise PurecaffeError(f"unknown verify backend {backend!r} (choose from {', '.join(BACKENDS)})")
-    default_rtol, default_atol, min_cosine = default_tolerances(backend)
+    default_rtol, default_atol, min_cosine = default_tolerances(backend, deploy)
     rtol = default_rtol if rtol is None else rtol
     atol = default_atol if atol is None else atol
     if isinstance(inputs, torch.Tensor):
@@ -82,7 +90,7 @@ def verify(model: Any, inputs: Sequence[Any] | Any, converted: Any, *, backend: 
             sidecar = converted.sidecar()
             expected = converted.torch_values(inputs)
         caffe_inputs = _caffe_inputs(sidecar, inputs)
-        outputs = run_backend(backend, prototxt, caffemodel, caffe_inputs, caffe_backend=caffe_backend)
+        outputs = run_backend(backend, prototxt, caffemodel, caffe_inputs, caffe_backend=caffe_backend, deploy=deploy)
         return build_report(sidecar, expected, outputs, rtol=rtol, atol=atol, min_cosine=min_cosine,
                             prototxt=prototxt)
 

@@ -12,6 +12,11 @@ the converter's sidecar names.
 * `rknn`: RKNN-Toolkit2's fp16 simulator (its own venv, see purecaffe.rknn).  It
   fuses layers (Convolution + BatchNorm + Scale, ...), so only the layers it kept
   are visible (`partial`): the others are not compared.
+* `tpu-mlir`: Sophgo's tpu-mlir (its own Python 3.10 venv, see purecaffe.tpumlir): its Caffe
+  front end and top-level fp32 interpreter, every tensor it kept after its fusions; with a
+  `Deploy` (processor, quantize), the compiled model in the chip's simulator, its outputs only.
+* `mnn`: MNN's Caffe converter and CPU runtime (fp32; its own venv, see purecaffe.mnn), every
+  tensor its runtime computed after its fusions.
 """
 from __future__ import annotations
 
@@ -23,10 +28,12 @@ from pathlib import Path
 import numpy as np
 
 from purecaffe.errors import BackendUnavailableError, PurecaffeError
+from purecaffe.judgejob import JudgeRun
+from purecaffe.tpumlir.judge import Deploy
 
 PathLike = str | os.PathLike[str]
 
-BACKENDS = ("runtime", "caffe", "opencv", "rknn")
+BACKENDS = ("runtime", "caffe", "opencv", "rknn", "tpu-mlir", "mnn")
 
 
 @dataclass(frozen=True)
@@ -47,7 +54,10 @@ class LayerOutputs:
 
 
 def run_backend(backend: str, prototxt: PathLike, caffemodel: PathLike, inputs: Mapping[str, np.ndarray],
-                *, caffe_backend: str = "auto") -> LayerOutputs:
+                *, caffe_backend: str = "auto", deploy: Deploy | None = None) -> LayerOutputs:
+    """`deploy` (tpu-mlir only): compile for that processor and precision and judge the compiled model."""
+    if deploy is not None and backend != "tpu-mlir":
+        raise PurecaffeError(f"a processor/quantize mode is for the tpu-mlir backend, not {backend}")
     if backend == "runtime":
         return _run_runtime(prototxt, caffemodel, inputs)
     if backend == "caffe":
@@ -56,6 +66,15 @@ def run_backend(backend: str, prototxt: PathLike, caffemodel: PathLike, inputs: 
         return _run_opencv(prototxt, caffemodel, inputs)
     if backend == "rknn":
         return _run_rknn(prototxt, caffemodel, inputs)
+    if backend == "tpu-mlir":
+        from purecaffe.tpumlir import run_tpumlir
+
+        return judge_outputs(run_tpumlir(prototxt, caffemodel, inputs, deploy=deploy), prototxt, inputs,
+                             only_outputs=deploy is not None)
+    if backend == "mnn":
+        from purecaffe.mnn import run_mnn
+
+        return judge_outputs(run_mnn(prototxt, caffemodel, inputs), prototxt, inputs)
     raise PurecaffeError(f"unknown verify backend {backend!r} (choose from {', '.join(BACKENDS)})")
 
 
@@ -145,3 +164,28 @@ def _run_rknn(prototxt: PathLike, caffemodel: PathLike, inputs: Mapping[str, np.
         if tops:
             layers.append((layer.name, layer.type, tops))
     return LayerOutputs(name, tuple(layers), partial=True, dropped=dict(run.dropped))
+
+
+def judge_outputs(run: JudgeRun, prototxt: PathLike, inputs: Mapping[str, np.ndarray], *,
+                  only_outputs: bool = False) -> LayerOutputs:
+    """A consumer's run as per-layer snapshots: the tensors it exposes, and the net outputs (as its users read
+    them) at the layer that wrote them last.  `only_outputs`: the outputs alone (a compiled model)."""
+    from purecaffe.io.prototxt import read_net
+
+    if run.error:
+        return LayerOutputs(run.consumer, (), error=f"{run.consumer} refused the net: {run.error}")
+    net = read_net(prototxt)
+    last_writer = {top: layer.name for layer in net.layer for top in layer.top}
+    layers: list[tuple[str, str, Mapping[str, np.ndarray]]] = []
+    for layer in net.layer:
+        tops: dict[str, np.ndarray] = {}
+        if layer.type == "Input":
+            tops = {top: inputs[top] for top in layer.top if top in inputs}
+        elif not only_outputs:
+            tops = dict(run.layers.get(layer.name, {}))
+        for top in layer.top:
+            if top in run.outputs and last_writer[top] == layer.name:
+                tops[top] = run.outputs[top]
+        if tops:
+            layers.append((layer.name, layer.type, tops))
+    return LayerOutputs(run.consumer, tuple(layers), partial=True)

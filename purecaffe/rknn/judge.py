@@ -1,11 +1,9 @@
 """Running a Caffe net in the RKNN venv: the request, the child process, the result."""
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
-import subprocess
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -13,7 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from purecaffe.errors import BackendUnavailableError, FormatError, PurecaffeError
+from purecaffe.errors import FormatError, PurecaffeError
+from purecaffe.judgejob import net_io_names, read_arrays, run_runner, write_job
 from purecaffe.rknn.venv import RKNN_VERSION, build_venv, venv_python
 
 log = logging.getLogger(__name__)
@@ -22,7 +21,6 @@ PathLike = str | os.PathLike[str]
 
 TARGET_PLATFORM = "rk3588"
 RUN_TIMEOUT = 900.0
-RUNNER = Path(__file__).with_name("runner.py")
 DROPPED = re.compile(r"OP in Layer (\S+) Current not support")
 """RKNN's load_caffe logs this for a layer type it lacks, leaves the layer out (its top becomes its
 bottom: an identity, measured for Clip and Swish in 2.5.0) and still returns 0."""
@@ -50,25 +48,6 @@ class RknnRun:
         return self.error is None
 
 
-def net_io_names(prototxt: PathLike) -> tuple[list[str], list[str]]:
-    """(input blobs, output blobs): outputs as Caffe finds them (a blob no later layer reads), in layer order."""
-    from purecaffe.io.prototxt import read_net as load_net
-
-    net = load_net(prototxt)
-    inputs = list(net.input)
-    available: list[str] = list(inputs)
-    for layer in net.layer:
-        if layer.type == "Input":
-            inputs.extend(layer.top)
-        for bottom in layer.bottom:  # Caffe's AppendBottom takes a blob off the output list ...
-            if bottom in available:
-                available.remove(bottom)
-        for top in layer.top:  # ... AppendTop puts it (back) on; an in-place top stays an output
-            if top not in available:
-                available.append(top)
-    return inputs, [name for name in available if name not in inputs]
-
-
 def run_rknn(prototxt: PathLike, caffemodel: PathLike, inputs: Mapping[str, np.ndarray], *,
              dump_layers: bool = True, venv: PathLike | None = None, timeout: float = RUN_TIMEOUT) -> RknnRun:
     """Load the Caffe files in RKNN-Toolkit2, build fp16 (no quantization), run the x86 simulator.
@@ -91,16 +70,16 @@ def run_rknn(prototxt: PathLike, caffemodel: PathLike, inputs: Mapping[str, np.n
     with tempfile.TemporaryDirectory(prefix="purecaffe-rknn-") as job:
         request = {"prototxt": str(prototxt), "caffemodel": str(caffemodel), "inputs": names_in,
                    "target_platform": TARGET_PLATFORM, "dump": dump_layers}
-        Path(job, "request.json").write_text(json.dumps(request), encoding="utf-8")
-        np.savez(Path(job, "inputs.npz"), **{n: np.ascontiguousarray(inputs[n], dtype=np.float32) for n in names_in})
-        result = _run_child(python, Path(job), prototxt, timeout)
+        write_job(job, request, {name: inputs[name] for name in names_in})
+        result = run_runner(python, "run_rknn.py", job, judge="RKNN", net=prototxt, timeout=timeout,
+                            env={"OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "2")})
         if not result["ok"]:
             log.info("RKNN refused %s: %s", prototxt, "\n".join(result.get("detail", [])))
             return RknnRun(error=result["error"], stage=result.get("stage"), seconds=result.get("seconds", 0.0),
                            version=result.get("version") or RKNN_VERSION)
-        with np.load(Path(job, "outputs.npz"), allow_pickle=False) as archive:
-            produced = [archive[f"output:{i}"] for i in range(result["outputs"])]
-            layers = {name: archive[f"layer:{name}"] for name in result["layers"]}
+        arrays = read_arrays(job, "outputs.npz")
+    produced = [arrays[f"output:{i}"] for i in range(result["outputs"])]
+    layers = {name: arrays[f"layer:{name}"] for name in result["layers"]}
     if len(produced) != len(names_out):
         raise PurecaffeError(f"RKNN returned {len(produced)} outputs, the net has {len(names_out)} "
                              f"({', '.join(names_out)})", path=prototxt)
@@ -113,24 +92,3 @@ def run_rknn(prototxt: PathLike, caffemodel: PathLike, inputs: Mapping[str, np.n
         log.warning("RKNN-Toolkit2 left layer %s out of %s (load_caffe still returned 0): %s", name, prototxt, line)
     return RknnRun(outputs=dict(zip(names_out, produced)), layers=layers, dropped=dropped, seconds=result["seconds"],
                    version=result.get("version") or RKNN_VERSION)
-
-
-def _run_child(python: Path, job: Path, prototxt: Path, timeout: float) -> dict:
-    env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "VIRTUAL_ENV")}
-    env.setdefault("OMP_NUM_THREADS", "2")
-    try:
-        done = subprocess.run([str(python), str(RUNNER), str(job)], cwd=job, env=env, stdin=subprocess.DEVNULL,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout, check=False)
-    except subprocess.TimeoutExpired:
-        raise PurecaffeError(f"RKNN did not finish within {timeout:.0f} s", path=prototxt) from None
-    except OSError as error:
-        raise BackendUnavailableError(f"cannot start the RKNN venv's python: {error}", path=python) from None
-    result_path = job / "result.json"
-    if not result_path.exists():  # the child died (a crash in RKNN's native code, e.g. SIGSEGV on a ReLU6 layer)
-        logged = job / "rknn.log"  # the runner sends its stdout/stderr there
-        text = logged.read_text(encoding="utf-8", errors="replace") if logged.exists() else ""
-        text += done.stderr.decode("utf-8", "replace")
-        lines = [" ".join(re.sub(r"\x1b\[[0-9;]*m", "", line).split()) for line in text.strip().splitlines()]
-        tail = " | ".join(line for line in lines[-3:] if line) or "(no output)"
-        raise PurecaffeError(f"the RKNN runner died (exit {done.returncode}): {tail}", path=prototxt)
-    return json.loads(result_path.read_text(encoding="utf-8"))
