@@ -38,13 +38,19 @@ def mnn_tensor_names(prototxt: PathLike) -> dict[str, tuple[str, str]]:
     return names
 
 
+def layer_types(prototxt: PathLike) -> list[tuple[str, str]]:
+    from purecaffe.io.prototxt import read_net
+
+    return [(layer.name, layer.type) for layer in read_net(prototxt).layer]
+
+
 def run_mnn(prototxt: PathLike, caffemodel: PathLike, inputs: Mapping[str, np.ndarray], *, dump_layers: bool = True,
             venv: PathLike | None = None, timeout: float = RUN_TIMEOUT) -> JudgeRun:
     """Convert the Caffe files with MNN's converter, run the model in MNN's runtime (fp32) on NCHW `inputs`.
 
     Outputs by net output blob; with `dump_layers`, every tensor the runtime computed under the
-    Caffe (layer, top) it stands for.  MNN refusing the net (a layer type its converter lacks:
-    it drops the rest of the net and still says "Converted Success!") is `JudgeRun.error`.
+    Caffe (layer, top) it stands for.  MNN refusing the net (a layer type its converter lacks) is
+    `JudgeRun.error`, naming the type and the layers.
     """
     prototxt, caffemodel, names_in, names_out = net_files(prototxt, caffemodel, inputs, judge="MNN")
     python = venv_python(build_venv(venv))
@@ -63,7 +69,11 @@ def run_mnn(prototxt: PathLike, caffemodel: PathLike, inputs: Mapping[str, np.nd
     seconds = {"total": result.get("seconds", 0.0)}
     if not result["ok"]:
         log.info("MNN refused %s: %s", prototxt, "\n".join(result.get("detail", [])))
-        return JudgeRun(consumer, error=result["error"], stage=result.get("stage"), seconds=seconds,
+        error = result["error"]
+        if result.get("unsupported"):
+            layers = [name for name, kind in layer_types(prototxt) if kind in result["unsupported"]]
+            error += f" ({'layer' if len(layers) == 1 else 'layers'} {', '.join(layers)})" if layers else ""
+        return JudgeRun(consumer, error=error, stage=result.get("stage"), seconds=seconds,
                         version=result.get("version") or MNN_VERSION)
     layers: dict[str, dict[str, np.ndarray]] = {}
     for key, value in arrays.items():

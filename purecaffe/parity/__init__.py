@@ -28,20 +28,22 @@ import numpy as np
 from purecaffe.io.sidecar import output_paths, read_sidecar
 from purecaffe.errors import FormatError, PurecaffeError
 from purecaffe.parity.backends import BACKENDS, LayerOutputs, run_backend
-from purecaffe.parity.compare import (BF16_MAX_REL, BF16_MIN_COSINE, DEFAULT_ATOL, DEFAULT_RTOL, RKNN_MAX_REL,
-                                      RKNN_MIN_COSINE, BlobComparison, compare_arrays)
+from purecaffe.parity.compare import (BF16_MAX_REL, BF16_MIN_COSINE, DEFAULT_ATOL, DEFAULT_RTOL, MNN_RTOL,
+                                      RKNN_MAX_REL, RKNN_MIN_COSINE, BlobComparison, compare_arrays)
 from purecaffe.parity.report import ParityReport
 from purecaffe.tpumlir.judge import Deploy
 
 PathLike = str | os.PathLike[str]
 
 def default_tolerances(backend: str, deploy: Deploy | None = None) -> tuple[float, float, float | None]:
-    """(rtol, atol, min_cosine) a backend is judged by: float32 ones for Caffe/OpenCV/MNN/runtime and tpu-mlir's
-    interpreter, fp16 for rknn and tpu-mlir's F16 models, bf16 for its BF16 ones."""
+    """(rtol, atol, min_cosine) a backend is judged by: float32 ones for Caffe/OpenCV/runtime and tpu-mlir's
+    interpreter (MNN's: its Winograd convolutions), fp16 for rknn and tpu-mlir's F16 models, bf16 for its BF16 ones."""
     if backend == "rknn" or deploy is not None and deploy.quantize == "F16":
         return RKNN_MAX_REL, DEFAULT_ATOL, RKNN_MIN_COSINE
     if deploy is not None and deploy.quantize == "BF16":
         return BF16_MAX_REL, DEFAULT_ATOL, BF16_MIN_COSINE
+    if backend == "mnn":
+        return MNN_RTOL, DEFAULT_ATOL, None
     return DEFAULT_RTOL, DEFAULT_ATOL, None
 
 

@@ -6,13 +6,13 @@ request.json: {"prototxt", "caffemodel", "inputs": [names], "outputs": [[candida
                "dump": bool, "threads": int}
 outputs.npz:  "output:<i>" the i-th net output (Caffe layout), "tensor:<name>" every tensor an op of the
               converted model wrote (when dumped), by MNN's tensor name
-result.json:  {"ok", "error", "stage", "outputs": n, "ops": [[op, type, [tensor names]]], "unsupported":
-               [[type, layer]], "seconds", "version"}
+result.json:  {"ok", "error", "stage", "outputs": n, "ops": [[op, type, [tensor names]]],
+               "unsupported": [Caffe types MNNConvert lacks], "seconds", "version"}
 
 The converter is called as a function (`_tools.mnnconvert`), as its console script does, but without
-importing `MNN.tools`, whose logger installs a package and sends usage data on import.  Its
-Caffe front end stops at the first layer type it lacks (logging `Don't support type [ T ], for L`)
-and still says "Converted Success!": such a net is refused here, naming the layer.  The model is
+importing `MNN.tools`, whose logger installs a package and sends usage data on import.  A layer
+type its Caffe front end lacks makes it log `These Op Not Support: Caffe::T` and fail: refused here,
+naming the type (the parent names the layers).  The model is
 run with the Session API; its per-op callback gives every tensor the runtime computed, named by
 the converted model's own tensor names (read from its JSON dump).
 """
@@ -28,10 +28,12 @@ import numpy as np
 
 import jobio
 
-UNSUPPORTED = re.compile(r"Don't support type \[ (.+?) \], for (.+)$")
+NOT_SUPPORTED = re.compile(r"These Op Not Support: (.+)$")
+"""MNNConvert 3.6's line for the Caffe layer types it lacks ("... Caffe::Swish Caffe::Clip"), before
+"Converted Failed!" (older front ends logged "Don't support type [ T ]" and dropped the rest of the net)."""
 
 
-def _convert(request: dict, job: str) -> str:
+def _convert(request: dict, job: str, result: dict) -> str:
     import _tools
 
     model = os.path.join(job, "net.mnn")
@@ -39,11 +41,10 @@ def _convert(request: dict, job: str) -> str:
                               "--prototxt", request["prototxt"], "--MNNModel", model, "--bizCode", "purecaffe"])
     sys.stdout.flush()
     lines = jobio.log_lines(os.path.join(job, jobio.LOG))
-    unsupported = [m.groups() for m in map(UNSUPPORTED.search, lines) if m]
+    unsupported = [kind.split("::")[-1] for m in map(NOT_SUPPORTED.search, lines) if m for kind in m.group(1).split()]
     if unsupported:
-        kind, layer = unsupported[0]
-        raise jobio.Refused("convert", f"MNN's Caffe converter has no {kind} layer (layer {layer.strip()}): it "
-                                       f"drops the rest of the net")
+        result["unsupported"] = unsupported
+        raise jobio.Refused("convert", f"MNN's Caffe converter has no {', '.join(unsupported)} layer")
     if not done or not os.path.exists(model):
         said = [line for line in lines if "rror" in line][:2]
         raise jobio.Refused("convert", "MNNConvert failed" + (": " + "; ".join(said) if said else ""))
@@ -78,7 +79,7 @@ def run(job: str, request: dict, result: dict) -> None:
     result["version"] = importlib.metadata.version("mnn")
     inputs = jobio.read_inputs(job, request["inputs"])
     result["stage"] = "convert"
-    model = _convert(request, job)
+    model = _convert(request, job, result)
     ops = _tensor_names(model, job)
     result["ops"] = ops
     outputs_of = {op: tensors for op, _, tensors in ops}

@@ -7,9 +7,10 @@ request.json: {"prototxt", "caffemodel", "name", "inputs": [names], "shapes": [[
                "deploy": null | {"processor", "quantize", "disable_layer_group": bool}}
 outputs.npz:  "top:<name>" every tensor of the fp32 top-level MLIR (its interpreter, by tpu-mlir's
               location names: a blob written by n layers is "blob/n-1" ... "blob/1", "blob");
-              "deployed:<i>" the i-th net output of the compiled model run by model_runner
-result.json:  {"ok", "error", "stage", "top": [names], "deployed": n, "seconds_transform", "seconds_top",
-               "seconds_deploy", "seconds_run", "version"}
+              "deployed:<i>" the i-th returned value of the compiled model, run by model_runner
+result.json:  {"ok", "error", "stage", "top": [names], "returned": [names of the values the top MLIR
+               returns, in order], "deployed": n, "seconds_transform", "seconds_top", "seconds_deploy",
+               "seconds_run", "version"}
 
 Steps, as a user runs them: `model_transform` (here its CaffeTransformer, in this process: its Caffe
 front end imports torch only to permute Deconvolution weights, and PyPI's torch for Python 3.10
@@ -71,6 +72,18 @@ def _where(error: BaseException) -> str:
     return f"{type(error).__name__} at {os.path.basename(last.filename)}:{last.lineno}: {(last.line or '').strip()}"
 
 
+def _returned(parser: object) -> list[str]:
+    """The names of the values the top-level MLIR returns, in return order: the net's outputs as tpu-mlir made them."""
+    from utils.mlir_parser import Operation
+
+    names = []
+    for operand in parser.return_op.operands:
+        for op in parser.body.operations:
+            if op != parser.return_op and operand in op.results:
+                names.append(Operation.outputs(op)[list(op.results).index(operand)])
+    return names
+
+
 def _tool(package: str, name: str, arguments: list[str], stage: str, job: str) -> None:
     """Run one of tpu-mlir's command-line tools as a child process (its environment set up by `import tpu_mlir`)."""
     log_path = os.path.join(job, jobio.LOG)
@@ -105,7 +118,7 @@ def _deploy(request: dict, job: str, package: str, inputs: dict[str, np.ndarray]
     result["seconds_run"] = round(time.monotonic() - started, 3)
     arrays = {}
     with np.load("deployed.npz") as produced:
-        for index, output in enumerate(request["outputs"]):
+        for index, output in enumerate(result["returned"]):
             key = next((k for k in (f"{output}_f32", output) if k in produced.files), None)
             if key is None:
                 raise jobio.Refused("model_runner", f"model_runner gave no output {output} (it gave "
@@ -114,7 +127,7 @@ def _deploy(request: dict, job: str, package: str, inputs: dict[str, np.ndarray]
             if output in top and value.shape != top[output].shape and value.size == top[output].size:
                 value = value.reshape(top[output].shape)  # CV18xx models hand back 4-D outputs: (1, 10, 1, 1)
             arrays[f"deployed:{index}"] = value
-    result["deployed"] = len(request["outputs"])
+    result["deployed"] = len(result["returned"])
     return arrays
 
 
@@ -137,6 +150,7 @@ def run(job: str, request: dict, result: dict) -> None:
     try:
         tool = CaffeTransformer(name, request["prototxt"], request["caffemodel"], request["shapes"], [])
         tool.model_transform(f"{name}.mlir")
+        result["returned"] = _returned(tool.module_parsered)
     except Exception as error:  # noqa: BLE001  its refusals are RuntimeErrors, asserts, KeyErrors...
         raise jobio.Refused("transform", f"model_transform failed: {_where(error)}") from error
     result["seconds_transform"] = round(time.monotonic() - started, 3)

@@ -79,7 +79,9 @@ def run_tpumlir(prototxt: PathLike, caffemodel: PathLike, inputs: Mapping[str, n
     """Read the Caffe files with tpu-mlir's front end and run them (see the module); `inputs` NCHW float32.
 
     Without `deploy`, `outputs` are the top-level interpreter's (float32); with it, the compiled
-    model's as model_runner returns them.  tpu-mlir refusing the net (a layer type it lacks, an
+    model's as model_runner returns them; either way the values tpu-mlir returns (its front end
+    stops converting at the first layer that writes a net output blob, so an in-place layer
+    after it is silently left out: measured, and caught here by value), keyed by the blob.  tpu-mlir refusing the net (a layer type it lacks, an
     assertion in its front end, a failed compile) is `JudgeRun.error`, naming the stage.
     """
     prototxt, caffemodel, names_in, names_out = net_files(prototxt, caffemodel, inputs, judge="tpu-mlir")
@@ -109,14 +111,19 @@ def run_tpumlir(prototxt: PathLike, caffemodel: PathLike, inputs: Mapping[str, n
         if key.startswith("top:") and key[4:] in names:
             layer, top = names[key[4:]]
             layers.setdefault(layer, {})[top] = value
-    if deploy is None:
-        missing = [name for name in names_out if f"top:{name}" not in arrays]
-        if missing:
-            raise PurecaffeError(f"tpu-mlir's interpreter gave no value for the net output(s) {', '.join(missing)}",
-                                 path=prototxt)
-        outputs = {name: arrays[f"top:{name}"] for name in names_out}
-    else:
-        outputs = {name: arrays[f"deployed:{i}"] for i, name in enumerate(names_out)}
+    outputs: dict[str, np.ndarray] = {}
+    for index, value in enumerate(result["returned"]):  # in its Caffe's output order: by blob name
+        if value not in names:
+            raise PurecaffeError(f"tpu-mlir returns a value {value} that no layer of the net writes", path=prototxt)
+        layer, top = names[value]
+        if value != top:  # its front end stops at the first writer of an output blob (CaffeConverter.convert_subgraph)
+            log.warning("tpu-mlir returns the net output %s of %s as written by layer %s: the in-place layers "
+                        "after it were not converted", top, prototxt, layer)
+        outputs[top] = arrays[f"top:{value}"] if deploy is None else arrays[f"deployed:{index}"]
+    if sorted(outputs) != sorted(names_out):
+        raise PurecaffeError(f"tpu-mlir returns {', '.join(result['returned'])}; the net's outputs are "
+                             f"{', '.join(names_out)}", path=prototxt)
+    outputs = {name: outputs[name] for name in names_out}
     return JudgeRun(consumer, outputs=outputs, layers=layers, seconds=seconds, version=version)
 
 

@@ -66,7 +66,7 @@ def judge_runtime(prototxt: Path, caffemodel: Path, feeds: Mapping[str, np.ndarr
 def judge_rknn(prototxt: Path, caffemodel: Path, feeds: Mapping[str, np.ndarray],
                outputs: Sequence[str]) -> dict[str, np.ndarray]:
     from purecaffe.rknn import run_rknn
-    from rknn_judge import get_rknn_venv
+    from venv_judges import get_rknn_venv
 
     run = run_rknn(prototxt, caffemodel, dict(feeds), venv=get_rknn_venv(), dump_layers=False)
     assert run.error is None and not run.dropped, f"RKNN refused or dropped layers: {run.error} {dict(run.dropped)}"

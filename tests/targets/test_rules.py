@@ -2,7 +2,7 @@
 
 A rule's first test is the runtime (the legalized net must compute PyTorch's numbers with
 Caffe's semantics); its second is the target's real consumer: real Caffe for bvlc/caffe1,
-OpenCV 4.x for opencv (`tests/targets/test_rknn_judge.py` for rknn).  nnie has no public
+OpenCV 4.x for opencv (`tests/rknn/test_rknn_judge.py` for rknn).  nnie has no public
 consumer: its files are checked by its rules and the runtime.  Every file must also parse
 with the target's own caffe.proto from the team corpus.
 """

@@ -1,0 +1,149 @@
+"""The tpu-mlir judge end to end: convert with purecaffe, read with tpu-mlir's Caffe front end, run its top-level
+fp32 interpreter (every tensor) and, for small nets, a compiled model in the chip's simulator.
+
+Tolerances: the interpreter is float32 (`DEFAULT_RTOL`); F16 models are held to the fp16 bounds
+(`RKNN_MIN_COSINE`, `RKNN_MAX_REL`) and BF16 ones to `BF16_MIN_COSINE`, `BF16_MAX_REL`
+(purecaffe.parity.compare says why).  A few seconds per model, more for the compiled ones.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+import purecaffe
+from judge_nets import ConvBnPoolLinear, TwoHeads, assert_close, randomized, save_converted
+from purecaffe.errors import PurecaffeError
+from purecaffe.examples.tiny_resnet import tiny_resnet
+from purecaffe.judgejob import net_io_names
+from purecaffe.parity import verify
+from purecaffe.parity.compare import (BF16_MAX_REL, BF16_MIN_COSINE, DEFAULT_RTOL, RKNN_MAX_REL,
+                                      RKNN_MIN_COSINE)
+from purecaffe.tpumlir import Deploy, run_tpumlir, tpumlir_tensor_names
+
+pytestmark = pytest.mark.tpu_mlir
+
+
+@pytest.mark.parametrize("factory, shape", [(ConvBnPoolLinear, (1, 3, 16, 16)), (tiny_resnet, (1, 3, 32, 32))],
+                         ids=["conv_bn_pool_linear", "tiny_resnet"])
+def test_converted_net_matches_torch_in_the_top_level_interpreter(factory, shape, tpumlir_venv: Path,
+                                                                  tmp_path: Path) -> None:
+    model = randomized(factory())
+    x = torch.randn(*shape, generator=torch.Generator().manual_seed(1))
+    files, (expected,) = save_converted(model, x, tmp_path / "net")
+    run = run_tpumlir(files.prototxt, files.caffemodel, {"data": x.numpy()}, venv=tpumlir_venv)
+    assert run.ok, run.error
+    (got,) = run.outputs.values()
+    assert_close(got, expected, rel=DEFAULT_RTOL)
+    assert run.consumer == "tpu-mlir 1.30.2 (top-level fp32 interpreter)" and run.layers
+    assert run.seconds["transform"] > 0 and run.seconds["top"] > 0
+
+
+def test_several_outputs_come_back_in_caffe_order(tpumlir_venv: Path, tmp_path: Path) -> None:
+    model = randomized(TwoHeads())
+    x = torch.randn(1, 3, 8, 8, generator=torch.Generator().manual_seed(2))
+    files, expected = save_converted(model, x, tmp_path / "two")
+    run = run_tpumlir(files.prototxt, files.caffemodel, {"data": x.numpy()}, venv=tpumlir_venv)
+    assert list(run.outputs) == net_io_names(files.prototxt)[1] == ["zeta", "alpha"]
+    for got, want in zip(run.outputs.values(), expected):
+        assert_close(got, want, rel=DEFAULT_RTOL)
+
+
+def test_location_names_count_the_writers_of_a_blob(tmp_path: Path) -> None:
+    """tpu-mlir names the k-th of n writers of a blob `blob/(n-1-k)`, the last one `blob`."""
+    files, _ = save_converted(randomized(ConvBnPoolLinear()), torch.randn(1, 3, 16, 16), tmp_path / "net")
+    names = tpumlir_tensor_names(files.prototxt)
+    assert names["conv/3"] == ("conv", "conv") and names["conv/2"] == ("bn", "conv")
+    assert names["conv/1"] == ("bn/scale", "conv") and names["conv"] == ("relu", "conv")
+
+
+def test_verify_on_tpumlir_compares_every_tensor_it_kept(tpumlir_venv: Path) -> None:
+    model = randomized(tiny_resnet())
+    x = torch.randn(1, 3, 32, 32, generator=torch.Generator().manual_seed(3))
+    report = verify(model, (x,), purecaffe.convert(model, (x,)), backend="tpu-mlir")
+    assert report.passed, report.to_table()
+    layers = {c.layer for c in report.comparisons}
+    assert {"conv1", "relu", "maxpool", "layer1.relu_1", "fc"} <= layers  # BatchNorm + Scale + ReLU fused: at `relu`
+    assert "bn1" not in layers and "bn1/scale" not in layers
+    assert report.rtol == DEFAULT_RTOL and report.min_cosine is None
+
+
+@pytest.mark.parametrize("deploy, rel, min_cosine", [
+    (Deploy("bm1684x", "F16"), RKNN_MAX_REL, RKNN_MIN_COSINE),
+    (Deploy("cv181x", "BF16"), BF16_MAX_REL, BF16_MIN_COSINE),
+    (Deploy("bm1684x", "F32"), DEFAULT_RTOL, None),
+], ids=lambda value: value.describe().replace(" ", "-") if isinstance(value, Deploy) else None)
+def test_a_compiled_model_matches_torch_in_the_chip_simulator(deploy: Deploy, rel: float, min_cosine: float | None,
+                                                              tpumlir_venv: Path, tmp_path: Path) -> None:
+    model = randomized(ConvBnPoolLinear())
+    x = torch.randn(1, 3, 16, 16, generator=torch.Generator().manual_seed(4))
+    files, (expected,) = save_converted(model, x, tmp_path / "net")
+    run = run_tpumlir(files.prototxt, files.caffemodel, {"data": x.numpy()}, deploy=deploy, venv=tpumlir_venv)
+    assert run.ok, run.error
+    assert_close(run.outputs["fc"], expected, rel=rel, min_cosine=min_cosine)  # (1, 5): CV18xx's 4-D output reshaped
+    assert run.seconds["deploy"] > 0 and run.seconds["run"] > 0
+    assert run.consumer == f"tpu-mlir 1.30.2 ({deploy.describe()}, model_runner)"
+
+
+def test_a_layer_type_tpumlir_lacks_is_a_one_line_refusal(tpumlir_venv: Path, tmp_path: Path) -> None:
+    """bvlc writes ReLU6 as Clip: tpu-mlir's front end raises "Clip Op not support now" (measured)."""
+    x = torch.randn(1, 3, 8, 8, generator=torch.Generator().manual_seed(5))
+    files, _ = save_converted(nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU6(), nn.Conv2d(4, 2, 1)).eval(), x,
+                              tmp_path / "clip", target="bvlc")
+    assert 'type: "Clip"' in files.prototxt.read_text()
+    run = run_tpumlir(files.prototxt, files.caffemodel, {"data": x.numpy()}, venv=tpumlir_venv)
+    assert not run.ok and run.stage == "transform" and not run.outputs
+    assert run.error == "model_transform failed: RuntimeError: Clip Op not support now"
+
+
+def test_in_place_layers_on_an_output_blob_are_left_out_and_caught(tpumlir_venv: Path, tmp_path: Path) -> None:
+    """Measured: tpu-mlir's front end stops at the first layer writing a net output blob, so the in-place ReLU
+    after the last convolution is never converted (no error): the judge compares what it returns, and fails."""
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU()).eval()
+    x = torch.randn(1, 3, 8, 8, generator=torch.Generator().manual_seed(7))
+    files, (expected,) = save_converted(model, x, tmp_path / "tail", target="bvlc")
+    assert 'name: "1"\n  type: "ReLU"\n  bottom: "0"\n  top: "0"' in files.prototxt.read_text()
+    run = run_tpumlir(files.prototxt, files.caffemodel, {"data": x.numpy()}, venv=tpumlir_venv)
+    assert run.ok and list(run.outputs) == ["0"]
+    assert (run.outputs["0"] < 0).any() and (expected >= 0).all()  # the convolution's value, not the ReLU's
+    report = verify(model, (x,), tmp_path / "tail", backend="tpu-mlir")
+    assert not report.passed and report.first_divergence.layer == "1"
+
+
+@pytest.mark.parametrize("declared", ["layer", "field"])
+def test_in_place_on_the_input_blob(declared: str, tpumlir_venv: Path, tmp_path: Path) -> None:
+    """Measured: an in-place layer on the input blob is right after an Input layer; with the input declared as
+    a net field (`input:`), tpu-mlir's alias resolution pops an empty list: a refusal, as one line."""
+    model = nn.Sequential(nn.ReLU(), nn.Conv2d(3, 4, 3)).eval()
+    x = torch.randn(1, 3, 8, 8, generator=torch.Generator().manual_seed(6))
+    files, (expected,) = save_converted(model, x, tmp_path / "inplace", target="bvlc")
+    text = files.prototxt.read_text()
+    edited = text.replace('bottom: "0"', 'bottom: "data"').replace('bottom: "data"\n  top: "0"',
+                                                                   'bottom: "data"\n  top: "data"')
+    if declared == "field":
+        start, end = edited.index("layer {"), edited.index("}\n}\n") + 4
+        edited = edited[:start] + 'input: "data"\ninput_shape { dim: 1 dim: 3 dim: 8 dim: 8 }\n' + edited[end:]
+    assert edited.count('top: "data"') == (2 if declared == "layer" else 1)
+    files.prototxt.write_text(edited)
+    run = run_tpumlir(files.prototxt, files.caffemodel, {"data": x.numpy()}, venv=tpumlir_venv)
+    if declared == "layer":
+        assert run.ok, run.error
+        assert_close(run.outputs["1"], expected, rel=DEFAULT_RTOL)
+        return
+    assert not run.ok and run.stage == "transform"
+    assert run.error == "model_transform failed: IndexError: pop from empty list"
+
+
+def test_a_missing_input_is_a_one_line_error(tmp_path: Path) -> None:
+    files, _ = save_converted(randomized(TwoHeads()), torch.randn(1, 3, 8, 8), tmp_path / "two")
+    with pytest.raises(PurecaffeError, match=r"no input given for data \(the net's inputs: data\)"):
+        run_tpumlir(files.prototxt, files.caffemodel, {"x": torch.randn(1, 3, 8, 8).numpy()})
+
+
+def test_deploy_options_are_checked() -> None:
+    with pytest.raises(PurecaffeError, match="unknown tpu-mlir processor 'bm9999'"):
+        Deploy("bm9999", "F16")
+    with pytest.raises(PurecaffeError, match="the judge takes F32, F16, BF16"):
+        Deploy("bm1684x", "INT8")
