@@ -25,5 +25,9 @@ if [ "${CI:-}" = true ] && [ -n "${PURECAFFE_CACHE_DIR:-}" ]; then
     # (or, if this build failed, builds again and reports why).  Log in the cache dir.
     mkdir -p "$PURECAFFE_CACHE_DIR"
     "$PYTHON" -m purecaffe -v caffe-image >"$PURECAFFE_CACHE_DIR/caffe-image.log" 2>&1 &
+    # The judges' venvs the same way (pip: mostly download and unpack, ~2-4 min for tpu-mlir's 2 GB),
+    # one after the other; their fixtures wait on each build lock.
+    { "$PYTHON" -m purecaffe -v mnn-venv && "$PYTHON" -m purecaffe -v tpu-mlir-venv; } \
+        >"$PURECAFFE_CACHE_DIR/judge-venvs.log" 2>&1 &
 fi
 exec "$PYTHON" -m pytest -q -ra --durations=15 "$@"
