@@ -41,7 +41,8 @@ def _convert(request: dict, job: str, result: dict) -> str:
                               "--prototxt", request["prototxt"], "--MNNModel", model, "--bizCode", "purecaffe"])
     sys.stdout.flush()
     lines = jobio.log_lines(os.path.join(job, jobio.LOG))
-    unsupported = [kind.split("::")[-1] for m in map(NOT_SUPPORTED.search, lines) if m for kind in m.group(1).split()]
+    unsupported = [kind.split("::", 1)[1] for m in map(NOT_SUPPORTED.search, lines) if m
+                   for kind in m.group(1).split() if kind.startswith("Caffe::")]  # "Caffe::LSTM | Caffe::Parameter"
     if unsupported:
         result["unsupported"] = unsupported
         raise jobio.Refused("convert", f"MNN's Caffe converter has no {', '.join(unsupported)} layer")
