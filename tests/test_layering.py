@@ -1,7 +1,10 @@
 """The architecture stays layered: no module imports from a package above its own.
 
-    errors, cache, tables  <  schema  <  io  <  runtime  <  canonical  <  targets
-      <  converter, realcaffe, rknn, manual, inspect  <  parity  <  cli, examples  <  purecaffe (the facade)
+    errors, cache, tables  <  schema, judgevenv  <  io  <  runtime, judgejob  <  canonical  <  targets
+      <  converter, realcaffe, rknn, tpumlir, mnn, manual, inspect  <  parity  <  cli, examples
+      <  purecaffe (the facade)
+
+(runners: the judges' scripts, run in other venvs, import nothing of purecaffe.)
 
 Packages on one level do not import each other.  Read from the source with `ast`, so a lazy
 import inside a function counts too.
@@ -15,12 +18,13 @@ import purecaffe
 
 LEVELS: dict[str, int] = {
     "errors": 0, "cache": 0, "tables": 0, "data": 0,  # data: shipped files (the Caffe runner, a script)
-    "schema": 1,
+    "runners": 0,  # the judges' runner scripts
+    "schema": 1, "judgevenv": 1,
     "io": 2,
-    "runtime": 3,
+    "runtime": 3, "judgejob": 3,
     "canonical": 4,
     "targets": 5,
-    "converter": 6, "realcaffe": 6, "rknn": 6, "manual": 6, "inspect": 6,
+    "converter": 6, "realcaffe": 6, "rknn": 6, "tpumlir": 6, "mnn": 6, "manual": 6, "inspect": 6,
     "parity": 7,
     "cli": 8, "examples": 8,
     "__init__": 9, "__main__": 9,
