@@ -142,34 +142,24 @@ def _run_opencv(prototxt: PathLike, caffemodel: PathLike, inputs: Mapping[str, n
 
 def _run_rknn(prototxt: PathLike, caffemodel: PathLike, inputs: Mapping[str, np.ndarray]) -> LayerOutputs:
     """RKNN's per-layer dump (by Caffe layer name) for the layers it kept, its inference outputs for the net's."""
-    from purecaffe.io.prototxt import read_net as load_net
+    from purecaffe.io.prototxt import read_net
     from purecaffe.rknn import run_rknn
 
     run = run_rknn(prototxt, caffemodel, inputs)
-    name = f"rknn {run.version} (fp16 simulator)"
+    consumer = f"rknn {run.version} (fp16 simulator)"
     if run.error:
-        return LayerOutputs(name, (), error=f"RKNN-Toolkit2 {run.version} refused the net: {run.error}")
-    net = load_net(prototxt)
-    last_writer = {top: layer.name for layer in net.layer for top in layer.top}
-    layers: list[tuple[str, str, Mapping[str, np.ndarray]]] = []
-    for layer in net.layer:
-        tops: dict[str, np.ndarray] = {}
-        if layer.type == "Input":
-            tops = {top: inputs[top] for top in layer.top if top in inputs}
-        elif layer.name in run.layers and len(layer.top) == 1:
-            tops = {layer.top[0]: run.layers[layer.name]}
-        for top in layer.top:  # a net output as inference() returned it, at the layer that wrote it last
-            if top in run.outputs and last_writer[top] == layer.name:
-                tops[top] = run.outputs[top]
-        if tops:
-            layers.append((layer.name, layer.type, tops))
-    return LayerOutputs(name, tuple(layers), partial=True, dropped=dict(run.dropped))
+        return LayerOutputs(consumer, (), error=f"RKNN-Toolkit2 {run.version} refused the net: {run.error}")
+    tops = {layer.name: layer.top[0] for layer in read_net(prototxt).layer if len(layer.top) == 1}
+    layers = {name: {tops[name]: value} for name, value in run.layers.items() if name in tops}
+    judged = JudgeRun(consumer, outputs=run.outputs, layers=layers, version=run.version)
+    return judge_outputs(judged, prototxt, inputs, dropped=run.dropped)
 
 
 def judge_outputs(run: JudgeRun, prototxt: PathLike, inputs: Mapping[str, np.ndarray], *,
-                  only_outputs: bool = False) -> LayerOutputs:
+                  only_outputs: bool = False, dropped: Mapping[str, str] | None = None) -> LayerOutputs:
     """A consumer's run as per-layer snapshots: the tensors it exposes, and the net outputs (as its users read
-    them) at the layer that wrote them last.  `only_outputs`: the outputs alone (a compiled model)."""
+    them) at the layer that wrote them last.  `only_outputs`: the outputs alone (a compiled model);
+    `dropped`: layers the consumer left out (each a failure, with its message)."""
     from purecaffe.io.prototxt import read_net
 
     if run.error:
@@ -188,4 +178,4 @@ def judge_outputs(run: JudgeRun, prototxt: PathLike, inputs: Mapping[str, np.nda
                 tops[top] = run.outputs[top]
         if tops:
             layers.append((layer.name, layer.type, tops))
-    return LayerOutputs(run.consumer, tuple(layers), partial=True)
+    return LayerOutputs(run.consumer, tuple(layers), partial=True, dropped=dict(dropped or {}))
