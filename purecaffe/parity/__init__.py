@@ -48,8 +48,7 @@ def default_tolerances(backend: str, deploy: Deploy | None = None) -> tuple[floa
 
 
 # Each target's real consumer, as a verify backend (nnie has no public one: its rules and the runtime).
-TARGET_JUDGES = {"bvlc": "caffe", "caffe1": "caffe", "opencv": "opencv", "rknn": "rknn", "nnie": "runtime",
-                 "sophgo": "tpu-mlir", "mnn": "mnn"}
+TARGET_JUDGES = {"bvlc": "caffe", "caffe1": "caffe", "opencv": "opencv", "rknn": "rknn", "nnie": "runtime"}
 
 
 def verify(model: Any, inputs: Sequence[Any] | Any, converted: Any, *, backend: str = "runtime",
