@@ -1,8 +1,8 @@
 """The architecture stays layered: no module imports from a package above its own.
 
     errors, cache, tables  <  schema, judgevenv  <  io  <  runtime, judgejob  <  canonical  <  targets
-      <  converter, realcaffe, rknn, tpumlir, mnn, manual, inspect  <  parity  <  cli, examples
-      <  purecaffe (the facade)
+      <  converter, realcaffe, rknn, tpumlir, mnn, manual, inspect, calibration  <  int8  <  parity
+      <  cli, examples  <  purecaffe (the facade)
 
 (runners: the judges' scripts, run in other venvs, import nothing of purecaffe.)
 
@@ -25,9 +25,11 @@ LEVELS: dict[str, int] = {
     "canonical": 4,
     "targets": 5,
     "converter": 6, "realcaffe": 6, "rknn": 6, "tpumlir": 6, "mnn": 6, "manual": 6, "inspect": 6,
-    "parity": 7,
-    "cli": 8, "examples": 8,
-    "__init__": 9, "__main__": 9,
+    "calibration": 6,
+    "int8": 7,  # both int8 routes on RKNN: above rknn, below parity (whose verify uses it)
+    "parity": 8,
+    "cli": 9, "examples": 9,
+    "__init__": 10, "__main__": 10,
 }
 PACKAGE = Path(purecaffe.__file__).parent
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from purecaffe.cli.int8_args import INT8, add_int8_arguments
 from purecaffe.cli.model_factory import MODEL_HELP, add_model_arguments
 from purecaffe.errors import PurecaffeError
 from purecaffe.parity.backends import BACKENDS
@@ -29,14 +30,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--backend", choices=BACKENDS, default="runtime",
                         help="runtime: purecaffe's in-process Caffe-semantics interpreter (default); caffe: real "
                              "Caffe 1.0 (Docker or Debian rootfs); opencv: OpenCV DNN 4.x; rknn: RKNN-Toolkit2's "
-                             "fp16 simulator (its own cached venv, see `purecaffe rknn-venv`); tpu-mlir: Sophgo's "
+                             "fp16 simulator (its own cached venv, see `purecaffe rknn-venv`), or int8 with "
+                             "--quantize INT8 --calibration CALIB; tpu-mlir: Sophgo's "
                              "tpu-mlir front end and fp32 interpreter, or with --quantize a compiled model "
                              "(`purecaffe tpu-mlir-venv`); mnn: MNN's converter and CPU runtime (`purecaffe mnn-venv`)")
     parser.add_argument("--processor", choices=PROCESSORS, default=None,
                         help="tpu-mlir: compile for this chip (default bm1684x when --quantize is given)")
-    parser.add_argument("--quantize", choices=QUANTIZE, type=str.upper, default=None,
+    parser.add_argument("--quantize", choices=(*QUANTIZE, INT8), type=str.upper, default=None,
                         help="tpu-mlir: compile in this precision and judge the compiled model's outputs with "
-                             "model_runner (F16: the fp16 bounds; BF16: cosine >= 0.999, 1e-1 x max|torch|)")
+                             "model_runner (F16: the fp16 bounds; BF16: cosine >= 0.999, 1e-1 x max|torch|); "
+                             "rknn: INT8 with --calibration (see the int8 options)")
     parser.add_argument("--disable-layer-group", action="store_true",
                         help="tpu-mlir: model_deploy --disable_layer_group (see the README: cv181x BF16)")
     parser.add_argument("--caffe-backend", choices=BACKEND_NAMES, default="auto",
@@ -49,12 +52,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON instead of a table")
     parser.add_argument("--report", metavar="FILE", help="also write a self-contained report: .html or .md")
+    add_int8_arguments(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     import torch
 
+    from purecaffe.cli.int8_args import input_shapes, int8_request
     from purecaffe.cli.model_factory import model_from_args, random_inputs
     from purecaffe.io.atomic import atomic_write
     from purecaffe.io.inputs_npz import read_inputs_npz
@@ -64,15 +69,21 @@ def run(args: argparse.Namespace) -> int:
     if args.report and Path(args.report).suffix.lower() not in (".html", ".htm", ".md"):
         raise PurecaffeError(f"--report {args.report}: the file must end in .html or .md")
     model = model_from_args(args)
+    sidecar = read_sidecar(output_paths(args.output).sidecar) if args.inputs or args.quantize == INT8 else {}
+    int8 = int8_request(args, input_shapes(sidecar))
     if args.inputs:
-        names = [entry["blob"] for entry in read_sidecar(output_paths(args.output).sidecar).get("inputs", [])]
+        names = [entry["blob"] for entry in sidecar.get("inputs", [])]
         inputs = tuple(torch.from_numpy(a) for a in read_inputs_npz(args.inputs, names).values())
+    elif int8 is not None and not args.input_shape:  # the first calibration sample is the probe
+        inputs = tuple(torch.from_numpy(array) for array in int8[1][0].values())
     else:
         inputs = random_inputs(args, model)
         if inputs is None:
             raise PurecaffeError("give --input-shape (random inputs) or --inputs X.npz")
     report = verify(model, inputs, args.output, backend=args.backend, rtol=args.rtol, atol=args.atol,
-                    caffe_backend=args.caffe_backend, deploy=_deploy(args))
+                    caffe_backend=args.caffe_backend, deploy=None if int8 is not None else _deploy(args),
+                    quantize=None if int8 is None else int8[0], evaluate=() if int8 is None else int8[1],
+                    onnx_baseline=not args.no_onnx_baseline)
     print(report.to_json() if args.json else report.to_table())
     if args.report:
         rendered = report.to_markdown() if args.report.lower().endswith(".md") else report.to_html()

@@ -17,11 +17,12 @@ the layer and the PyTorch module behind it.
 """
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -32,6 +33,9 @@ from purecaffe.parity.compare import (BF16_MAX_REL, BF16_MIN_COSINE, DEFAULT_ATO
                                       RKNN_MAX_REL, RKNN_MIN_COSINE, BlobComparison, compare_arrays)
 from purecaffe.parity.report import ParityReport
 from purecaffe.tpumlir.judge import Deploy
+
+if TYPE_CHECKING:
+    from purecaffe.rknn import RknnQuantization
 
 PathLike = str | os.PathLike[str]
 
@@ -53,12 +57,18 @@ TARGET_JUDGES = {"bvlc": "caffe", "caffe1": "caffe", "opencv": "opencv", "rknn":
 
 def verify(model: Any, inputs: Sequence[Any] | Any, converted: Any, *, backend: str = "runtime",
            rtol: float | None = None, atol: float | None = None, caffe_backend: str = "auto",
-           deploy: Deploy | None = None) -> ParityReport:
+           deploy: Deploy | None = None, quantize: RknnQuantization | None = None,
+           evaluate: Sequence[Mapping[str, np.ndarray]] = (), onnx_baseline: bool = True) -> ParityReport:
     """Compare every mapped Caffe blob of `converted` with PyTorch's `model` on `inputs`.
 
     `rtol`/`atol` default to the backend's (`default_tolerances`).  `deploy` (backend
     "tpu-mlir"): compile for that processor and precision and compare the compiled model's
     outputs instead of the top-level interpreter's tensors.
+
+    `quantize` (backend "rknn"): build int8, calibrated on its samples, and with `onnx_baseline`
+    the same model through RKNN's own ONNX route too (`purecaffe.int8`); `evaluate` samples are
+    scored on outputs (top-k for a classifier).  The report's `int8` part then decides `passed`
+    and its rows show each blob's cosine to PyTorch without a bound.
 
     `converted` is a `ConvertedNet` or the path prefix it was saved under
     (`out/resnet18` for out/resnet18.prototxt/.caffemodel/.purecaffe.json); the
@@ -70,6 +80,8 @@ def verify(model: Any, inputs: Sequence[Any] | Any, converted: Any, *, backend: 
 
     if backend not in BACKENDS:
         raise PurecaffeError(f"unknown verify backend {backend!r} (choose from {', '.join(BACKENDS)})")
+    if quantize is not None and (backend != "rknn" or deploy is not None):
+        raise PurecaffeError(f"int8 quantization with calibration is judged on --backend rknn, not {backend}")
     default_rtol, default_atol, min_cosine = default_tolerances(backend, deploy)
     rtol = default_rtol if rtol is None else rtol
     atol = default_atol if atol is None else atol
@@ -85,15 +97,36 @@ def verify(model: Any, inputs: Sequence[Any] | Any, converted: Any, *, backend: 
                     raise FormatError("missing: verify needs the converted prototxt and caffemodel", path=path)
             sidecar = read_sidecar(saved.sidecar)
             expected = _torch_values(model, inputs, sidecar, saved.sidecar)
+            prefix = Path(converted)
         else:
-            files = converted.save(Path(scratch) / "net")
+            prefix = Path(scratch) / "net"
+            files = converted.save(prefix)
             prototxt, caffemodel = files.prototxt, files.caffemodel
             sidecar = converted.sidecar()
             expected = converted.torch_values(inputs)
         caffe_inputs = _caffe_inputs(sidecar, inputs)
+        if quantize is not None:
+            return _verify_int8(model, inputs, prefix, quantize, evaluate, onnx_baseline, sidecar, expected,
+                                caffe_inputs, atol=atol, prototxt=prototxt)
         outputs = run_backend(backend, prototxt, caffemodel, caffe_inputs, caffe_backend=caffe_backend, deploy=deploy)
         return build_report(sidecar, expected, outputs, rtol=rtol, atol=atol, min_cosine=min_cosine,
                             prototxt=prototxt)
+
+
+def _verify_int8(model: Any, inputs: tuple[Any, ...], prefix: Path, quantize: RknnQuantization,
+                 evaluate: Sequence[Mapping[str, np.ndarray]], onnx_baseline: bool, sidecar: Mapping[str, Any],
+                 expected: Mapping[str, np.ndarray], caffe_inputs: Mapping[str, np.ndarray], *, atol: float,
+                 prototxt: Path) -> ParityReport:
+    """Both int8 routes (`purecaffe.int8.rknn_int8`); the Caffe route's per-layer dump as the rows."""
+    import dataclasses
+
+    from purecaffe.int8 import rknn_int8
+    from purecaffe.parity.backends import rknn_layer_outputs
+
+    comparison = rknn_int8(model, inputs, prefix, quantize, evaluate=evaluate, onnx=onnx_baseline)
+    outputs = rknn_layer_outputs(comparison.caffe_run, prototxt, caffe_inputs, "int8 simulator")
+    report = build_report(sidecar, expected, outputs, rtol=math.inf, atol=atol, prototxt=prototxt)
+    return dataclasses.replace(report, int8=comparison)
 
 
 class WeightsMismatchError(PurecaffeError):

@@ -24,12 +24,16 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from purecaffe.errors import BackendUnavailableError, PurecaffeError
 from purecaffe.judgejob import JudgeRun
 from purecaffe.tpumlir.judge import Deploy
+
+if TYPE_CHECKING:
+    from purecaffe.rknn import RknnRun
 
 PathLike = str | os.PathLike[str]
 
@@ -142,11 +146,17 @@ def _run_opencv(prototxt: PathLike, caffemodel: PathLike, inputs: Mapping[str, n
 
 def _run_rknn(prototxt: PathLike, caffemodel: PathLike, inputs: Mapping[str, np.ndarray]) -> LayerOutputs:
     """RKNN's per-layer dump (by Caffe layer name) for the layers it kept, its inference outputs for the net's."""
-    from purecaffe.io.prototxt import read_net
     from purecaffe.rknn import run_rknn
 
-    run = run_rknn(prototxt, caffemodel, inputs)
-    consumer = f"rknn {run.version} (fp16 simulator)"
+    return rknn_layer_outputs(run_rknn(prototxt, caffemodel, inputs), prototxt, inputs, "fp16 simulator")
+
+
+def rknn_layer_outputs(run: RknnRun, prototxt: PathLike, inputs: Mapping[str, np.ndarray],
+                       mode: str) -> LayerOutputs:
+    """An RKNN run as per-layer snapshots: the dump by Caffe layer name, the outputs at their last writer."""
+    from purecaffe.io.prototxt import read_net
+
+    consumer = f"rknn {run.version} ({mode})"
     if run.error:
         return LayerOutputs(consumer, (), error=f"RKNN-Toolkit2 {run.version} refused the net: {run.error}")
     tops = {layer.name: layer.top[0] for layer in read_net(prototxt).layer if len(layer.top) == 1}

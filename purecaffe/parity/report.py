@@ -5,8 +5,12 @@ import html
 import json
 import math
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 from purecaffe.parity.compare import BlobComparison
+
+if TYPE_CHECKING:
+    from purecaffe.int8 import Int8Comparison
 
 
 @dataclass(frozen=True)
@@ -26,9 +30,14 @@ class ParityReport:
     """The target the net was converted for (from the sidecar)."""
     judge_hint: str = ""
     """When the backend is not the target's judge: which backend is."""
+    int8: Int8Comparison | None = None
+    """An int8 build (`verify(..., quantize=...)`): both routes' scores, which decide `passed`; the
+    per-blob rows then show each layer's cosine to PyTorch without a bound."""
 
     @property
     def passed(self) -> bool:
+        if self.int8 is not None:
+            return self.backend_error is None and self.int8.passed
         return self.backend_error is None and bool(self.comparisons) and all(c.passed for c in self.comparisons)
 
     @property
@@ -42,7 +51,7 @@ class ParityReport:
         return max(scored, key=lambda c: c.max_rel_err or 0.0) if scored else None
 
     def summary(self) -> str:
-        text = self._summary()
+        text = self._summary() if self.int8 is None or self.backend_error else f"{self.name}: {self.int8.summary()}"
         if self.target:
             text += f" [target {self.target}{'; ' + self.judge_hint if self.judge_hint else ''}]"
         return f"{text} (net cut at {', '.join(self.cut)}: compared up to the cut)" if self.cut else text
@@ -66,6 +75,8 @@ class ParityReport:
                 + (f"; {refused}" if refused else ""))
 
     def _criterion(self) -> str:
+        if self.int8 is not None:
+            return "int8: each blob's cosine to PyTorch shown, unbounded; the int8 routes decide"
         text = f"{self.rtol:g} x max|torch| + {self.atol:g}"
         return text if self.min_cosine is None else f"{text}, cosine >= {self.min_cosine:g}"
 
@@ -73,12 +84,14 @@ class ParityReport:
 
     def to_dict(self) -> dict:
         first = self.first_divergence
-        return {"name": self.name, "backend": self.backend, "passed": self.passed, "rtol": self.rtol,
+        return {"name": self.name, "backend": self.backend, "passed": self.passed,
+                "rtol": None if math.isinf(self.rtol) else self.rtol,
                 "cut": list(self.cut),
                 "atol": self.atol, "min_cosine": self.min_cosine, "backend_error": self.backend_error,
                 "first_divergence": None if first is None else {"layer": first.layer, "blob": first.blob,
                                                                  "module": first.module, "op": first.op},
                 "summary": self.summary(),
+                "int8": None if self.int8 is None else _int8_part("int8_dict", self.int8),
                 "comparisons": [_jsonable(asdict(c)) for c in self.comparisons]}
 
     def to_json(self) -> str:
@@ -103,6 +116,8 @@ class ParityReport:
             lines.append("  ".join(cell[:40].ljust(widths[j]) for j, cell in enumerate(row)).rstrip())
             if i == 0:
                 lines.append("  ".join("-" * w for w in widths))
+        if self.int8 is not None:
+            lines.append(_int8_part("int8_table", self.int8))
         lines.append(self.summary())
         return "\n".join(lines)
 
@@ -149,10 +164,18 @@ produced the PyTorch tensor (in-place chains included). A blob passes when
 max|caffe &minus; torch| &le; {html.escape(self._criterion())}; <em>rel</em> is
 max|err| / max|torch|; the bar is log-scaled, its end is the tolerance.</p>
 {error}
+{_int8_part("int8_html", self.int8) if self.int8 is not None else ""}
 <table><thead><tr>{headers}</tr></thead><tbody>
 {chr(10).join(body)}
 </tbody></table></body></html>
 """
+
+
+def _int8_part(rendering: str, result: Int8Comparison) -> object:
+    """The int8 section in one rendering (purecaffe.int8.report, imported only when there is one)."""
+    from purecaffe.int8 import report
+
+    return getattr(report, rendering)(result)
 
 
 def _num(value: float | None, digits: int = 2) -> str:

@@ -8,7 +8,7 @@ RKNN-Toolkit2 lives in its own cached venv (`build_venv`, `purecaffe rknn-venv`)
 """
 from __future__ import annotations
 
-from purecaffe.rknn.judge import RknnRun, net_io_names, run_rknn
+from purecaffe.rknn.judge import RknnQuantization, RknnRun, net_io_names, run_rknn, run_rknn_onnx
 from purecaffe.rknn.venv import build_venv, default_venv_dir, venv_ready
 
-__all__ = ["RknnRun", "build_venv", "default_venv_dir", "net_io_names", "run_rknn", "venv_ready"]
+__all__ = ["RknnQuantization", "RknnRun", "run_rknn_onnx", "build_venv", "default_venv_dir", "net_io_names", "run_rknn", "venv_ready"]

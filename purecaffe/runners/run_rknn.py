@@ -1,10 +1,16 @@
-"""Run one Caffe net in RKNN-Toolkit2's simulator (fp16); executed by the RKNN venv's python.
+"""Run one net in RKNN-Toolkit2's simulator (fp16, or int8 quantized); executed by the RKNN venv's python.
 
     <venv>/bin/python run_rknn.py JOB_DIR          (the files: jobio)
 
-request.json: {"prototxt", "caffemodel", "inputs": [names in net order], "target_platform", "dump": bool}
+request.json: {"prototxt", "caffemodel", "inputs": [names in net order], "target_platform", "dump": bool,
+               "onnx": an .onnx path to load instead of the Caffe files (optional),
+               "quantize": null | {"dataset": a dataset.txt of NCHW .npy files, "channels": [per input],
+                                   "algorithm", "method"}: an int8 build,
+               "evaluate": n (optional): also run evaluate.npz's n samples}
+evaluate.npz: (with "evaluate") per input name an (n, ...) NCHW array, one row a sample
 outputs.npz:  "output:<i>" the i-th net output as RKNN returns it (NCHW), "layer:<name>" the
-              simulator's per-layer dump when asked
+              simulator's per-layer dump when asked, "golden:<name>" RKNN's float32 run of the
+              same layer (int8 builds), "evaluate:<s>:<i>" the i-th output for evaluation sample s
 result.json:  {"ok", "error", "stage", "outputs": n, "layers": [names],
                "load_errors": [RKNN's E lines of a successful load_caffe], "seconds", "version"}
 """
@@ -41,8 +47,11 @@ def _nhwc(array: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(array.transpose(0, 2, 3, 1)) if array.ndim == 4 else array
 
 
-def _dump_layers(rknn: object, inputs: list[np.ndarray], work: str, log_path: str) -> dict[str, np.ndarray]:
-    """The simulator's output of every layer RKNN kept (after its fusions), by the Caffe layer name."""
+def _dump_layers(rknn: object, inputs: list[np.ndarray], work: str,
+                 log_path: str) -> dict[str, dict[str, np.ndarray]]:
+    """Every layer RKNN kept (after its fusions), by layer name: "simulator" its output in the
+    simulator, "golden" RKNN's own float32 run of the same graph (what an int8 build was quantized from).
+    """
     paths = []
     for index, array in enumerate(inputs):
         path = os.path.join(work, f"input{index}.npy")
@@ -56,12 +65,47 @@ def _dump_layers(rknn: object, inputs: list[np.ndarray], work: str, log_path: st
             fields = line.split()
             if len(fields) == 2 and fields[1].endswith(".txt"):
                 names[fields[0]] = fields[1][:-4]
-    layers = {}
-    for name, stem in names.items():
-        path = os.path.join(snapshot, "simulator", "npy", stem + ".npy")
-        if os.path.exists(path):
-            layers[name] = np.load(path)
-    return layers
+    dumped: dict[str, dict[str, np.ndarray]] = {"simulator": {}, "golden": {}}
+    for kind, layers in dumped.items():
+        for name, stem in names.items():
+            path = os.path.join(snapshot, kind, "npy", stem + ".npy")
+            if os.path.exists(path):
+                layers[name] = np.load(path)
+    return dumped
+
+
+def _config(request: dict) -> dict:
+    """rknn.config's arguments; an int8 build takes its inputs as they come (mean 0, std 1: purecaffe
+    preprocesses the calibration data) with the requested quantization."""
+    config = {"target_platform": request["target_platform"], "optimization_level": 0}
+    quantize = request.get("quantize")
+    if quantize is not None:
+        config.update(mean_values=[[0.0] * count for count in quantize["channels"]],
+                      std_values=[[1.0] * count for count in quantize["channels"]],
+                      quantized_algorithm=quantize["algorithm"], quantized_method=quantize["method"])
+    return config
+
+
+def _build(rknn: object, request: dict) -> object:
+    """fp16 (no quantization), or int8 calibrated on the request's dataset file."""
+    quantize = request.get("quantize")
+    if quantize is None:
+        return rknn.build(do_quantization=False)
+    return rknn.build(do_quantization=True, dataset=quantize["dataset"])
+
+
+def _evaluate(rknn: object, job: str, request: dict, formats: list[str], log_path: str) -> dict[str, np.ndarray]:
+    """The built model's outputs for each evaluation sample."""
+    with np.load(os.path.join(job, "evaluate.npz")) as archive:
+        rows = [np.asarray(archive[name], dtype=np.float32) for name in request["inputs"]]
+    arrays = {}
+    for sample in range(request["evaluate"]):
+        produced = rknn.inference(inputs=[_nhwc(np.ascontiguousarray(row[sample:sample + 1])) for row in rows],
+                                  data_format=formats)
+        if produced is None:
+            _check("inference", None, log_path)
+        arrays.update({f"evaluate:{sample}:{i}": np.asarray(o, dtype=np.float32) for i, o in enumerate(produced)})
+    return arrays
 
 
 def run(job: str, request: dict, result: dict) -> None:
@@ -86,11 +130,15 @@ def _run(job: str, request: dict, result: dict) -> None:
     rknn = RKNN(verbose=False)
     try:
         result["stage"] = "config"
-        _check("config", rknn.config(target_platform=request["target_platform"], optimization_level=0), log_path)
-        result["stage"] = "load_caffe"
-        _check("load_caffe", rknn.load_caffe(model=request["prototxt"], blobs=request["caffemodel"]), log_path)
+        _check("config", rknn.config(**_config(request)), log_path)
+        if request.get("onnx"):
+            result["stage"] = "load_onnx"
+            _check("load_onnx", rknn.load_onnx(model=request["onnx"]), log_path)
+        else:
+            result["stage"] = "load_caffe"
+            _check("load_caffe", rknn.load_caffe(model=request["prototxt"], blobs=request["caffemodel"]), log_path)
         result["load_errors"] = _error_lines(log_path)  # load_caffe returns 0 after dropping a layer it lacks
-        for stage, call in (("build", lambda: rknn.build(do_quantization=False)), ("init_runtime", rknn.init_runtime)):
+        for stage, call in (("build", lambda: _build(rknn, request)), ("init_runtime", rknn.init_runtime)):
             result["stage"] = stage
             _check(stage, call(), log_path)
         result["stage"] = "inference"
@@ -99,12 +147,17 @@ def _run(job: str, request: dict, result: dict) -> None:
         if outputs is None:
             _check("inference", None, log_path)
         arrays = {f"output:{i}": np.asarray(o, dtype=np.float32) for i, o in enumerate(outputs)}
+        if request.get("evaluate"):
+            arrays.update(_evaluate(rknn, job, request, formats, log_path))
         if request.get("dump"):
             result["stage"] = "accuracy_analysis"
             with tempfile.TemporaryDirectory(dir=job) as work:
-                layers = _dump_layers(rknn, inputs, work, log_path)
-            arrays.update({f"layer:{name}": value for name, value in layers.items()})
-            result["layers"] = list(layers)
+                dumped = _dump_layers(rknn, inputs, work, log_path)
+            arrays.update({f"layer:{name}": value for name, value in dumped["simulator"].items()})
+            result["layers"] = list(dumped["simulator"])
+            if request.get("quantize") is not None:
+                arrays.update({f"golden:{name}": value for name, value in dumped["golden"].items()})
+                result["golden"] = list(dumped["golden"])
         jobio.save_outputs(job, arrays)
         result["outputs"] = len(outputs)
     finally:

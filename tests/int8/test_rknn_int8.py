@@ -1,0 +1,118 @@
+"""int8 on RKNN-Toolkit2 end to end: a small classifier calibrated on scikit-image's bundled photos,
+built int8 by both routes (load_caffe and torch.onnx.export -> load_onnx), judged against PyTorch.
+
+Kept short for CI: one 32x32 net, three RKNN builds (~10 s each here).  The bounds are the verdict's
+(INT8_MIN_COSINE, ONNX_MARGIN: purecaffe.int8.routes says why).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import purecaffe
+from purecaffe.calibration import Preprocess, fit_batchnorm_statistics, read_calibration, sample_images
+from purecaffe.cli import main
+from purecaffe.int8 import rknn_int8
+from purecaffe.int8.routes import INT8_MIN_COSINE, ONNX_MARGIN
+from purecaffe.rknn import RknnQuantization
+
+pytestmark = pytest.mark.rknn
+pytest.importorskip("skimage")
+pytest.importorskip("onnx")
+
+IMAGENET = Preprocess(mean=(123.675, 116.28, 103.53), std=(58.395, 57.12, 57.375))
+SHAPE = (1, 3, 32, 32)
+
+
+def small_classifier() -> nn.Module:
+    """Convolutions with BatchNorm and a max pool, global pooling, 10 classes; seeded."""
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(3, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Conv2d(16, 32, 3, padding=1, bias=False), nn.BatchNorm2d(32), nn.ReLU(),
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(32, 10))
+
+
+def small_classifier_fitted() -> nn.Module:
+    """The classifier with BatchNorm statistics from the bundled photos (the CLI's factory)."""
+    model = small_classifier()
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        sample_images(folder, count=6)
+        samples = read_calibration(folder, {"data": SHAPE}, IMAGENET)
+    fit_batchnorm_statistics(model, [torch.cat([torch.from_numpy(s["data"]) for s in samples])])
+    return model
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("photos")
+    sample_images(folder, count=6)
+    return folder
+
+
+def test_verify_int8_both_routes_from_the_cli(rknn_venv: Path, photos: Path, tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    factory = f"{Path(__file__)}:small_classifier_fitted"
+    prefix = tmp_path / "small"
+    assert main(["convert", factory, "--input-shape", ",".join(map(str, SHAPE)), "--target", "rknn",
+                 "-o", str(prefix)]) == 0
+    capsys.readouterr()
+    report = tmp_path / "int8.html"
+    code = main(["verify", factory, str(prefix), "--backend", "rknn", "--quantize", "int8", "--calibration",
+                 str(photos), "--mean", "123.675,116.28,103.53", "--std", "58.395,57.12,57.375", "--json",
+                 "--report", str(report)])
+    data = json.loads(capsys.readouterr().out)
+    assert code == 0, data["summary"]
+    int8 = data["int8"]
+    caffe, onnx = int8["caffe"], int8["onnx"]
+    assert caffe["error"] is None and onnx["error"] is None
+    assert min(caffe["eval_cosine"].values()) >= INT8_MIN_COSINE
+    assert int8["gap"] >= -ONNX_MARGIN
+    assert caffe["top1"] is not None and caffe["topk"] is not None  # a 10-class output: scored as a classifier
+    assert len(caffe["layers"]) >= 4 and all(0.9 < layer["cosine"] <= 1.0 + 1e-6 for layer in caffe["layers"])
+    rows = {row["layer"]: row for row in data["comparisons"]}
+    assert rows["9"]["cosine"] >= INT8_MIN_COSINE  # the classifier's output against PyTorch, on the probe photo
+    page = report.read_text()
+    assert "<svg" in page and "INT8 OK" in page and "onnx (torch.onnx.export -&gt; load_onnx)" in page
+
+
+def test_a_wrongly_read_layer_fails_the_int8_verdict(rknn_venv: Path, photos: Path, tmp_path: Path) -> None:
+    """The max pool edited to an average pool: int8 noise cannot hide a wrong layer."""
+    model = small_classifier_fitted()
+    samples = read_calibration(photos, {"data": SHAPE}, IMAGENET)
+    probe = (torch.from_numpy(samples[0]["data"]),)
+    prefix = tmp_path / "small"
+    purecaffe.convert(model, probe, target="rknn", name="small").save(prefix)
+    prototxt = prefix.with_suffix(".prototxt")
+    text = prototxt.read_text()
+    assert text.count("pool: MAX") == 1
+    prototxt.write_text(text.replace("pool: MAX", "pool: AVE"))
+    result = rknn_int8(model, probe, prefix, RknnQuantization(samples[:4]), evaluate=samples, onnx=False)
+    assert result.caffe.ok and result.onnx is None
+    assert result.caffe.min_output_cosine < INT8_MIN_COSINE and not result.passed
+    assert result.summary().startswith("INT8 FAILED")
+
+
+def test_calibration_arrays_and_cli_errors(photos: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Refusals before anything is built: the options that go together, by message and exit status."""
+    prefix = tmp_path / "small"
+    factory = f"{Path(__file__)}:small_classifier"
+    assert main(["convert", factory, "--input-shape", ",".join(map(str, SHAPE)), "-o", str(prefix)]) == 0
+    np.save(tmp_path / "wrong.npy", np.zeros((2, 3, 8, 8), np.float32))
+    capsys.readouterr()
+    cases = [
+        (["--backend", "runtime", "--quantize", "INT8", "--calibration", str(photos)], "judged on --backend rknn"),
+        (["--backend", "rknn", "--quantize", "INT8"], "--quantize INT8 needs --calibration CALIB"),
+        (["--backend", "rknn", "--calibration", str(photos)], "--calibration goes with --quantize INT8"),
+        (["--backend", "rknn", "--quantize", "INT8", "--calibration", str(tmp_path / "wrong.npy")],
+         "has shape (2, 3, 8, 8); the input is (1, 3, 32, 32)"),
+    ]
+    for extra, message in cases:
+        assert main(["verify", factory, str(prefix), *extra]) == 2
+        assert message in capsys.readouterr().err
