@@ -1,0 +1,169 @@
+"""One model through every asked target: build, prepare, convert, consume, judge; one JSON record per cell.
+
+Cell classes: OK, REFUSED (purecaffe's UnsupportedError: the ops and reasons), CONSUMER-REJECTED
+(the consumer refused the file), SILENT-MISMATCH, WRONG-ORDER, FP16-DRIFT (see `judge`), CRASH (any
+other exception: a purecaffe bug, or this script's), BUILD-FAILED (the other project's model could not
+be built or run in PyTorch here: not purecaffe's fault), TIMEOUT (set by the driver).
+"""
+from __future__ import annotations
+
+import copy
+import logging
+import tempfile
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from sweep import judge as judging
+from sweep.arch import Arch
+from sweep.consumers import consume
+from sweep.prepare import prepare, test_inputs
+
+log = logging.getLogger(__name__)
+
+RULES = {"rknn": judging.FP16}
+
+
+def _tail(error: BaseException) -> str:
+    frames = traceback.extract_tb(error.__traceback__)
+    where = next((f"{Path(f.filename).name}:{f.lineno}" for f in reversed(frames)
+                  if "purecaffe" in f.filename or "sweep" in f.filename), "")
+    text = " ".join(str(error).split())[:500]
+    return f"{type(error).__name__}: {text}" + (f" (at {where})" if where else "")
+
+
+def _leaves(value: object) -> list[torch.Tensor]:
+    return [leaf for leaf in torch.utils._pytree.tree_leaves(value) if isinstance(leaf, torch.Tensor)]
+
+
+def _forward(model: nn.Module, inputs: Sequence[torch.Tensor], outputs: Sequence[str] | None) -> list[np.ndarray]:
+    """The model's own outputs (or, with a cut, the cut modules' outputs through forward hooks)."""
+    captured: dict[str, torch.Tensor] = {}
+    handles = []
+    if outputs is not None:
+        for path in outputs:
+            def hook(_module: nn.Module, _args: object, result: object, path: str = path) -> None:
+                captured[path] = result
+            handles.append(model.get_submodule(path).register_forward_hook(hook))
+    try:
+        with torch.no_grad():
+            result = model(*inputs)
+    finally:
+        for handle in handles:
+            handle.remove()
+    values = [captured[p] for p in outputs] if outputs is not None else _leaves(result)
+    return [v.detach().float().numpy().copy() for v in values]
+
+
+def _torch_fp16(model: nn.Module, inputs: Sequence[torch.Tensor], outputs: Sequence[str] | None,
+                expected: Sequence[np.ndarray]) -> list[judging.Comparison] | str:
+    """PyTorch's own fp16 run against its fp32 run (the fp16 cost of the model itself)."""
+    try:
+        half = copy.deepcopy(model).half()
+        values = _forward(half, [x.half() for x in inputs], outputs)
+    except Exception as error:  # CPU fp16 kernels are not complete
+        return f"PyTorch fp16 run failed: {_tail(error)}"
+    if len(values) != len(expected):
+        return "PyTorch fp16 run gave another number of outputs"
+    return [judging.compare(i, e, v, judging.FP16) for i, (e, v) in enumerate(zip(expected, values))]
+
+
+def _refusal(error: Exception) -> dict[str, object]:
+    problems = getattr(error, "problems", None)
+    if problems:
+        ops = [{"op": p.op, "module": p.module_path, "module_type": p.module_type, "reason": p.reason}
+               for p in problems]
+        return {"reason": "; ".join(sorted({f"{p.op}: {p.reason}" for p in problems}))[:800], "ops": ops}
+    return {"reason": " ".join(str(error).split())[:800], "ops": []}
+
+
+def run_cells(arch: Arch, targets: Sequence[str], emit: Callable[[dict[str, object]], None], *,
+              caffe_backend: str, rknn_venv: str | None) -> None:
+    """Every target of one architecture; `emit` gets each finished cell's record."""
+    import purecaffe
+    from purecaffe.errors import UnsupportedError
+
+    base = {"model": arch.name, "library": arch.library, "kind": arch.kind, "shapes": [list(s) for s in arch.shapes],
+            "cut": list(arch.outputs) if arch.outputs else None}
+    started = time.monotonic()
+    try:
+        torch.manual_seed(0)
+        model, notes = prepare(arch.build(), arch.shapes, data=arch.data, stats_from_data=arch.stats_from_data,
+                               fuse=arch.reparameterize)
+        inputs = test_inputs(arch.shapes, arch.data)
+        eager = _forward(model, inputs, arch.outputs)
+    except Exception as error:
+        for target in targets:
+            emit({**base, "target": target, "class": "BUILD-FAILED", "reason": _tail(error), "stage": "build",
+                  "seconds": round(time.monotonic() - started, 2)})
+        return
+    build_seconds = round(time.monotonic() - started, 2)
+    fp16_cache: list[judging.Comparison] | str | None = None
+    for target in targets:
+        record: dict[str, object] = {**base, "target": target, "build_seconds": build_seconds, **notes}
+        cell_started = time.monotonic()
+        progress: dict[str, object] = {}
+        try:
+            record.update(_one_target(purecaffe, UnsupportedError, model, inputs, eager, arch, target,
+                                      caffe_backend, rknn_venv, progress))
+        except Exception as error:
+            record.update({**progress, "class": "CRASH", "reason": _tail(error)})
+        if record.get("class") in ("SILENT-MISMATCH",) and target == "rknn" and record.get("comparisons"):
+            if fp16_cache is None:
+                fp16_cache = _torch_fp16(model, inputs, arch.outputs, eager)
+            if isinstance(fp16_cache, str):
+                record["torch_fp16"] = fp16_cache
+            else:
+                record["torch_fp16"] = [c.to_json() for c in fp16_cache]
+                ours = [judging.Comparison(**c) for c in record["comparisons"]]  # type: ignore[arg-type]
+                if judging.fp16_is_the_cause(ours, fp16_cache):
+                    record["class"] = "FP16-DRIFT"
+        record["seconds"] = round(time.monotonic() - cell_started, 2)
+        emit(record)
+
+
+def _one_target(purecaffe: object, unsupported: type, model: nn.Module, inputs: tuple[torch.Tensor, ...],
+                eager: list[np.ndarray], arch: Arch, target: str, caffe_backend: str,
+                rknn_venv: str | None, out: dict[str, object]) -> dict[str, object]:
+    """The cell's record; `out` holds what is known so far (the stage reached) if something raises."""
+    out["stage"] = "convert"
+    clock = time.monotonic()
+    try:
+        net = purecaffe.convert(model, inputs, target=target, name=arch.name,  # type: ignore[attr-defined]
+                                outputs=list(arch.outputs) if arch.outputs else None)
+    except unsupported as error:
+        return {**out, "class": "REFUSED", **_refusal(error), "convert_seconds": round(time.monotonic() - clock, 2)}
+    out["convert_seconds"] = round(time.monotonic() - clock, 2)
+    out["output_names"] = list(net.output_names)
+    out["layers"] = len(net.net.layer)
+    expected = eager
+    if len(eager) != len(net.output_names) or any(e.shape != tuple(s) for e, s in
+                                                  zip(eager, net.output_shapes.values())):
+        values = net.torch_values(inputs)
+        expected = [np.asarray(values[name]) for name in net.torch_output_names]
+        out["reference"] = "exported program (eager outputs did not line up)"
+    feeds = {name: x.numpy() for name, x in zip(net.input_names, inputs)}
+    with tempfile.TemporaryDirectory(prefix=f"sweep-{arch.name}-{target}-") as work:
+        out["stage"] = "save"
+        files = net.save(Path(work) / arch.name)
+        out["stage"] = "consume"
+        clock = time.monotonic()
+        consumed = consume(target, Path(files.prototxt), Path(files.caffemodel), feeds, net.output_names,
+                           caffe_backend=caffe_backend, rknn_venv=rknn_venv)
+        out["consumer_seconds"] = round(time.monotonic() - clock, 2)
+    out.update(consumed.notes)
+    caffe_order = consumed.notes.get("caffe_outputs")
+    if caffe_order is not None:
+        out["prototxt_order_matches"] = list(caffe_order) == list(net.output_names)
+    if consumed.error is not None:
+        return {**out, "class": "CONSUMER-REJECTED", "reason": consumed.error}
+    if "dropped" in consumed.notes:
+        return {**out, "class": "SILENT-MISMATCH", "reason": str(consumed.notes["dropped"])}
+    verdict = judging.judge(expected, consumed.outputs, RULES.get(target, judging.FLOAT32))
+    return {**out, "class": verdict.cls, "reason": verdict.reason,
+            "comparisons": [c.to_json() for c in verdict.comparisons]}
