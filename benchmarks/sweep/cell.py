@@ -7,18 +7,22 @@ be built or run in PyTorch here: not purecaffe's fault), TIMEOUT (set by the dri
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import tempfile
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
+import purecaffe
+import purecaffe.converter
+from purecaffe.errors import UnsupportedError
 from sweep import judge as judging
 from sweep.arch import Arch
 from sweep.consumers import consume
@@ -73,6 +77,32 @@ def _torch_fp16(model: nn.Module, inputs: Sequence[torch.Tensor], outputs: Seque
     return [judging.compare(i, e, v, judging.FP16) for i, (e, v) in enumerate(zip(expected, values))]
 
 
+@contextlib.contextmanager
+def shared_capture() -> Iterator[None]:
+    """torch.export once per model, not once per target: `convert`'s capture step memoized per (model, inputs).
+
+    The captured Graph is immutable (frozen dataclasses and tuples) and every later stage of
+    `convert` (cut, passes, lowering, the target stage) still runs per target; an export costs
+    5-15 s on this shared machine, a third of a cell.
+    """
+    original = purecaffe.converter.capture
+    captures: dict[tuple[int, ...], object] = {}
+
+    def memoized(model: nn.Module, inputs: Sequence[object], kwargs: object = None) -> object:
+        if kwargs:
+            return original(model, inputs, kwargs)
+        key = (id(model), *(id(x) for x in inputs))
+        if key not in captures:
+            captures[key] = original(model, inputs)
+        return captures[key]
+
+    purecaffe.converter.capture = memoized
+    try:
+        yield
+    finally:
+        purecaffe.converter.capture = original
+
+
 def _refusal(error: Exception) -> dict[str, object]:
     problems = getattr(error, "problems", None)
     if problems:
@@ -85,9 +115,6 @@ def _refusal(error: Exception) -> dict[str, object]:
 def run_cells(arch: Arch, targets: Sequence[str], emit: Callable[[dict[str, object]], None], *,
               caffe_backend: str, rknn_venv: str | None) -> None:
     """Every target of one architecture; `emit` gets each finished cell's record."""
-    import purecaffe
-    from purecaffe.errors import UnsupportedError
-
     base = {"model": arch.name, "library": arch.library, "kind": arch.kind, "shapes": [list(s) for s in arch.shapes],
             "cut": list(arch.outputs) if arch.outputs else None}
     started = time.monotonic()
@@ -103,40 +130,39 @@ def run_cells(arch: Arch, targets: Sequence[str], emit: Callable[[dict[str, obje
                   "seconds": round(time.monotonic() - started, 2)})
         return
     build_seconds = round(time.monotonic() - started, 2)
-    fp16_cache: list[judging.Comparison] | str | None = None
-    for target in targets:
-        record: dict[str, object] = {**base, "target": target, "build_seconds": build_seconds, **notes}
-        cell_started = time.monotonic()
-        progress: dict[str, object] = {}
-        try:
-            record.update(_one_target(purecaffe, UnsupportedError, model, inputs, eager, arch, target,
-                                      caffe_backend, rknn_venv, progress))
-        except Exception as error:
-            record.update({**progress, "class": "CRASH", "reason": _tail(error)})
-        if record.get("class") in ("SILENT-MISMATCH",) and target == "rknn" and record.get("comparisons"):
-            if fp16_cache is None:
-                fp16_cache = _torch_fp16(model, inputs, arch.outputs, eager)
-            if isinstance(fp16_cache, str):
-                record["torch_fp16"] = fp16_cache
-            else:
-                record["torch_fp16"] = [c.to_json() for c in fp16_cache]
-                ours = [judging.Comparison(**c) for c in record["comparisons"]]  # type: ignore[arg-type]
-                if judging.fp16_is_the_cause(ours, fp16_cache):
-                    record["class"] = "FP16-DRIFT"
-        record["seconds"] = round(time.monotonic() - cell_started, 2)
-        emit(record)
+    fp16: list[judging.Comparison] | str | None = None  # PyTorch's own fp16 distance, computed when needed
+    with shared_capture():
+        for target in targets:
+            record: dict[str, object] = {**base, "target": target, "build_seconds": build_seconds, **notes}
+            cell_started = time.monotonic()
+            progress: dict[str, object] = {}
+            try:
+                record.update(_one_target(model, inputs, eager, arch, target, caffe_backend, rknn_venv, progress))
+            except Exception as error:
+                record.update({**progress, "class": "CRASH", "reason": _tail(error)})
+            if record.get("class") == "SILENT-MISMATCH" and target == "rknn" and record.get("comparisons"):
+                if fp16 is None:
+                    fp16 = _torch_fp16(model, inputs, arch.outputs, eager)
+                if isinstance(fp16, str):
+                    record["torch_fp16"] = fp16
+                else:
+                    record["torch_fp16"] = [c.to_json() for c in fp16]
+                    ours = [judging.Comparison(**c) for c in record["comparisons"]]  # type: ignore[arg-type]
+                    if judging.fp16_is_the_cause(ours, fp16):
+                        record["class"] = "FP16-DRIFT"
+            record["seconds"] = round(time.monotonic() - cell_started, 2)
+            emit(record)
 
 
-def _one_target(purecaffe: object, unsupported: type, model: nn.Module, inputs: tuple[torch.Tensor, ...],
-                eager: list[np.ndarray], arch: Arch, target: str, caffe_backend: str,
-                rknn_venv: str | None, out: dict[str, object]) -> dict[str, object]:
+def _one_target(model: nn.Module, inputs: tuple[torch.Tensor, ...], eager: list[np.ndarray], arch: Arch, target: str,
+                caffe_backend: str, rknn_venv: str | None, out: dict[str, object]) -> dict[str, object]:
     """The cell's record; `out` holds what is known so far (the stage reached) if something raises."""
     out["stage"] = "convert"
     clock = time.monotonic()
     try:
-        net = purecaffe.convert(model, inputs, target=target, name=arch.name,  # type: ignore[attr-defined]
+        net = purecaffe.convert(model, inputs, target=target, name=arch.name,
                                 outputs=list(arch.outputs) if arch.outputs else None)
-    except unsupported as error:
+    except UnsupportedError as error:
         return {**out, "class": "REFUSED", **_refusal(error), "convert_seconds": round(time.monotonic() - clock, 2)}
     out["convert_seconds"] = round(time.monotonic() - clock, 2)
     out["output_names"] = list(net.output_names)
