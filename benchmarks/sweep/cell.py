@@ -1,7 +1,7 @@
 """One model through every asked target: build, prepare, convert, consume, judge; one JSON record per cell.
 
 Cell classes: OK, REFUSED (purecaffe's UnsupportedError: the ops and reasons), CONSUMER-REJECTED
-(the consumer refused the file), SILENT-MISMATCH, WRONG-ORDER, FP16-DRIFT (see `judge`), CRASH (any
+(the consumer refused the file), SILENT-MISMATCH, WRONG-ORDER, FP16-DRIFT, FP32-DRIFT (see `judge`), CRASH (any
 other exception: a purecaffe bug, or this script's), BUILD-FAILED (the other project's model could not
 be built or run in PyTorch here: not purecaffe's fault), TIMEOUT (set by the driver).
 """
@@ -61,7 +61,8 @@ def _forward(model: nn.Module, inputs: Sequence[torch.Tensor], outputs: Sequence
         for handle in handles:
             handle.remove()
     values = [captured[p] for p in outputs] if outputs is not None else _leaves(result)
-    return [v.detach().float().numpy().copy() for v in values]
+    return [v.detach().to(torch.float64 if v.dtype == torch.float64 else torch.float32).numpy().copy()
+            for v in values]
 
 
 def _torch_fp16(model: nn.Module, inputs: Sequence[torch.Tensor], outputs: Sequence[str] | None,
@@ -103,6 +104,14 @@ def shared_capture() -> Iterator[None]:
         purecaffe.converter.capture = original
 
 
+def _torch_fp64(model: nn.Module, inputs: Sequence[torch.Tensor], outputs: Sequence[str] | None) -> list[np.ndarray] | str:
+    """PyTorch's float64 run of the model: the reference that tells float32 rounding from a wrong layer."""
+    try:
+        return _forward(copy.deepcopy(model).double(), [x.double() for x in inputs], outputs)
+    except Exception as error:
+        return f"PyTorch float64 run failed: {_tail(error)}"
+
+
 def _refusal(error: Exception) -> dict[str, object]:
     problems = getattr(error, "problems", None)
     if problems:
@@ -131,6 +140,7 @@ def run_cells(arch: Arch, targets: Sequence[str], emit: Callable[[dict[str, obje
         return
     build_seconds = round(time.monotonic() - started, 2)
     fp16: list[judging.Comparison] | str | None = None  # PyTorch's own fp16 distance, computed when needed
+    fp64: list[np.ndarray] | str | None = None  # PyTorch's float64 outputs, computed when needed
     with shared_capture():
         for target in targets:
             record: dict[str, object] = {**base, "target": target, "build_seconds": build_seconds, **notes}
@@ -140,6 +150,19 @@ def run_cells(arch: Arch, targets: Sequence[str], emit: Callable[[dict[str, obje
                 record.update(_one_target(model, inputs, eager, arch, target, caffe_backend, rknn_venv, progress))
             except Exception as error:
                 record.update({**progress, "class": "CRASH", "reason": _tail(error)})
+            got = record.pop("_outputs", None)
+            if record.get("class") == "SILENT-MISMATCH" and target != "rknn" and got is not None:
+                if fp64 is None:
+                    fp64 = _torch_fp64(model, inputs, arch.outputs)
+                if isinstance(fp64, str):
+                    record["torch_fp64"] = fp64
+                elif len(fp64) == len(got):
+                    ours = [judging.Comparison(**c) for c in record["comparisons"]]  # type: ignore[arg-type]
+                    drift, details = judging.fp32_drift(record.pop("_expected"), got, fp64, ours)
+                    record["torch_fp64"] = details
+                    if drift:
+                        record["class"] = "FP32-DRIFT"
+            record.pop("_expected", None)
             if record.get("class") == "SILENT-MISMATCH" and target == "rknn" and record.get("comparisons"):
                 if fp16 is None:
                     fp16 = _torch_fp16(model, inputs, arch.outputs, eager)
@@ -191,5 +214,5 @@ def _one_target(model: nn.Module, inputs: tuple[torch.Tensor, ...], eager: list[
     if "dropped" in consumed.notes:
         return {**out, "class": "SILENT-MISMATCH", "reason": str(consumed.notes["dropped"])}
     verdict = judging.judge(expected, consumed.outputs, RULES.get(target, judging.FLOAT32))
-    return {**out, "class": verdict.cls, "reason": verdict.reason,
+    return {**out, "class": verdict.cls, "reason": verdict.reason, "_outputs": consumed.outputs, "_expected": expected,
             "comparisons": [c.to_json() for c in verdict.comparisons]}

@@ -7,7 +7,8 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-CLASSES = ("OK", "REFUSED", "CONSUMER-REJECTED", "SILENT-MISMATCH", "WRONG-ORDER", "FP16-DRIFT", "CRASH", "TIMEOUT",
+CLASSES = ("OK", "REFUSED", "CONSUMER-REJECTED", "SILENT-MISMATCH", "WRONG-ORDER", "FP16-DRIFT", "FP32-DRIFT", "CRASH",
+           "TIMEOUT",
            "BUILD-FAILED")
 TARGET_ORDER = ("bvlc", "caffe1", "nnie", "opencv", "rknn")
 
@@ -34,11 +35,25 @@ def load(path: Path) -> dict[tuple[str, str], dict]:
 def _short(reason: str) -> str:
     """A reason with its numbers, names and paths blurred, so that the same cause groups together."""
     text = re.sub(r"/tmp/\S+", "<file>", reason)
-    text = re.sub(r"\b(in|at|Layer|layer|node|Node)\s+\(?[\w./#:\-]+\)?", r"\1 <x>", text)
+    text = re.sub(r"\b(in|at|Layer|layer|node|Node)\s+\(?(?=[\w./#:\-]*[./_\d])[\w./#:\-]+\)?", r"\1 <x>", text)
     text = re.sub(r"'[^']*'", "'<x>'", text)
     text = re.sub(r"\(\d[\d, ]*\)|\[\d[\d, ]*\]", "<shape>", text)
     text = re.sub(r"\d+(\.\d+)?(e-?\d+)?", "N", text)
     return text[:240]
+
+
+def _numbers(record: dict) -> str:
+    """The worst output's cosine and error for a wrong-numbers cell (the grouping key blurs them)."""
+    failed = [c for c in record.get("comparisons") or [] if not c["passed"] and not c["note"]]
+    if not failed:
+        return ""
+    worst = min(failed, key=lambda c: c["cosine"])
+    text = f" (cos {worst['cosine']:.6f}, {worst['relative']:.1e}"
+    fp16 = record.get("torch_fp16")
+    if isinstance(fp16, list) and len(fp16) > worst["position"]:
+        mine = fp16[worst["position"]]
+        text += f"; torch fp16 cos {mine['cosine']:.6f}, {mine['relative']:.1e}"
+    return text + ")"
 
 
 def _refusal_keys(record: dict) -> list[str]:
@@ -65,7 +80,7 @@ def summary(cells: dict[tuple[str, str], dict], targets: Sequence[str] | None = 
                 continue
             keys = _refusal_keys(record) if cls == "REFUSED" else [_short(record.get("reason", ""))]
             for key in keys:
-                groups[key][target].append(model)
+                groups[key][target].append(model + _numbers(record))
         if not groups:
             continue
         lines += ["", f"### {cls}", "", "| cause | " + " | ".join(targets) + " |",
