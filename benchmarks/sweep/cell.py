@@ -151,7 +151,8 @@ def run_cells(arch: Arch, targets: Sequence[str], emit: Callable[[dict[str, obje
             except Exception as error:
                 record.update({**progress, "class": "CRASH", "reason": _tail(error)})
             got = record.pop("_outputs", None)
-            if record.get("class") == "SILENT-MISMATCH" and target != "rknn" and got is not None:
+            in_place = record.get("placement") is None  # a drift verdict only where nothing is out of order
+            if record.get("class") == "SILENT-MISMATCH" and target != "rknn" and got is not None and in_place:
                 if fp64 is None:
                     fp64 = _torch_fp64(model, inputs, arch.outputs)
                 if isinstance(fp64, str):
@@ -163,7 +164,7 @@ def run_cells(arch: Arch, targets: Sequence[str], emit: Callable[[dict[str, obje
                     if drift:
                         record["class"] = "FP32-DRIFT"
             record.pop("_expected", None)
-            if record.get("class") == "SILENT-MISMATCH" and target == "rknn" and record.get("comparisons"):
+            if record.get("class") == "SILENT-MISMATCH" and target == "rknn" and record.get("comparisons") and in_place:
                 if fp16 is None:
                     fp16 = _torch_fp16(model, inputs, arch.outputs, eager)
                 if isinstance(fp16, str):
@@ -214,5 +215,6 @@ def _one_target(model: nn.Module, inputs: tuple[torch.Tensor, ...], eager: list[
     if "dropped" in consumed.notes:
         return {**out, "class": "SILENT-MISMATCH", "reason": str(consumed.notes["dropped"])}
     verdict = judging.judge(expected, consumed.outputs, RULES.get(target, judging.FLOAT32))
-    return {**out, "class": verdict.cls, "reason": verdict.reason, "_outputs": consumed.outputs, "_expected": expected,
+    return {**out, "class": verdict.cls, "reason": verdict.reason, "placement": verdict.placement,
+            "_outputs": consumed.outputs, "_expected": expected,
             "comparisons": [c.to_json() for c in verdict.comparisons]}

@@ -78,40 +78,63 @@ class Verdict:
     cls: str
     reason: str
     comparisons: tuple[Comparison, ...]
+    placement: tuple[int, ...] | None = None
+    """When the consumer's tensors sit at other positions: the output each position holds (the
+    comparisons are then made in that placement); None when every position holds its own."""
 
 
 def judge(expected: Sequence[np.ndarray], got: Sequence[np.ndarray], rule: str) -> Verdict:
-    """Position i of `got` against position i of `expected`; a swap is told apart from wrong numbers."""
+    """Position i of `got` against position i of `expected`; a swap is told apart from wrong numbers.
+
+    Each position is matched to the expected output of the same size it resembles most (cosine);
+    when that placement is not the identity and every output is right in it, the class is
+    WRONG-ORDER; when some are still wrong there, SILENT-MISMATCH naming both faults.
+    """
     if len(got) != len(expected):
         return Verdict("SILENT-MISMATCH", f"the consumer returned {len(got)} outputs, the net has {len(expected)}",
                        ())
     comparisons = tuple(compare(i, e, g, rule) for i, (e, g) in enumerate(zip(expected, got)))
-    failed = [c for c in comparisons if not c.passed]
-    if not failed:
+    if all(c.passed for c in comparisons):
         return Verdict("OK", "", comparisons)
-    placement = _permutation(expected, got, rule)
-    if placement is not None:
-        moved = ", ".join(f"position {i} holds output {j} {tuple(expected[j].shape)}"
+    placement = _placement(expected, got, rule)
+    moved = ""
+    if placement is not None and list(placement) != list(range(len(got))):
+        comparisons = tuple(compare(i, expected[j], got[i], rule) for i, j in enumerate(placement))
+        moved = ", ".join(f"position {i} holds output {j} {tuple(np.shape(expected[j]))}"
                           for i, j in enumerate(placement) if i != j)
-        return Verdict("WRONG-ORDER", moved, comparisons)
+        if all(c.passed for c in comparisons):
+            return Verdict("WRONG-ORDER", moved, comparisons, tuple(placement))
+    else:
+        placement = None
+    failed = [c for c in comparisons if not c.passed]
     worst = min(failed, key=lambda c: c.cosine)
     what = worst.note or f"cosine {worst.cosine:.6f}, max err {worst.relative:.2e} of max|torch|"
-    return Verdict("SILENT-MISMATCH", f"{len(failed)}/{len(comparisons)} outputs wrong; worst #{worst.position} "
-                   f"{worst.shape}: {what}", comparisons)
+    reason = f"{len(failed)}/{len(comparisons)} outputs wrong; worst #{worst.position} {worst.shape}: {what}"
+    if moved:
+        reason = f"out of order ({moved}) and, in that order, {reason}"
+    return Verdict("SILENT-MISMATCH", reason, comparisons, None if placement is None else tuple(placement))
 
 
-def _permutation(expected: Sequence[np.ndarray], got: Sequence[np.ndarray], rule: str) -> list[int] | None:
-    """For each position, the expected output it holds, when every one is right somewhere else."""
-    placement: list[int] = []
-    free = set(range(len(expected)))
-    for value in got:
-        match = next((j for j in sorted(free) if np.asarray(expected[j]).size == np.asarray(value).size
-                      and compare(0, expected[j], value, rule).passed), None)
-        if match is None:
+def _placement(expected: Sequence[np.ndarray], got: Sequence[np.ndarray], rule: str) -> list[int] | None:
+    """For each position, the unclaimed expected output of its size that it matches best (None: no such
+    one-to-one placement).  Positions that pass where they are keep their own output."""
+    count = len(expected)
+    placement: list[int | None] = [None] * count
+    free = set(range(count))
+    for i in range(count):  # first, every position right where it is keeps its place
+        if np.size(got[i]) == np.size(expected[i]) and compare(i, expected[i], got[i], rule).passed:
+            placement[i] = i
+            free.discard(i)
+    for i in range(count):
+        if placement[i] is not None:
+            continue
+        sizes = [j for j in sorted(free) if np.size(expected[j]) == np.size(got[i])]
+        if not sizes:
             return None
-        placement.append(match)
-        free.discard(match)
-    return placement
+        best = max(sizes, key=lambda j: compare(i, expected[j], got[i], rule).cosine)
+        placement[i] = best
+        free.discard(best)
+    return [int(j) for j in placement]  # type: ignore[arg-type]
 
 
 DRIFT_FACTOR = 10.0
