@@ -2,7 +2,7 @@
 
     nice -n 10 python benchmarks/sweep_architectures.py --targets bvlc,caffe1,nnie
     python benchmarks/sweep_architectures.py --targets opencv --models 'timm_*,smp_Unet*'
-    python benchmarks/sweep_architectures.py --families timm,ultralytics --targets rknn
+    python benchmarks/sweep_architectures.py --families timm,ultralytics --targets rknn --skip 'timm_repvgg*'
     python benchmarks/sweep_architectures.py --summary-only        # the markdown from the results so far
     python benchmarks/sweep_architectures.py --list                # the registry
 
@@ -57,8 +57,12 @@ def _append(path: Path, record: dict) -> None:
         handle.flush()
 
 
-def _select(names: list[str], patterns: str | None, families: str | None, archs: dict) -> list[str]:
+def _select(names: list[str], patterns: str | None, families: str | None, archs: dict,
+            skip: str | None = None) -> list[str]:
     chosen = names
+    if skip:
+        unwanted = [p.strip() for p in skip.split(",") if p.strip()]
+        chosen = [n for n in chosen if not any(fnmatch.fnmatchcase(n, p) for p in unwanted)]
     if patterns:
         wanted = [p.strip() for p in patterns.split(",") if p.strip()]
         chosen = [n for n in chosen if any(fnmatch.fnmatchcase(n, p) for p in wanted)]
@@ -118,6 +122,7 @@ def _run_child(name: str, targets: list[str], args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", help="comma-separated names or globs (timm_*)")
+    parser.add_argument("--skip", help="comma-separated names or globs to leave out")
     parser.add_argument("--families", help="comma-separated libraries (timm, pytorchcv, ...) or kinds (detector, ...)")
     parser.add_argument("--targets", default=",".join(TARGETS))
     parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="JSON lines, appended (%(default)s)")
@@ -138,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.worker:
         return worker(args.worker, targets, args.results, args.caffe_backend, args.rknn_venv)
     archs = architectures()
-    names = _select(list(archs), args.models, args.families, archs)
+    names = _select(list(archs), args.models, args.families, archs, args.skip)
     if args.list:
         for name in names:
             arch = archs[name]
