@@ -139,8 +139,7 @@ def run_cells(arch: Arch, targets: Sequence[str], emit: Callable[[dict[str, obje
                   "seconds": round(time.monotonic() - started, 2)})
         return
     build_seconds = round(time.monotonic() - started, 2)
-    fp16: list[judging.Comparison] | str | None = None  # PyTorch's own fp16 distance, computed when needed
-    fp64: list[np.ndarray] | str | None = None  # PyTorch's float64 outputs, computed when needed
+    references = _References(model, inputs, arch.outputs, eager)
     with shared_capture():
         for target in targets:
             record: dict[str, object] = {**base, "target": target, "build_seconds": build_seconds, **notes}
@@ -150,32 +149,48 @@ def run_cells(arch: Arch, targets: Sequence[str], emit: Callable[[dict[str, obje
                 record.update(_one_target(model, inputs, eager, arch, target, caffe_backend, rknn_venv, progress))
             except Exception as error:
                 record.update({**progress, "class": "CRASH", "reason": _tail(error)})
-            got = record.pop("_outputs", None)
-            in_place = record.get("placement") is None  # a drift verdict only where nothing is out of order
-            if record.get("class") == "SILENT-MISMATCH" and target != "rknn" and got is not None and in_place:
-                if fp64 is None:
-                    fp64 = _torch_fp64(model, inputs, arch.outputs)
-                if isinstance(fp64, str):
-                    record["torch_fp64"] = fp64
-                elif len(fp64) == len(got):
-                    ours = [judging.Comparison(**c) for c in record["comparisons"]]  # type: ignore[arg-type]
-                    drift, details = judging.fp32_drift(record.pop("_expected"), got, fp64, ours)
-                    record["torch_fp64"] = details
-                    if drift:
-                        record["class"] = "FP32-DRIFT"
-            record.pop("_expected", None)
-            if record.get("class") == "SILENT-MISMATCH" and target == "rknn" and record.get("comparisons") and in_place:
-                if fp16 is None:
-                    fp16 = _torch_fp16(model, inputs, arch.outputs, eager)
-                if isinstance(fp16, str):
-                    record["torch_fp16"] = fp16
-                else:
-                    record["torch_fp16"] = [c.to_json() for c in fp16]
-                    ours = [judging.Comparison(**c) for c in record["comparisons"]]  # type: ignore[arg-type]
-                    if judging.fp16_is_the_cause(ours, fp16):
-                        record["class"] = "FP16-DRIFT"
+            references.reclassify(record, target)
             record["seconds"] = round(time.monotonic() - cell_started, 2)
             emit(record)
+
+
+class _References:
+    """PyTorch's own float64 and fp16 runs of the model, made once and only for cells that need them."""
+
+    def __init__(self, model: nn.Module, inputs: Sequence[torch.Tensor], outputs: Sequence[str] | None,
+                 eager: list[np.ndarray]) -> None:
+        self.model, self.inputs, self.outputs, self.eager = model, inputs, outputs, eager
+        self._fp64: list[np.ndarray] | str | None = None
+        self._fp16: list[judging.Comparison] | str | None = None
+
+    def reclassify(self, record: dict[str, object], target: str) -> None:
+        """A SILENT-MISMATCH whose outputs are in place becomes FP32-DRIFT / FP16-DRIFT when PyTorch's own
+        float32 / fp16 run is as far off (`judge`); the consumer's arrays are dropped from the record."""
+        got = record.pop("_outputs", None)
+        expected = record.pop("_expected", None)
+        if record.get("class") != "SILENT-MISMATCH" or record.get("placement") is not None \
+                or not record.get("comparisons") or got is None:
+            return
+        ours = [judging.Comparison(**c) for c in record["comparisons"]]  # type: ignore[arg-type, union-attr]
+        if target == "rknn":
+            if self._fp16 is None:
+                self._fp16 = _torch_fp16(self.model, self.inputs, self.outputs, self.eager)
+            if isinstance(self._fp16, str):
+                record["torch_fp16"] = self._fp16
+                return
+            record["torch_fp16"] = [c.to_json() for c in self._fp16]
+            if judging.fp16_is_the_cause(ours, self._fp16):
+                record["class"] = "FP16-DRIFT"
+            return
+        if self._fp64 is None:
+            self._fp64 = _torch_fp64(self.model, self.inputs, self.outputs)
+        if isinstance(self._fp64, str) or len(self._fp64) != len(got):  # type: ignore[arg-type]
+            record["torch_fp64"] = self._fp64 if isinstance(self._fp64, str) else "another number of outputs"
+            return
+        drift, details = judging.fp32_drift(expected, got, self._fp64, ours)  # type: ignore[arg-type]
+        record["torch_fp64"] = details
+        if drift:
+            record["class"] = "FP32-DRIFT"
 
 
 def _one_target(model: nn.Module, inputs: tuple[torch.Tensor, ...], eager: list[np.ndarray], arch: Arch, target: str,
