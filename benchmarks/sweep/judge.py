@@ -92,8 +92,8 @@ def judge(expected: Sequence[np.ndarray], got: Sequence[np.ndarray], rule: str) 
     WRONG-ORDER; when some are still wrong there, SILENT-MISMATCH naming both faults.
     """
     if len(got) != len(expected):
-        return Verdict("SILENT-MISMATCH", f"the consumer returned {len(got)} outputs, the net has {len(expected)}",
-                       ())
+        return Verdict("SILENT-MISMATCH", f"the consumer returned {len(got)} outputs, the net has {len(expected)}"
+                       + (" (an output lost)" if len(got) < len(expected) else ""), ())
     comparisons = tuple(compare(i, e, g, rule) for i, (e, g) in enumerate(zip(expected, got)))
     if all(c.passed for c in comparisons):
         return Verdict("OK", "", comparisons)
