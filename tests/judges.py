@@ -37,8 +37,8 @@ class Judge(Generic[T]):
             error: str | None = None
             try:
                 value = self.resolve()
-            except BackendUnavailableError as unavailable:
-                error = unavailable.one_line()
+            except BackendUnavailableError as why:
+                error = why.one_line()
             self.resolution = (value, error, time.monotonic() - started)
             log.warning("%s: %s (%.1f s to get ready)", self.name,
                         self.describe(value) if value is not None else error, self.resolution[2])
