@@ -30,7 +30,8 @@ import torch
 
 import purecaffe
 from purecaffe.io.prototxt import write_net
-from torch_compare import (DEFAULT_ATOL, DEFAULT_RTOL, BlobError, RuntimeCheck, _resolve_backend, assert_runtime_agrees,
+from purecaffe.targets.judges import FLOAT32
+from torch_compare import (BlobError, RuntimeCheck, _resolve_backend, assert_runtime_agrees,
                            blob_error, describe_bad, eager_outputs, make_inputs, runtime_against_caffe)
 
 log = logging.getLogger(__name__)
@@ -44,8 +45,8 @@ class Case:
     id: str
     model: torch.nn.Module | Callable[[], torch.nn.Module]
     inputs: Sequence[Any]
-    rtol: float = DEFAULT_RTOL
-    atol: float = DEFAULT_ATOL
+    rtol: float = FLOAT32.rtol
+    atol: float = FLOAT32.atol
     expect_layers: tuple[str, ...] = ()
     refused: str | None = None
     """Text the UnsupportedOpsError must contain; the case must then fail to convert."""

@@ -43,7 +43,8 @@ import torch
 
 import purecaffe
 from corpus import in_ci
-from purecaffe.parity.compare import DEFAULT_ATOL, DEFAULT_RTOL, compare_arrays  # the product's comparator
+from purecaffe.parity.compare import compare_arrays  # the product's comparator
+from purecaffe.targets.judges import FLOAT32
 
 log = logging.getLogger(__name__)
 
@@ -192,8 +193,8 @@ def _resolve_backend(backend: str | None) -> tuple[str, Any]:
         return "runtime", None
 
 
-def run_compare_torch(model: torch.nn.Module, inputs: Any, *, rtol: float = DEFAULT_RTOL,
-                      atol: float = DEFAULT_ATOL, backend: str | None = None, seed: int = 0,
+def run_compare_torch(model: torch.nn.Module, inputs: Any, *, rtol: float = FLOAT32.rtol,
+                      atol: float = FLOAT32.atol, backend: str | None = None, seed: int = 0,
                       expect_layers: Sequence[str] = (), **convert_kwargs: Any) -> Comparison:
     """Convert `model`, run it in Caffe, assert every mapped blob matches PyTorch; returns the details."""
     torch.manual_seed(seed)

@@ -14,6 +14,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--target", required=True, metavar="NAME", help="bvlc, caffe1, nnie, rknn or opencv")
     parser.add_argument("--input-shape", action="append", metavar="NAME=D,D,...",
                         help="shape of a net input whose prototxt declares none (repeatable)")
+    parser.add_argument("--proto", metavar="CAFFE.proto",
+                        help="the toolchain's own caffe.proto (`purecaffe targets` names it): also report every "
+                             "field it does not spell")
     parser.set_defaults(func=run)
 
 
@@ -24,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
 
     target = get_target(args.target)
     shapes = parse_input_shapes(args.input_shape) if args.input_shape else None
-    found = lint_file(args.prototxt, target, input_shapes=shapes)
+    found = lint_file(args.prototxt, target, input_shapes=shapes, proto=args.proto)
     for item in found:
         print(item.describe(args.prototxt))
     print(f"{args.prototxt}: {len(found)} finding{'s' if len(found) != 1 else ''} for {target.name}")

@@ -15,10 +15,15 @@ def run(args: argparse.Namespace) -> int:
     from purecaffe.targets import TARGETS
 
     for target in TARGETS.values():
-        rounding = "Pooling round_mode" if target.pooling_round_mode else "Pooling always ceil (floor made exact)"
         inputs = "Input layers" if target.declare_inputs == "layer" else "net input: + input_shape"
+        schema = target.schema or "not public"
+        tolerance = target.judge.tolerance
         print(f"{target.name}: {target.summary}")
-        print(f"  judge: {target.judge}")
+        print(f"  judge: --backend {target.judge.backend}, {target.judge.summary} ({tolerance.name}: "
+              f"{tolerance.rtol:g} x max|torch|" + (f", cosine >= {tolerance.min_cosine:g}" if tolerance.min_cosine
+                                                    else "") + ")")
         print(f"  writes: {', '.join(sorted(target.layers))}")
-        print(f"  {rounding}; {inputs}; schema {target.schema}")
+        for limit in target.limits:
+            print(f"  limit {limit.rule} ({', '.join(sorted(limit.layer_types))}): {limit.source}")
+        print(f"  {inputs}; schema {schema}")
     return 0

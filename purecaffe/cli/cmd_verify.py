@@ -8,7 +8,7 @@ from purecaffe.cli.int8_args import INT8, add_int8_arguments
 from purecaffe.cli.model_factory import MODEL_HELP, add_model_arguments
 from purecaffe.errors import PurecaffeError
 from purecaffe.parity.backends import BACKENDS
-from purecaffe.parity.compare import DEFAULT_ATOL, DEFAULT_RTOL, RKNN_MAX_REL, RKNN_MIN_COSINE
+from purecaffe.targets.judges import FLOAT32, FP16
 from purecaffe.realcaffe.backend import BACKEND_NAMES
 from purecaffe.tpumlir.judge import PROCESSORS, QUANTIZE, Deploy
 
@@ -45,10 +45,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--caffe-backend", choices=BACKEND_NAMES, default="auto",
                         help="route to real Caffe for --backend caffe (default auto)")
     parser.add_argument("--rtol", type=float, default=None,
-                        help=f"per-blob tolerance as a fraction of max|torch tensor| (default {DEFAULT_RTOL:g}; "
-                             f"rknn: {RKNN_MAX_REL:g}, plus cosine >= {RKNN_MIN_COSINE:g})")
+                        help=f"per-blob tolerance as a fraction of max|torch tensor| (default {FLOAT32.rtol:g}; "
+                             f"rknn: {FP16.rtol:g}, plus cosine >= {FP16.min_cosine:g})")
     parser.add_argument("--atol", type=float, default=None,
-                        help=f"absolute floor of the tolerance (default {DEFAULT_ATOL:g})")
+                        help=f"absolute floor of the tolerance (default {FLOAT32.atol:g})")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON instead of a table")
     parser.add_argument("--report", metavar="FILE", help="also write a self-contained report: .html or .md")

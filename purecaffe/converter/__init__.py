@@ -192,14 +192,14 @@ def _lower_for(graph: Graph, chosen: targets.Target, *, input_names: Sequence[st
     if chosen.declare_inputs == "field":  # no Input layer: the fed inputs need no record
         records = tuple(r for r in records if r.op != "input")
     finished = targets.finish(legal, records, inputs=lowered.input_names, outputs=lowered.output_names,
-                              output_names=output_names, silence=chosen.silence, inplace=chosen.inplace)
+                              output_names=output_names, silence=chosen.has("Silence"), inplace=chosen.inplace)
     return _ForTarget(finished.layers, finished.records, lowered.input_names, finished.output_names), \
         len(lowered.layers)
 
 
 def _problem(finding: targets.Finding) -> Problem:
     origin = finding.origin
-    reason = f"becomes layer '{finding.layer}' ({finding.layer_type}): {finding.message} [{finding.source}]"
+    reason = f"becomes layer '{finding.layer}' ({finding.layer_type}): {finding.message} [{finding.rule}; {finding.source}]"
     if origin is None:
         return Problem(op=finding.layer_type, module_path="", source="", reason=reason, node=finding.layer)
     return Problem(op=origin.op, module_path=origin.module_path, source=origin.source, reason=reason,

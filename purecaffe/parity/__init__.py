@@ -8,11 +8,11 @@ after which layer, holds which PyTorch tensor.  `verify` computes PyTorch's
 value of every captured tensor (the exported program run by an fx
 Interpreter), runs the Caffe files on a backend (`runtime`: in-process,
 Caffe semantics; `caffe`: real Caffe 1.0; `opencv`: OpenCV DNN 4.x; `rknn`:
-RKNN-Toolkit2's fp16 simulator), and compares each pair: max abs error, max
-error relative to the tensor's scale, cosine similarity, shape.  The fp16 `rknn`
-backend passes a blob on cosine >= 0.9999 and max|err| <= 5e-2 x max|torch|
-(`RKNN_MIN_COSINE`, `RKNN_MAX_REL`), and sees only the layers RKNN kept after
-its fusions.  The first failing blob in Caffe's layer order names
+RKNN-Toolkit2's fp16 simulator; ...), and compares each pair: max abs error, max
+error relative to the tensor's scale, cosine similarity, shape, within the judge's
+tolerance from the target catalog (`purecaffe.targets.judges`: the fp16 `rknn`
+backend passes a blob on cosine >= 0.9999 and max|err| <= 5e-2 x max|torch|, and
+sees only the layers RKNN kept after its fusions).  The first failing blob in Caffe's layer order names
 the layer and the PyTorch module behind it.
 """
 from __future__ import annotations
@@ -29,9 +29,10 @@ import numpy as np
 from purecaffe.io.sidecar import output_paths, read_sidecar
 from purecaffe.errors import FormatError, PurecaffeError
 from purecaffe.parity.backends import BACKENDS, LayerOutputs, run_backend
-from purecaffe.parity.compare import (BF16_MAX_REL, BF16_MIN_COSINE, DEFAULT_ATOL, DEFAULT_RTOL, MNN_RTOL,
-                                      RKNN_MAX_REL, RKNN_MIN_COSINE, BlobComparison, compare_arrays)
+from purecaffe.parity.compare import BlobComparison, compare_arrays
 from purecaffe.parity.report import ParityReport
+from purecaffe.targets import TARGETS
+from purecaffe.targets.judges import judge_tolerance
 from purecaffe.tpumlir.judge import Deploy
 
 if TYPE_CHECKING:
@@ -40,19 +41,10 @@ if TYPE_CHECKING:
 PathLike = str | os.PathLike[str]
 
 def default_tolerances(backend: str, deploy: Deploy | None = None) -> tuple[float, float, float | None]:
-    """(rtol, atol, min_cosine) a backend is judged by: float32 ones for Caffe/OpenCV/runtime and tpu-mlir's
-    interpreter (MNN's: its Winograd convolutions), fp16 for rknn and tpu-mlir's F16 models, bf16 for its BF16 ones."""
-    if backend == "rknn" or deploy is not None and deploy.quantize == "F16":
-        return RKNN_MAX_REL, DEFAULT_ATOL, RKNN_MIN_COSINE
-    if deploy is not None and deploy.quantize == "BF16":
-        return BF16_MAX_REL, DEFAULT_ATOL, BF16_MIN_COSINE
-    if backend == "mnn":
-        return MNN_RTOL, DEFAULT_ATOL, None
-    return DEFAULT_RTOL, DEFAULT_ATOL, None
-
-
-# Each target's real consumer, as a verify backend (nnie has no public one: its rules and the runtime).
-TARGET_JUDGES = {"bvlc": "caffe", "caffe1": "caffe", "opencv": "opencv", "rknn": "rknn", "nnie": "runtime"}
+    """(rtol, atol, min_cosine) a backend is judged by (in `deploy`'s precision): the catalog's
+    (`purecaffe.targets.judges`, which says why each is what it is)."""
+    tolerance = judge_tolerance(backend, None if deploy is None else deploy.quantize)
+    return tolerance.rtol, tolerance.atol, tolerance.min_cosine
 
 
 def verify(model: Any, inputs: Sequence[Any] | Any, converted: Any, *, backend: str = "runtime",
@@ -218,7 +210,7 @@ def build_report(sidecar: Mapping[str, Any], expected: Mapping[str, np.ndarray],
             cosine=cosine, scale=scale, passed=passed, note=note))
     cut = tuple((sidecar.get("cut") or {}).get("outputs", ()))
     target = str(sidecar.get("target", "bvlc"))
-    judge = TARGET_JUDGES.get(target)
+    judge = TARGETS[target].judge.backend if target in TARGETS else None
     backend_kind = outputs.backend.split()[0]
     if judge is None or backend_kind.startswith(judge):
         judge_hint = ""

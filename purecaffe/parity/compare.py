@@ -5,30 +5,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# Default tolerance: float32 conversions differ from PyTorch only by summation
-# order and rounding (a few ulps per op, growing with depth); 1e-4 of a tensor's
-# largest magnitude leaves room for that and still catches any wrong axis, pad
-# or rounding mode, which errs by whole values (>= 1e-2 of the scale).
-DEFAULT_RTOL = 1e-4
-# Floor for tensors that are (almost) all zeros, where 1e-4 x scale means nothing.
-DEFAULT_ATOL = 1e-6
-# RKNN-Toolkit2's simulator computes in fp16 (10-bit mantissa, ~5e-4 relative per rounding,
-# accumulating over depth): a faithful net lands at cosine ~0.99999 and max|err| ~1e-3..1e-2 of
-# max|torch|; a wrongly read layer was measured at cosine 0.67, 0.95 or NaN.  So the fp16 judge
-# passes a blob on direction (cosine) and on a loose magnitude bound, not on 1e-4.
-RKNN_MIN_COSINE = 0.9999
-RKNN_MAX_REL = 5e-2
-# tpu-mlir's F16 models: the same fp16 arithmetic, the same bounds.  Its BF16 models (8-bit mantissa,
-# ~2e-3 relative per rounding, 8x fp16's) land at cosine 0.9998-0.99995 on faithful nets (measured on the
-# corpus and the zoo, cv181x and bm1684x); a misread layer was measured at 0.984 (AVE pooling's divisor)
-# and 0.86 (cv181x layer groups): so BF16 passes on cosine >= 0.999 and max|err| <= 1e-1 x max|torch|.
-BF16_MIN_COSINE = 0.999
-BF16_MAX_REL = 1e-1
-# MNN's CPU runtime is float32, but it runs stride-1 3x3 convolutions as Winograd transforms whatever the
-# session's precision setting (measured: 1.1e-4 to 1.4e-4 of max|torch| after one such convolution of a
-# 16-channel net, where direct ones give 2e-7), so its float32 bound is 1e-3, still ten times below
-# what a misread layer gives (>= 1e-2: a pooling rounding, an Upsample off by a pixel).
-MNN_RTOL = 1e-3
+# The tolerances themselves (float32, fp16, bf16, MNN's float32) and why each is what it is are
+# target facts: `purecaffe.targets.judges`.
 
 
 @dataclass(frozen=True)

@@ -3,17 +3,20 @@
 Facts and their sources are in the team's dialect notes (shared/docs/dialects.md):
 BVLC master as Debian ships it; the Caffe 1.0 release (no round_mode, Clip, Swish);
 HiSilicon NNIE (Caffe 1.0 + extension layers + its limits); Rockchip RKNN-Toolkit2's
-Caffe front end; OpenCV DNN 4.x.  A target is its layer set, whether its Pooling has
-a round mode, its rules (`rules`), its limits (`checks`), its input declaration,
-whether it takes Silence, and the real consumer that proves a file for it (its judge).
+Caffe front end; OpenCV DNN 4.x.  A target (`target.Target`) is its layer set, its
+limits (`limits`: what it refuses in the layers it has), its rules (`rules`: exact
+rewrites of what it refuses), its schema (its own caffe.proto, where public, and the
+fields it lacks), its serialization policy (input declaration, in-place tops) and the
+real consumer that proves a file for it, with that judge's tolerance (`judges`).
+Adding a target is adding an entry here.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from purecaffe.errors import PurecaffeError
-from purecaffe.targets import rules
-from purecaffe.targets.rules import Rule
+from purecaffe.targets.judges import JUDGES
+from purecaffe.targets.limits import NNIE_LIMITS, POOLING_ALWAYS_CEIL, RKNN_LIMITS
+from purecaffe.targets.rules import RULES
+from purecaffe.targets.target import Target
 
 # Stock BVLC Caffe (Debian's python3-caffe, BVLC master 2018): every type it registers
 # that a converted net can use.
@@ -48,58 +51,27 @@ OPENCV_LAYERS = (BVLC_LAYERS - {"Clip", "Swish", "Embed", "LSTM", "RNN", "Thresh
 # Fields BVLC master added after the 1.0 release (#6282 Clip, #6320 round_mode, #6002 Swish).
 AFTER_CAFFE1 = frozenset({"PoolingParameter.round_mode", "LayerParameter.clip_param", "LayerParameter.swish_param"})
 
-# The rules every target uses; each one applies only where its target lacks the layer.
-COMMON_RULES: tuple[Rule, ...] = rules.RULES
-
-
-@dataclass(frozen=True)
-class Target:
-    """One Caffe consumer."""
-
-    name: str
-    summary: str
-    layers: frozenset[str]
-    pooling_round_mode: bool              # PoolingParameter.round_mode (CEIL/FLOOR) is read
-    judge: str                            # the real consumer that proves a file for this target
-    schema: str                           # the toolchain's own caffe.proto (file name in the team corpus)
-    rules: tuple[Rule, ...] = COMMON_RULES
-    declare_inputs: str = "layer"         # "layer": Input layers; "field": net `input:` + `input_shape`
-    silence: bool = True                  # has a Silence layer to end unused tops
-    nnie_limits: bool = False             # NNIE's limits (checks.nnie_findings)
-    inplace: bool = True                  # makes safe element-wise layers in-place
-    flatten_end_axis: bool = True         # reads Flatten's end_axis (else: Reshape)
-    scale_over_channels_only: bool = False  # Scale/Bias parameters only over the channel axis
-    reduction_over_chw_only: bool = False   # Reduction only of a 4-D blob from axis 1
-    # "Message.field" names a hand-written prototxt may set that this target's schema lacks
-    # (its parser aborts on them: prototxt is read by field name).
-    missing_fields: frozenset[str] = frozenset()
-
-    def has(self, layer_type: str) -> bool:
-        return layer_type in self.layers
-
-
 TARGETS: dict[str, Target] = {t.name: t for t in (
     Target("bvlc", "stock BVLC Caffe (Debian python3-caffe, BVLC master): round_mode, Clip, Swish",
-           BVLC_LAYERS, True, "real Caffe (Debian rootfs or container)", "bvlc_reference_caffe.proto"),
+           BVLC_LAYERS, JUDGES["caffe"], "bvlc_reference_caffe.proto", RULES),
     Target("caffe1", "the Caffe 1.0 release (2017): no round_mode, Clip or Swish; Ambarella CVflow, "
            "Xilinx DPU and other 'standard Caffe' toolchains",
-           CAFFE1_LAYERS, False, "real Caffe + the Caffe 1.0 schema", "bvlc_caffe_1.0_caffe.proto",
+           CAFFE1_LAYERS, JUDGES["caffe"], "bvlc_caffe_1.0_caffe.proto", RULES, (POOLING_ALWAYS_CEIL,),
            missing_fields=AFTER_CAFFE1),
+    # NNIE's own caffe.proto (Caffe 1.0 + its extension layers' parameters) is HiSilicon's, not public.
+    # No public mapper either: its files are judged by its limits and the runtime.
     Target("nnie", "HiSilicon NNIE (nnie_mapper): Caffe 1.0 + Upsample/Permute/Normalize, its limits",
-           NNIE_LAYERS, False, "NNIE rule check + runtime (no public mapper)", "bvlc_caffe_1.0_caffe.proto",
-           declare_inputs="field", nnie_limits=True, missing_fields=AFTER_CAFFE1),
+           NNIE_LAYERS, JUDGES["runtime"], None, RULES, (POOLING_ALWAYS_CEIL, *NNIE_LIMITS),
+           missing_fields=AFTER_CAFFE1, declare_inputs="field"),
     # RKNN reads round_mode by field name (its number differs, the prototxt is read by name; floor MAX
-    # and AVE pooling measured right); it ignores Flatten's end_axis (measured: (1, 105) for
-    # (1, 35, 3)); it refuses a per-position Scale; its Reduction is right over C, H, W of a 4-D blob
-    # (LPRNet: parity OK) and fails to build elsewhere (a 3-D blob; axis 3); in-place chains make its
-    # per-layer dump ambiguous.
+    # and AVE pooling measured right); its other limits are measured (`limits.RKNN_LIMITS`); in-place
+    # chains make its per-layer dump ambiguous.
     Target("rknn", "Rockchip RKNN-Toolkit2 (Caffe front end): ReLU6, Permute, round_mode; no Clip, Swish, "
-           "HardSwish, Interp or Silence", RKNN_LAYERS, True, "RKNN-Toolkit2 load_caffe + fp16 simulator",
-           "rknn_toolkit2_caffe.proto", silence=False, inplace=False, flatten_end_axis=False,
-           scale_over_channels_only=True, reduction_over_chw_only=True),
+           "HardSwish, Interp or Silence", RKNN_LAYERS, JUDGES["rknn"], "rknn_toolkit2_caffe.proto", RULES,
+           RKNN_LIMITS, inplace=False),
+    # OpenCV's own caffe.proto (opencv-caffe.proto) is not in the team corpus: OpenCV parses the files itself.
     Target("opencv", "OpenCV DNN 4.x readNetFromCaffe: ReLU6, Permute; no Clip or Swish",
-           OPENCV_LAYERS, False, "OpenCV DNN 4.x", "bvlc_reference_caffe.proto",
-           missing_fields=AFTER_CAFFE1),
+           OPENCV_LAYERS, JUDGES["opencv"], None, RULES, (POOLING_ALWAYS_CEIL,), missing_fields=AFTER_CAFFE1),
 )}
 
 

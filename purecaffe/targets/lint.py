@@ -3,7 +3,9 @@
 The prototxt is read into canonical layers (parameters by the runtime's own unpacking,
 shapes by its shape inference), and `checks.findings` runs on them, as `convert` does
 after legalization.  Fields the target's schema lacks are found on the LayerParameter
-itself.  Each finding carries the line of its `layer {` in the file.
+itself: those the catalog lists (`Target.missing_fields`) and, given the toolchain's own
+caffe.proto (`schema_for`, `purecaffe lint --proto`), every field it does not spell.  Each
+finding carries the line of its `layer {` in the file.
 """
 from __future__ import annotations
 
@@ -18,8 +20,10 @@ from purecaffe.canonical import Blob, CaffeLayer
 from purecaffe.errors import PurecaffeError
 from purecaffe.runtime.plan import plan_net
 from purecaffe.runtime.shapes import infer_planned
-from purecaffe.targets.catalog import Target
-from purecaffe.targets.checks import NOTES, Finding, findings
+from purecaffe.schema import CaffeSchema, load_schema
+from purecaffe.targets.checks import Finding, findings
+from purecaffe.targets.limits import NOTES
+from purecaffe.targets.target import Target
 
 _LAYER_OPEN = re.compile(r"^\s*layers?\s*\{")
 
@@ -58,24 +62,57 @@ def canonical_layers(net: Message, input_shapes: Mapping[str, Sequence[int]] | N
     return layers
 
 
-def _set_fields(message: Message, prefix: str = "") -> Iterator[str]:
+def _set_fields(message: Message) -> Iterator[str]:
+    """"Message.field" for every field set in `message` and the messages inside it."""
     for descriptor, value in message.ListFields():
         yield f"{message.DESCRIPTOR.name}.{descriptor.name}"
-        if isinstance(value, Message):
-            yield from _set_fields(value)
+        if descriptor.message_type is None:
+            continue
+        for item in (value if descriptor.is_repeated else [value]):
+            yield from _set_fields(item)
+
+
+def schema_for(target: Target, protos: str | os.PathLike[str]) -> CaffeSchema | None:
+    """The target's own caffe.proto (`Target.schema`) from the folder `protos`, loaded; None where the
+    catalog names none (not public) or the folder lacks it."""
+    if target.schema is None:
+        return None
+    path = os.path.join(protos, target.schema)
+    return load_schema(path) if os.path.isfile(path) else None
+
+
+def unspelled(fields: set[str], schema: CaffeSchema) -> set[str]:
+    """The "Message.field" names of `fields` that `schema` does not define (its parser aborts on them)."""
+    missing = set()
+    for name in fields:
+        message, field = name.split(".", 1)
+        try:
+            descriptor = schema.pool.FindMessageTypeByName(f"caffe.{message}")
+        except KeyError:
+            missing.add(name)
+            continue
+        if field not in descriptor.fields_by_name:
+            missing.add(name)
+    return missing
 
 
 def lint_net(net: Message, target: Target, *, text: str | None = None,
-             input_shapes: Mapping[str, Sequence[int]] | None = None) -> list[LintFinding]:
-    """Every layer and field of `net` that `target` cannot take (with lines when `text` is given)."""
+             input_shapes: Mapping[str, Sequence[int]] | None = None,
+             schema: CaffeSchema | None = None) -> list[LintFinding]:
+    """Every layer and field of `net` that `target` cannot take (with lines when `text` is given);
+    `schema`: the toolchain's own caffe.proto, to check every field's spelling against."""
     lines = layer_lines(text) if text is not None else []
     line_of = {layer.name: (lines[i] if i < len(lines) else None) for i, layer in enumerate(net.layer)}
     out: list[LintFinding] = []
+    source = schema.source if schema is not None else \
+        f"{NOTES} section 4" + (f" ({target.schema})" if target.schema else "")
     for layer in net.layer:
-        for field in sorted(set(_set_fields(layer)) & target.missing_fields):
+        fields = set(_set_fields(layer))
+        missing = fields & target.missing_fields | (unspelled(fields, schema) if schema is not None else set())
+        for field in sorted(missing):
             out.append(LintFinding(line_of.get(layer.name), Finding(
                 layer.name, layer.type, "schema-field", f"{target.name}'s caffe.proto has no {field}: its parser "
-                f"aborts on the file", f"{NOTES} section 4 ({target.schema})")))
+                f"aborts on the file", source)))
     if target.declare_inputs == "field" and any(layer.type == "Input" for layer in net.layer):
         first = next(layer for layer in net.layer if layer.type == "Input")
         out.append(LintFinding(line_of.get(first.name), Finding(
@@ -89,7 +126,9 @@ def lint_net(net: Message, target: Target, *, text: str | None = None,
 
 
 def lint_file(path: str | os.PathLike[str], target: Target,
-              input_shapes: Mapping[str, Sequence[int]] | None = None) -> list[LintFinding]:
+              input_shapes: Mapping[str, Sequence[int]] | None = None,
+              proto: str | os.PathLike[str] | None = None) -> list[LintFinding]:
+    """`lint_net` on a prototxt file; `proto`: the toolchain's own caffe.proto (field spelling)."""
     from purecaffe.io.prototxt import read_net as load_net
 
     net = load_net(path)
@@ -98,7 +137,8 @@ def lint_file(path: str | os.PathLike[str], target: Target,
     except OSError as error:
         raise PurecaffeError(f"cannot read: {error.strerror}", path=path) from None
     try:
-        return lint_net(net, target, text=text, input_shapes=input_shapes)
+        return lint_net(net, target, text=text, input_shapes=input_shapes,
+                        schema=None if proto is None else load_schema(proto))
     except PurecaffeError as error:
         if error.path is None:
             error.path = str(path)
@@ -106,4 +146,4 @@ def lint_file(path: str | os.PathLike[str], target: Target,
         raise
 
 
-__all__ = ["LintFinding", "canonical_layers", "layer_lines", "lint_file", "lint_net"]
+__all__ = ["LintFinding", "canonical_layers", "layer_lines", "lint_file", "lint_net", "schema_for", "unspelled"]

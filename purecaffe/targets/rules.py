@@ -1,38 +1,38 @@
 """Legalization rules: exact rewrites of a canonical layer a target lacks into layers it has.
 
-A rule is a small function `(layer, target) -> list[CaffeLayer] | None`: None when it
-does not apply, else the replacement, which keeps the layer's bottoms and the names
-of its tops (so nothing downstream changes) and carries its origin.  Each rewrite is
-exact up to float32 rounding; the reason is in its docstring.  `legalize` applies
-the target's rules until no layer changes (a rewrite may produce layers another
-rule rewrites, e.g. HardSwish -> Clip -> ReLU/Power).  Whatever a target still
-cannot take afterwards is reported by `checks`, naming the torch node.
+A rule is a small function `(layer, target) -> Applied | Declined | None`: None when
+the layer is not its case; `Applied(layers)`, the replacement, which keeps the layer's
+bottoms and the names of its tops (so nothing downstream changes) and carries its
+origin; `Declined(reason, cost)` when it is its case but the rewrite is too costly or
+impossible (`checks` then reports that reason, not merely that the type is missing).
+A rule's case is a layer its target refuses: `Target.allows`, the one legality
+predicate (layer set + limits), which `checks` applies too.  Each rewrite is exact up
+to float32 rounding; the reason is in its docstring.  `legalize` applies the target's
+rules until no layer changes (a rewrite may produce layers another rule rewrites,
+e.g. HardSwish -> Clip -> ReLU/Power).  Whatever a target still cannot take
+afterwards is reported by `checks`, naming the torch node.
 """
 from __future__ import annotations
 
 import dataclasses
 import logging
 import math
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
 
 from purecaffe.canonical import Blob, CaffeLayer, builders, constructions
 from purecaffe.runtime.layers.base import FLT_MAX
-
-if TYPE_CHECKING:
-    from purecaffe.targets.catalog import Target
+from purecaffe.targets.limits import POOLING_ALWAYS_CEIL, RKNN_FLATTEN_TO_END
+from purecaffe.targets.target import Applied, Declined, Outcome, Rule, Target
 
 log = logging.getLogger(__name__)
-
-Rule = Callable[[CaffeLayer, "Target"], "list[CaffeLayer] | None"]
 
 
 def _part(layer: CaffeLayer, part: str) -> str:
     return f"{layer.name}/{part}"
 
 
-def _origin(layers: Sequence[CaffeLayer], source: CaffeLayer) -> list[CaffeLayer]:
-    return [dataclasses.replace(made, origin=source.origin) for made in layers]
+def _origin(layers: Sequence[CaffeLayer], source: CaffeLayer) -> Applied:
+    return Applied(tuple(dataclasses.replace(made, origin=source.origin) for made in layers))
 
 
 def _relu_sum(layer: CaffeLayer, x: Blob, top: str, *, low: float, high: float) -> list[CaffeLayer]:
@@ -72,23 +72,23 @@ def _relu_sum(layer: CaffeLayer, x: Blob, top: str, *, low: float, high: float) 
     return made
 
 
-def relu6_as_clip(layer: CaffeLayer, target: Target) -> list[CaffeLayer] | None:
+def relu6_as_clip(layer: CaffeLayer, target: Target) -> Outcome:
     """ReLU6 -> Clip(0, 6) where the target has Clip but no ReLU6 (identical arithmetic)."""
-    if layer.type != "ReLU6" or target.has("ReLU6") or not target.has("Clip"):
+    if layer.type != "ReLU6" or target.allows(layer) or not target.has("Clip"):
         return None
     return _origin([builders.clip(layer.name, layer.bottoms[0], layer.top.name, min=0.0, max=6.0)], layer)
 
 
-def relu6_as_relus(layer: CaffeLayer, target: Target) -> list[CaffeLayer] | None:
+def relu6_as_relus(layer: CaffeLayer, target: Target) -> Outcome:
     """ReLU6 -> relu(x) - relu(x - 6): exact for x <= 12 (Sterbenz), one rounding beyond."""
-    if layer.type != "ReLU6" or target.has("ReLU6") or target.has("Clip"):
+    if layer.type != "ReLU6" or target.allows(layer) or target.has("Clip"):
         return None
     return _origin(_relu_sum(layer, layer.bottoms[0], layer.top.name, low=0.0, high=6.0), layer)
 
 
-def clip_as_relus(layer: CaffeLayer, target: Target) -> list[CaffeLayer] | None:
+def clip_as_relus(layer: CaffeLayer, target: Target) -> Outcome:
     """Clip(low, high) -> ReLU/Power/Eltwise (`_relu_sum`), for targets without Clip."""
-    if layer.type != "Clip" or target.has("Clip"):
+    if layer.type != "Clip" or target.allows(layer):
         return None
     low, high = float(layer.params["min"]), float(layer.params["max"])
     if (low, high) == (0.0, 6.0) and target.has("ReLU6"):
@@ -96,9 +96,9 @@ def clip_as_relus(layer: CaffeLayer, target: Target) -> list[CaffeLayer] | None:
     return _origin(_relu_sum(layer, layer.bottoms[0], layer.top.name, low=low, high=high), layer)
 
 
-def swish_as_sigmoid(layer: CaffeLayer, target: Target) -> list[CaffeLayer] | None:
+def swish_as_sigmoid(layer: CaffeLayer, target: Target) -> Outcome:
     """Swish(beta) -> x * Sigmoid(beta x): Caffe's Swish computes exactly this."""
-    if layer.type != "Swish" or target.has("Swish"):
+    if layer.type != "Swish" or target.allows(layer):
         return None
     x = layer.bottoms[0]
     made: list[CaffeLayer] = []
@@ -112,9 +112,9 @@ def swish_as_sigmoid(layer: CaffeLayer, target: Target) -> list[CaffeLayer] | No
     return _origin(made, layer)
 
 
-def hardswish_as_gate(layer: CaffeLayer, target: Target) -> list[CaffeLayer] | None:
+def hardswish_as_gate(layer: CaffeLayer, target: Target) -> Outcome:
     """HardSwish -> x * Clip(x / 6 + 1/2, 0, 1): PyTorch's x * relu6(x + 3) / 6 to rounding."""
-    if layer.type != "HardSwish" or target.has("HardSwish"):
+    if layer.type != "HardSwish" or target.allows(layer):
         return None
     x = layer.bottoms[0]
     affine = builders.power(_part(layer, "affine"), x, _part(layer, "affine"), scale=1.0 / 6.0, shift=0.5)
@@ -123,11 +123,11 @@ def hardswish_as_gate(layer: CaffeLayer, target: Target) -> list[CaffeLayer] | N
     return _origin([affine, gate, prod], layer)
 
 
-def floor_pooling_as_ceil(layer: CaffeLayer, target: Target) -> list[CaffeLayer] | None:
+def floor_pooling_as_ceil(layer: CaffeLayer, target: Target) -> Outcome:
     """Pooling(FLOOR) -> Pooling(CEIL) + Slice of the extra last row/column, for targets whose
     Pooling has no round mode.  The windows CEIL and FLOOR share are the same windows with the
     same AVE divisors (Caffe clips each to H + pad), so the kept part is identical."""
-    if layer.type != "Pooling" or layer.params["round_mode"] != "FLOOR" or target.pooling_round_mode:
+    if layer.type != "Pooling" or POOLING_ALWAYS_CEIL not in target.broken(layer):
         return None
     floor = layer.top.shape
     params = layer.params
@@ -181,18 +181,17 @@ def permute_slice_cost(layer: CaffeLayer) -> int:
     return cost
 
 
-def permute_as_slices(layer: CaffeLayer, target: Target) -> list[CaffeLayer] | None:
+def permute_as_slices(layer: CaffeLayer, target: Target) -> Outcome:
     """Permute -> per moved axis: Slice it into size-1 parts, Reshape each (moving only that size-1
     axis, so no value moves in memory), Concat along the axis's new position.  Copies only: exact."""
-    if layer.type != "Permute":
+    if layer.type != "Permute" or target.allows(layer):
         return None
-    order = tuple(int(o) for o in layer.params["order"])
-    if target.has("Permute") and not (target.nnie_limits and order != (0, 2, 3, 1)):
-        return None
-    if permute_slice_cost(layer) > MAX_PERMUTE_SLICES:
-        return None  # left for the checks to refuse, naming the layer and the count
+    cost = permute_slice_cost(layer)
+    if cost > MAX_PERMUTE_SLICES:
+        return Declined(f"its exact rewrite (Slice + Reshape + Concat) would need {cost} Slice tops, more than "
+                        f"{MAX_PERMUTE_SLICES}: cut the net before it or pick a target with Permute", cost)
     x = layer.bottoms[0]
-    moves = _moves(order)
+    moves = _moves(tuple(int(o) for o in layer.params["order"]))
     made: list[CaffeLayer] = []
     current = x
     for k, (at, to) in enumerate(moves):
@@ -206,77 +205,78 @@ def permute_as_slices(layer: CaffeLayer, target: Target) -> list[CaffeLayer] | N
         moved_shape.insert(to, moved_shape.pop(at))
         part_shape = list(moved_shape)
         part_shape[to] = 1
-        dims = [0 if i == 0 and d == current.shape[0] else d for i, d in enumerate(part_shape)]
         reshaped = []
-        for i, part in enumerate(cut.tops):
-            made.append(builders.reshape(f"{part.name}/moved", part, f"{part.name}/moved", dims=dims))
+        for part in cut.tops:
+            made.append(builders.reshape_to(f"{part.name}/moved", part, f"{part.name}/moved", part_shape))
             reshaped.append(made[-1].top)
         made.append(builders.concat(stem, reshaped, layer.top.name if last else stem, axis=to))
         current = made[-1].top
     return _origin(made, layer)
 
 
-def interp_as_matrices(layer: CaffeLayer, target: Target) -> list[CaffeLayer] | None:
+def interp_as_matrices(layer: CaffeLayer, target: Target) -> Outcome:
     """Interp (align corners) -> InnerProduct along W + (H, 1) Convolution along H with the fixed
     weights of PyTorch's align_corners=True (`constructions.resize_layers`): the same two
     products and one sum per output as Interp."""
-    if layer.type != "Interp" or target.has("Interp"):
+    if layer.type != "Interp" or target.allows(layer):
         return None
     x = layer.bottoms[0]
     (h, w), (h_out, w_out) = x.shape[2:], layer.top.shape[2:]
     matrix_h = constructions.linear_resize_matrix(h, h_out, align_corners=True)
     matrix_w = constructions.linear_resize_matrix(w, w_out, align_corners=True)
-    if constructions.resize_cost(x, matrix_h, matrix_w) > constructions.MAX_RESIZE_WEIGHTS:
-        return None  # the checks refuse it, naming the layer
+    cost = constructions.resize_cost(x, matrix_h, matrix_w)
+    if cost > constructions.MAX_RESIZE_WEIGHTS:
+        return Declined(f"its exact rewrite (InnerProduct + Convolution) would need {cost} weights, more than "
+                        f"{constructions.MAX_RESIZE_WEIGHTS}", cost)
     return _origin(constructions.resize_layers(layer.name, x, layer.top.name, matrix_h, matrix_w), layer)
 
 
-def flatten_as_reshape(layer: CaffeLayer, target: Target) -> list[CaffeLayer] | None:
+def flatten_as_reshape(layer: CaffeLayer, target: Target) -> Outcome:
     """Flatten with an end_axis -> Reshape to the same shape, for targets that ignore end_axis
     (a Reshape moves no value: identical)."""
-    if layer.type != "Flatten" or target.flatten_end_axis or int(layer.params["end_axis"]) == -1:
+    if layer.type != "Flatten" or RKNN_FLATTEN_TO_END not in target.broken(layer):
         return None
-    x, shape = layer.bottoms[0], layer.top.shape
-    dims = [0 if i == 0 and d == x.shape[0] else d for i, d in enumerate(shape)]
-    return _origin([builders.reshape(layer.name, x, layer.top.name, dims=dims)], layer)
+    return _origin([builders.reshape_to(layer.name, layer.bottoms[0], layer.top.name, layer.top.shape)], layer)
 
 
 # A Tile rewritten as a Concat of copies takes one bottom per copy; past this many it is refused.
 MAX_TILE_COPIES = 64
 
 
-def reduction_as_pooling(layer: CaffeLayer, target: Target) -> list[CaffeLayer] | None:
+def reduction_as_pooling(layer: CaffeLayer, target: Target) -> Outcome:
     """Reduction SUM/MEAN over the axes from `axis` (>= 1) -> Reshape to (N, M, L, 1), AVE Pooling with an
     (L, 1) window (the mean: Caffe divides by the whole window), Power for SUM (x L) and `coeff`, Reshape
     to the reduced shape.  The same additions as Reduction's, in another order: float32 rounding."""
+    # Its case is a target without Reduction: where a target has it but limits it (rknn), an AVE
+    # Pooling of a reshaped blob is not measured to read right there either.
     if layer.type != "Reduction" or target.has("Reduction") or not target.has("Pooling"):
         return None
     operation, axis, coeff = layer.params["operation"], int(layer.params["axis"]), float(layer.params["coeff"])
     x = layer.bottoms[0]
     axis = axis % len(x.shape) if x.shape else 0
     if operation not in ("SUM", "MEAN") or axis < 1:
-        return None  # left for the checks to refuse, naming the layer
+        return Declined(f"only SUM and MEAN from an axis >= 1 become Pooling ({operation} from axis {axis})")
     length = math.prod(x.shape[axis:])
-    rows = builders.reshape(_part(layer, "rows"), x, _part(layer, "rows"),
-                            dims=(0, math.prod(x.shape[1:axis]), length, 1))
+    rows = builders.reshape_to(_part(layer, "rows"), x, _part(layer, "rows"),
+                               (x.shape[0], math.prod(x.shape[1:axis]), length, 1))
     mean = builders.pooling(_part(layer, "mean"), rows.top, _part(layer, "mean"), method="AVE",
                             kernel=(length, 1), stride=(1, 1))
     made = [rows, mean]
     factor = coeff * (length if operation == "SUM" else 1)
     if factor != 1.0:
         made.append(builders.power(_part(layer, "scaled"), made[-1].top, _part(layer, "scaled"), scale=factor))
-    # The batch is copied (0) unless it is the only axis left: OpenCV reads `dims: 0` alone as empty.
-    shape = layer.top.shape
-    dims = [0 if i == 0 and len(shape) > 1 else d for i, d in enumerate(shape)]
-    made.append(builders.reshape(layer.name, made[-1].top, layer.top.name, dims=dims))
+    made.append(builders.reshape_to(layer.name, made[-1].top, layer.top.name, layer.top.shape))
     return _origin(made, layer)
 
 
-def tile_as_concat(layer: CaffeLayer, target: Target) -> list[CaffeLayer] | None:
+def tile_as_concat(layer: CaffeLayer, target: Target) -> Outcome:
     """Tile -> Concat of `tiles` copies of the bottom along the axis (copies only: identical)."""
-    if layer.type != "Tile" or target.has("Tile") or not target.has("Concat") or \
-            int(layer.params["tiles"]) > MAX_TILE_COPIES:
+    if layer.type != "Tile" or target.allows(layer) or not target.has("Concat"):
         return None
+    tiles = int(layer.params["tiles"])
+    if tiles > MAX_TILE_COPIES:
+        return Declined(f"its exact rewrite (a Concat of copies) would take {tiles} bottoms, more than "
+                        f"{MAX_TILE_COPIES}", tiles)
     x = layer.bottoms[0]
     return _origin([builders.concat(layer.name, [x] * int(layer.params["tiles"]), layer.top.name,
                                     axis=int(layer.params["axis"]))], layer)
@@ -292,19 +292,31 @@ RULES: tuple[Rule, ...] = (
 )
 
 
+def declined(layer: CaffeLayer, target: Target) -> Declined | None:
+    """Why the target's rules leave `layer` as it is although it is their case (None: no rule's case)."""
+    for rule in target.rules:
+        outcome = rule(layer, target)
+        if isinstance(outcome, Declined):
+            return outcome
+    return None
+
+
 def legalize(layers: Sequence[CaffeLayer], target: Target) -> list[CaffeLayer]:
-    """Apply `target.rules` until no layer changes.  Weights stay with layers that keep them."""
+    """Apply `target.rules` until no layer changes.  Weights stay with layers that keep them.
+    A declined rewrite leaves the layer for `checks` to refuse (with the rule's reason)."""
     current = list(layers)
     for _round in range(8):  # a rewrite chain is at most HardSwish -> Clip -> ReLU/Power
         changed = False
         out: list[CaffeLayer] = []
         for layer in current:
             for rule in target.rules:
-                replacement = rule(layer, target)
-                if replacement is not None:
+                outcome = rule(layer, target)
+                if isinstance(outcome, Declined):
+                    log.debug("%s: %s declined %s: %s", target.name, rule.__name__, layer.name, outcome.reason)
+                elif outcome is not None:
                     log.debug("%s: %s %s -> %s", target.name, rule.__name__, layer.name,
-                              ", ".join(f"{r.type} {r.name}" for r in replacement))
-                    out.extend(replacement)
+                              ", ".join(f"{r.type} {r.name}" for r in outcome.layers))
+                    out.extend(outcome.layers)
                     changed = True
                     break
             else:
@@ -315,4 +327,4 @@ def legalize(layers: Sequence[CaffeLayer], target: Target) -> list[CaffeLayer]:
     raise RuntimeError(f"legalization for {target.name} did not settle")
 
 
-__all__ = ["RULES", "Rule", "legalize"]
+__all__ = ["MAX_PERMUTE_SLICES", "MAX_TILE_COPIES", "RULES", "declined", "legalize", "permute_slice_cost"]

@@ -24,7 +24,7 @@ from purecaffe.errors import ConverterBugError
 from purecaffe.runtime.layers.base import LayerProblem
 from purecaffe.runtime.registry import lookup
 from purecaffe.schema import load_schema
-from purecaffe.targets.catalog import Target
+from purecaffe.targets.target import Target
 
 Packer = Callable[[Message, Mapping[str, Any]], None]
 
@@ -75,26 +75,21 @@ def _pack_conv(layer: Message, params: Mapping[str, Any]) -> None:
         p.axis = params["axis"]
 
 
-def _pooling_packer(target: Target) -> Packer:
-    def pack(layer: Message, params: Mapping[str, Any]) -> None:
-        p = layer.pooling_param
-        p.pool = getattr(type(p), params["pool"])
-        if params["global_pooling"]:
-            p.global_pooling = True
-        else:
-            for key, stem, default in (("kernel", "kernel", None), ("stride", "stride", 1), ("pad", "pad", 0)):
-                h, w = params[key]
-                if h != w:
-                    setattr(p, f"{stem}_h", h)
-                    setattr(p, f"{stem}_w", w)
-                elif h != default:
-                    setattr(p, "kernel_size" if stem == "kernel" else stem, h)
-        if params["round_mode"] != "CEIL":
-            if not target.pooling_round_mode:
-                raise ConverterBugError(f"{target.name} has no round_mode, but layer {layer.name} is "
-                                        f"{params['round_mode']} after legalization")
-            p.round_mode = getattr(type(p), params["round_mode"])
-    return pack
+def _pack_pooling(layer: Message, params: Mapping[str, Any]) -> None:
+    p = layer.pooling_param
+    p.pool = getattr(type(p), params["pool"])
+    if params["global_pooling"]:
+        p.global_pooling = True
+    else:
+        for key, stem, default in (("kernel", "kernel", None), ("stride", "stride", 1), ("pad", "pad", 0)):
+            h, w = params[key]
+            if h != w:
+                setattr(p, f"{stem}_h", h)
+                setattr(p, f"{stem}_w", w)
+            elif h != default:
+                setattr(p, "kernel_size" if stem == "kernel" else stem, h)
+    if params["round_mode"] != "CEIL":
+        p.round_mode = getattr(type(p), params["round_mode"])
 
 
 def _pack_enum(sub: str, enum_key: str) -> Callable[[str], Packer]:
@@ -152,7 +147,7 @@ def _nothing(layer: Message, params: Mapping[str, Any]) -> None:
     return None
 
 
-def packers(target: Target) -> dict[str, Packer]:
+def packers() -> dict[str, Packer]:
     simple: dict[str, Callable[[str], Packer]] = {
         "ReLU": _simple("relu_param"), "PReLU": _simple("prelu_param"), "ELU": _simple("elu_param"),
         "Swish": _simple("swish_param"), "Power": _simple("power_param"), "Exp": _simple("exp_param"),
@@ -167,7 +162,7 @@ def packers(target: Target) -> dict[str, Packer]:
     }
     table: dict[str, Packer] = {name: make(name) for name, make in simple.items()}
     table.update({
-        "Convolution": _pack_conv, "Deconvolution": _pack_conv, "Pooling": _pooling_packer(target),
+        "Convolution": _pack_conv, "Deconvolution": _pack_conv, "Pooling": _pack_pooling,
         "Reshape": _pack_reshape, "BatchNorm": _pack_batch_norm, "Parameter": _pack_shape("parameter_param"), "Input": _pack_input,
         "Upsample": _pack_upsample, "Permute": _pack_permute,
         "Clip": lambda layer, params: _set(layer.clip_param, params, {"min": "min", "max": "max"}),
@@ -179,6 +174,12 @@ def packers(target: Target) -> dict[str, Packer]:
 
 
 def layer_parameter(layer: CaffeLayer, target: Target, table: Mapping[str, Packer]) -> Message:
+    """`layer` in caffe.proto's spelling; a layer `target` does not allow (`Target.allows`, what the checks
+    apply) is a bug here: legalization and the checks run before."""
+    if not target.allows(layer):
+        broken = "; ".join(limit.describe(layer, target.name) for limit in target.broken(layer))
+        raise ConverterBugError(f"layer {layer.name} ({layer.type}) is not legal for {target.name} after "
+                                f"legalization: {broken or f'{target.name} has no {layer.type} layer'}")
     schema = load_schema()
     message = schema.LayerParameter()
     message.name = layer.name
@@ -205,7 +206,7 @@ def net_parameter(layers: Sequence[CaffeLayer], *, name: str, target: Target) ->
     """The NetParameter of `layers` for `target` (inputs as Input layers or as net fields)."""
     net = load_schema().NetParameter()
     net.name = name
-    table = packers(target)
+    table = packers()
     for layer in layers:
         if layer.type == "Input" and target.declare_inputs == "field":
             for top in layer.tops:

@@ -3,22 +3,22 @@ packaged YAML) at the Detect head's six raw convolutions, and a RetinaFace-style
 permuted heads.  Both whole nets are refused by stock BVLC Caffe (decoding: permutes, meshgrid,
 DFL softmax over a permuted axis); cut, they convert.
 
-Per target (`TARGETS`, one row per target and the real consumer that judges it):
+Per target (the catalog's `TARGETS`, each with the real consumer that judges it, `Target.judge`):
 
 * every mapped blob of the cut net against PyTorch in real Caffe, and the runtime
   against real Caffe on every layer (`torch_compare.run_compare_torch`);
 * each output, run by the target's judge, against the eager model's value at that module
   (forward hooks: not the captured program), max error relative to max|torch|.
 
-Tolerance: float32 judges 1e-4 x max|torch| (the project's default: summation order over a few
-dozen layers gives ~1e-6; a wrong weight layout or axis is O(1)).
+Tolerance: the judge's, from the catalog (`purecaffe.targets.judges`: float32 judges 1e-4 x max|torch|,
+summation order over a few dozen layers giving ~1e-6 while a wrong weight layout or axis is O(1); RKNN's
+fp16 simulator 5e-2).
 """
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -29,67 +29,11 @@ import purecaffe
 from corpus import unavailable
 from converter.zoo import randomize_
 from converter.zoo_retinaface import RETINAFACE_HEADS, RetinaFace
-from judges import opencv
+from purecaffe.targets import TARGETS
+from target_helpers import JUDGE_RUNS
 from torch_compare import eager_outputs, run_compare_torch
 
 log = logging.getLogger(__name__)
-
-Judge = Callable[[Path, Path, Mapping[str, np.ndarray], Sequence[str]], dict[str, np.ndarray]]
-
-
-def judge_real_caffe(prototxt: Path, caffemodel: Path, feeds: Mapping[str, np.ndarray],
-                     outputs: Sequence[str]) -> dict[str, np.ndarray]:
-    from caffe_backend import get_real_caffe_backend
-    from purecaffe.realcaffe import run_real_caffe
-
-    run = run_real_caffe(prototxt, caffemodel, dict(feeds), backend=get_real_caffe_backend())
-    assert run.ok, f"real Caffe refused the cut net: {run.error}"
-    return {name: np.asarray(run.blobs[name]) for name in outputs}
-
-
-def judge_opencv(prototxt: Path, caffemodel: Path, feeds: Mapping[str, np.ndarray],
-                 outputs: Sequence[str]) -> dict[str, np.ndarray]:
-    cv2 = opencv()
-    net = cv2.dnn.readNetFromCaffe(str(prototxt), str(caffemodel))
-    net.setPreferableBackend(cv2.dnn.DNN_BACKEND_OPENCV)
-    for name, value in feeds.items():
-        net.setInput(value, name)
-    return dict(zip(outputs, net.forward(list(outputs))))
-
-
-def judge_runtime(prototxt: Path, caffemodel: Path, feeds: Mapping[str, np.ndarray],
-                  outputs: Sequence[str]) -> dict[str, np.ndarray]:
-    result = purecaffe.run(str(prototxt), str(caffemodel), dict(feeds))
-    return {name: result.blobs[name] for name in outputs}
-
-
-def judge_rknn(prototxt: Path, caffemodel: Path, feeds: Mapping[str, np.ndarray],
-               outputs: Sequence[str]) -> dict[str, np.ndarray]:
-    from purecaffe.rknn import run_rknn
-    from venv_judges import get_rknn_venv
-
-    run = run_rknn(prototxt, caffemodel, dict(feeds), venv=get_rknn_venv(), dump_layers=False)
-    assert run.error is None and not run.dropped, f"RKNN refused or dropped layers: {run.error} {dict(run.dropped)}"
-    return {name: np.asarray(run.outputs[name]) for name in outputs}
-
-
-@dataclass(frozen=True)
-class Target:
-    """A target and the real consumer that judges a net converted for it."""
-
-    target: str
-    judge: Judge
-    rtol: float
-    reason: str
-
-
-TARGETS = {
-    "bvlc": Target("bvlc", judge_real_caffe, 1e-4, "real Caffe 1.0 computes in float32, like PyTorch"),
-    "caffe1": Target("caffe1", judge_real_caffe, 1e-4, "real Caffe runs Caffe 1.0 files the same way, float32"),
-    "opencv": Target("opencv", judge_opencv, 1e-4, "OpenCV's CPU backend computes in float32"),
-    "nnie": Target("nnie", judge_runtime, 1e-4, "no public NNIE mapper: its rules and the runtime, float32"),
-    "rknn": Target("rknn", judge_rknn, 5e-2, "RKNN's simulator computes in fp16 (purecaffe.parity.compare)"),
-}
 
 
 def ultralytics_detection_model(yaml: str = "yolov8n.yaml") -> torch.nn.Module:
@@ -132,18 +76,18 @@ MODELS: dict[str, tuple[Callable[[], tuple[torch.nn.Module, tuple[torch.Tensor, 
 def test_cut_detector_matches_pytorch(name: str, target: str, tmp_path: Path) -> None:
     build, heads = MODELS[name]
     model, inputs = build()
-    rule = TARGETS[target]
-    if target in ("bvlc", "caffe1"):  # real Caffe: every mapped blob, and the runtime checked against it
-        net = run_compare_torch(model, list(inputs), outputs=list(heads), target=rule.target, name=name).net
+    judge = TARGETS[target].judge
+    if judge.backend == "caffe":  # real Caffe: every mapped blob, and the runtime checked against it
+        net = run_compare_torch(model, list(inputs), outputs=list(heads), target=target, name=name).net
     else:
-        net = purecaffe.convert(model, inputs, outputs=list(heads), target=rule.target, name=name)
+        net = purecaffe.convert(model, inputs, outputs=list(heads), target=target, name=name)
     assert net.output_names == tuple(head.replace("#", "_") for head in heads)
     assert net.cut is not None and net.cut.removed
     log.warning("%s/%s: %s", name, target, net.cut.describe())
 
     files = net.save(tmp_path / name)
     feeds = {blob: t.numpy() for blob, t in zip(net.input_names, inputs)}
-    judged = rule.judge(files.prototxt, files.caffemodel, feeds, net.output_names)
+    judged = JUDGE_RUNS[judge.backend](files.prototxt, files.caffemodel, feeds, net.output_names)
     expected = eager_outputs(model, inputs, net)
     errors = {}
     for blob, value in zip(net.output_names, expected):
@@ -154,8 +98,10 @@ def test_cut_detector_matches_pytorch(name: str, target: str, tmp_path: Path) ->
         errors[blob] = float(np.max(np.abs(got.astype(np.float64) - want))) / float(np.max(np.abs(want)))
     log.warning("%s/%s: max error / max|torch| per output: %s", name, target,
                 ", ".join(f"{blob} {err:.2e}" for blob, err in errors.items()))
-    bad = {blob: err for blob, err in errors.items() if err > rule.rtol}
-    assert not bad, f"{name} on {target}: outputs off by more than {rule.rtol:g} x max|torch| ({rule.reason}): {bad}"
+    tolerance = judge.tolerance
+    bad = {blob: err for blob, err in errors.items() if err > tolerance.rtol}
+    assert not bad, (f"{name} on {target}: outputs off by more than {tolerance.rtol:g} x max|torch| "
+                     f"({judge.summary}: {tolerance.name}): {bad}")
 
 
 def test_retinaface_cut_reports_what_it_removed() -> None:

@@ -1,7 +1,7 @@
 """The MNN judge end to end: convert with purecaffe, convert again with MNN's own converter, run MNN's runtime.
 
 MNN's CPU runtime computes in float32, its stride-1 3x3 convolutions as Winograd transforms: outputs and
-every tensor it exposes are held to `MNN_RTOL` (purecaffe.parity.compare says why).  Under a second per model.
+every tensor it exposes are held to `MNN_FLOAT32.rtol` (purecaffe.targets.judges says why).  Under a second per model.
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from purecaffe.examples.tiny_resnet import tiny_resnet
 from purecaffe.judgejob import net_io_names
 from purecaffe.mnn import mnn_tensor_names, run_mnn
 from purecaffe.parity import verify
-from purecaffe.parity.compare import MNN_RTOL
+from purecaffe.targets.judges import MNN_FLOAT32
 
 pytestmark = pytest.mark.mnn
 
@@ -31,7 +31,7 @@ def test_converted_net_matches_torch_on_mnn(factory, shape, mnn_venv: Path, tmp_
     run = run_mnn(files.prototxt, files.caffemodel, {"data": x.numpy()}, venv=mnn_venv)
     assert run.ok, run.error
     (got,) = run.outputs.values()
-    assert_close(got, expected, rel=MNN_RTOL)
+    assert_close(got, expected, rel=MNN_FLOAT32.rtol)
     assert run.consumer == "mnn 3.6.1 (fp32)" and run.layers  # the per-op tensors came back, by Caffe layer
 
 
@@ -42,7 +42,7 @@ def test_several_outputs_come_back_in_caffe_order(mnn_venv: Path, tmp_path: Path
     run = run_mnn(files.prototxt, files.caffemodel, {"data": x.numpy()}, venv=mnn_venv)
     assert list(run.outputs) == net_io_names(files.prototxt)[1] == ["zeta", "alpha"]
     for got, want in zip(run.outputs.values(), expected):
-        assert_close(got, want, rel=MNN_RTOL)
+        assert_close(got, want, rel=MNN_FLOAT32.rtol)
 
 
 def test_in_place_writes_are_named_after_their_layer(tmp_path: Path) -> None:
@@ -62,7 +62,7 @@ def test_verify_on_mnn_compares_every_tensor_mnn_kept(mnn_venv: Path) -> None:
     layers = {c.layer for c in report.comparisons}
     assert {"relu", "maxpool", "layer1/add", "fc"} <= layers  # conv1 + bn1 + scale + relu: one op, at `relu`
     assert "conv1" not in layers and "bn1" not in layers
-    assert report.min_cosine is None and report.rtol == MNN_RTOL
+    assert report.min_cosine is None and report.rtol == MNN_FLOAT32.rtol
     assert "PARITY OK on mnn 3.6.1 (fp32)" in report.summary()
 
 

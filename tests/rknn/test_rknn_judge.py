@@ -1,7 +1,7 @@
 """The RKNN-Toolkit2 judge end to end: convert with purecaffe, run RKNN's fp16 simulator, compare with torch.
 
-Tolerances: RKNN computes in fp16, so outputs are compared by cosine >= RKNN_MIN_COSINE and
-max|err| <= RKNN_MAX_REL x max|torch| (purecaffe.parity.compare says why).  About 5-10 s per model.
+Tolerances: RKNN computes in fp16, so outputs are compared by cosine >= FP16.min_cosine and
+max|err| <= FP16.rtol x max|torch| (purecaffe.targets.judges says why).  About 5-10 s per model.
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import purecaffe
 from purecaffe.errors import PurecaffeError
 from purecaffe.examples.tiny_resnet import tiny_resnet
 from purecaffe.parity import verify
-from purecaffe.parity.compare import RKNN_MAX_REL, RKNN_MIN_COSINE
+from purecaffe.targets.judges import FP16
 from purecaffe.rknn import RknnRun, net_io_names, run_rknn
 from judge_nets import Activation, ConvBnPoolLinear, TwoHeads, randomized
 
@@ -36,7 +36,7 @@ def assert_fp16_close(got: np.ndarray, expected: np.ndarray) -> None:
     assert got.shape == expected.shape
     cosine = float(np.dot(got.ravel(), expected.ravel()) / (np.linalg.norm(got) * np.linalg.norm(expected)))
     rel = float(np.abs(got - expected).max() / np.abs(expected).max())
-    assert cosine >= RKNN_MIN_COSINE and rel <= RKNN_MAX_REL, (cosine, rel)
+    assert cosine >= FP16.min_cosine and rel <= FP16.rtol, (cosine, rel)
 
 
 @pytest.mark.parametrize("factory, shape", [(ConvBnPoolLinear, (1, 3, 16, 16)), (tiny_resnet, (1, 3, 32, 32))],
@@ -69,7 +69,7 @@ def test_verify_on_rknn_compares_every_layer_rknn_kept(rknn_venv: Path, tmp_path
     layers = {c.layer for c in report.comparisons}
     assert {"bn1/scale", "relu", "maxpool", "layer2/add", "fc"} <= layers  # fused chains: at their last layer
     assert "conv1" not in layers  # fused into bn1/scale by RKNN: not visible, so not compared
-    assert report.min_cosine == RKNN_MIN_COSINE and report.rtol == RKNN_MAX_REL
+    assert report.min_cosine == FP16.min_cosine and report.rtol == FP16.rtol
     assert "cosine >= 0.9999" in report.summary()
 
 

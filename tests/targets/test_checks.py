@@ -121,4 +121,4 @@ def test_targets_command_lists_every_target(capsys: pytest.CaptureFixture[str]) 
     out = capsys.readouterr().out
     for name in ("bvlc:", "caffe1:", "nnie:", "rknn:", "opencv:"):
         assert out.count(f"\n{name}") + out.startswith(name) == 1
-    assert "judge: RKNN-Toolkit2" in out
+    assert "judge: --backend rknn, RKNN-Toolkit2" in out and "limit nnie-permute (Permute)" in out

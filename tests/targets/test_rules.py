@@ -3,8 +3,9 @@
 A rule's first test is the runtime (the legalized net must compute PyTorch's numbers with
 Caffe's semantics); its second is the target's real consumer: real Caffe for bvlc/caffe1,
 OpenCV 4.x for opencv (`tests/rknn/test_rknn_judge.py` for rknn).  nnie has no public
-consumer: its files are checked by its rules and the runtime.  Every file must also parse
-with the target's own caffe.proto from the team corpus.
+consumer: its files are checked by its limits and the runtime.  Every file must hold only what
+the catalog allows the target and parse with the target's own caffe.proto from the team corpus
+where that is public.
 """
 from __future__ import annotations
 
@@ -15,8 +16,11 @@ import torch
 from torch import nn
 
 import purecaffe
-from corpus import corpus_dir
 from judges import opencv
+from purecaffe.converter import UnsupportedOpsError
+from purecaffe.targets import TARGETS, get_target
+from purecaffe.targets.lint import lint_file
+from target_helpers import explained_by_catalog, target_schema
 from torch_compare import run_compare_torch
 
 # torch.nn modules whose canonical layer some target lacks, the layer types that must not
@@ -53,38 +57,15 @@ CASES = {
     "avgpool_floor_padded_exclude": (lambda: nn.AvgPool2d(3, 2, padding=1, count_include_pad=False),
                                      (1, 3, 12, 9)),
 }
-# What each target must not contain after legalization.
-FORBIDDEN = {
-    "bvlc": {"ReLU6", "HardSwish", "Permute", "Upsample", "Interp"},
-    "caffe1": {"Clip", "Swish", "ReLU6", "HardSwish", "Permute", "Interp"},
-    "nnie": {"Clip", "Swish", "ReLU6", "HardSwish", "Interp"},
-    "opencv": {"Clip", "Swish", "HardSwish"},
-    "rknn": {"Clip", "Swish", "HardSwish", "Silence", "Parameter", "Interp"},
-}
-# Cases a target refuses (nothing written), with the text of the reason.
-REFUSED = {
-    ("avgpool_floor_padded_exclude", "rknn"): "channel axis only",
-    ("lstm", "opencv"): "opencv has no LSTM layer",
-    ("lstm", "rknn"): "rknn has no Parameter layer",
-    ("lstm", "nnie"): "NNIE does nothing on the batch axis",
-    ("gru", "rknn"): "rknn has no Parameter layer",
-    ("gru", "nnie"): "NNIE does nothing on the batch axis",
-    ("group_norm", "rknn"): "rknn has no Bias layer",
-    ("instance_norm", "rknn"): "rknn has no Bias layer",
-    ("layer_norm", "rknn"): "rknn has no Bias layer",
-    ("reflect_pad", "rknn"): "rknn has no Silence",
-    ("replicate_pad", "rknn"): "rknn has no Silence",
-    ("attention", "rknn"): "rknn reduces only C, H, W of a 4-D blob",
-    ("reduce_mean", "rknn"): "rknn reduces only C, H, W of a 4-D blob",
-    ("reduce_sum", "rknn"): "rknn reduces only C, H, W of a 4-D blob",
-    ("gru", "opencv"): "opencv has no Parameter layer",
-    ("group_norm", "opencv"): "opencv has no Bias layer",
-    ("instance_norm", "opencv"): "opencv has no Bias layer",
-    ("layer_norm", "opencv"): "opencv has no Bias layer",
-}
-# OpenCV's own caffe.proto is not in the corpus: OpenCV itself parses the files (test_rule_in_opencv).
-SCHEMAS = {"bvlc": "bvlc_reference_caffe.proto", "caffe1": "bvlc_caffe_1.0_caffe.proto",
-           "nnie": "bvlc_caffe_1.0_caffe.proto", "rknn": "rknn_toolkit2_caffe.proto"}
+# The cases a target refuses (nothing written); each refusal must cite the catalog's own facts
+# (`target_helpers.explained_by_catalog`).  The others must convert to a file the catalog allows.
+REFUSED = frozenset({
+    ("avgpool_floor_padded_exclude", "rknn"), ("lstm", "opencv"), ("lstm", "rknn"), ("lstm", "nnie"),
+    ("gru", "rknn"), ("gru", "nnie"), ("gru", "opencv"), ("group_norm", "rknn"), ("instance_norm", "rknn"),
+    ("layer_norm", "rknn"), ("reflect_pad", "rknn"), ("replicate_pad", "rknn"), ("attention", "rknn"),
+    ("reduce_mean", "rknn"), ("reduce_sum", "rknn"), ("group_norm", "opencv"), ("instance_norm", "opencv"),
+    ("layer_norm", "opencv"),
+})
 
 
 class _Fn(nn.Module):
@@ -114,33 +95,32 @@ def _converted(case: str, target: str) -> tuple[nn.Module, torch.Tensor, purecaf
     model = make().eval()
     x = torch.randn(*shape) * 4.0  # past 6 and below -3, so every clip bound is crossed
     if (case, target) in REFUSED:
-        with pytest.raises(purecaffe.UnsupportedError, match=REFUSED[case, target]):
+        with pytest.raises(UnsupportedOpsError) as refusal:
             purecaffe.convert(model, (x,), target=target)
+        assert not explained_by_catalog(refusal.value, get_target(target)), str(refusal.value)
         return model, x, None
     return model, x, purecaffe.convert(model, (x,), target=target)
 
 
-@pytest.mark.parametrize("target", sorted(FORBIDDEN))
+@pytest.mark.parametrize("target", sorted(TARGETS))
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_rule_output_is_legal_and_parses_with_the_target_schema(case: str, target: str, tmp_path: Path) -> None:
+    """The written file, read back, holds only what the catalog allows (`lint`: layer set, limits, the fields
+    the schema lacks) and, where the toolchain's caffe.proto is public, parses with it field by field."""
     _, _, net = _converted(case, target)
     if net is None:
         return
-    types = {layer.type for layer in net.net.layer}
-    assert not types & FORBIDDEN[target], f"{target} file holds {sorted(types & FORBIDDEN[target])}"
-    if target in ("caffe1", "nnie", "opencv"):  # rknn reads round_mode by name (measured)
-        assert not any(layer.pooling_param.HasField("round_mode") for layer in net.net.layer)
+    chosen = get_target(target)
+    assert {layer.type for layer in net.net.layer} - {"Input"} <= chosen.layers
     files = net.save(tmp_path / "net")
-    if target not in SCHEMAS:
-        return
-    if target == "nnie" and types & {"Permute", "Upsample", "Normalize"}:
-        return  # NNIE's extension params are in HiSilicon's caffe.proto, which is not public
-    schema = corpus_dir() / "protos" / SCHEMAS[target]
-    parsed = purecaffe.load_net(files.prototxt, proto=schema)
-    assert [layer.name for layer in parsed.layer] == [layer.name for layer in net.net.layer]
+    schema = target_schema(chosen)
+    assert lint_file(files.prototxt, chosen, proto=None if schema is None else schema.source) == []
+    if schema is not None:
+        parsed = purecaffe.load_net(files.prototxt, proto=schema.source)
+        assert [layer.name for layer in parsed.layer] == [layer.name for layer in net.net.layer]
 
 
-@pytest.mark.parametrize("target", ["bvlc", "caffe1"])
+@pytest.mark.parametrize("target", sorted(t.name for t in TARGETS.values() if t.judge.backend == "caffe"))
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_rule_in_real_caffe(case: str, target: str, real_caffe_backend: object) -> None:
     """Real Caffe runs the legalized file (and the runtime is checked against it layer by layer)."""
@@ -149,7 +129,7 @@ def test_rule_in_real_caffe(case: str, target: str, real_caffe_backend: object) 
                       target=target)
 
 
-@pytest.mark.parametrize("target", ["nnie", "opencv", "rknn"])
+@pytest.mark.parametrize("target", sorted(t.name for t in TARGETS.values() if t.judge.backend != "caffe"))
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_rule_in_the_runtime(case: str, target: str) -> None:
     make, shape = CASES[case]

@@ -1,8 +1,8 @@
 """The tpu-mlir judge end to end: convert with purecaffe, read with tpu-mlir's Caffe front end, run its top-level
 fp32 interpreter (every tensor) and, for small nets, a compiled model in the chip's simulator.
 
-Tolerances: the interpreter is float32 (`DEFAULT_RTOL`); F16 models are held to the fp16 bounds
-(`RKNN_MIN_COSINE`, `RKNN_MAX_REL`) and BF16 ones to `BF16_MIN_COSINE`, `BF16_MAX_REL`
+Tolerances: the interpreter is float32 (`FLOAT32`); F16 models are held to the fp16 bounds
+(`FP16`) and BF16 ones to `BF16` (purecaffe.targets.judges)
 (purecaffe.parity.compare says why).  A few seconds per model, more for the compiled ones.
 """
 from __future__ import annotations
@@ -19,8 +19,7 @@ from purecaffe.errors import PurecaffeError
 from purecaffe.examples.tiny_resnet import tiny_resnet
 from purecaffe.judgejob import net_io_names
 from purecaffe.parity import verify
-from purecaffe.parity.compare import (BF16_MAX_REL, BF16_MIN_COSINE, DEFAULT_RTOL, RKNN_MAX_REL,
-                                      RKNN_MIN_COSINE)
+from purecaffe.targets.judges import BF16, FLOAT32, FP16
 from purecaffe.tpumlir import Deploy, run_tpumlir, tpumlir_tensor_names
 
 pytestmark = pytest.mark.tpu_mlir
@@ -36,7 +35,7 @@ def test_converted_net_matches_torch_in_the_top_level_interpreter(factory, shape
     run = run_tpumlir(files.prototxt, files.caffemodel, {"data": x.numpy()}, venv=tpumlir_venv)
     assert run.ok, run.error
     (got,) = run.outputs.values()
-    assert_close(got, expected, rel=DEFAULT_RTOL)
+    assert_close(got, expected, rel=FLOAT32.rtol)
     assert run.consumer == "tpu-mlir 1.30.2 (top-level fp32 interpreter)" and run.layers
     assert run.seconds["transform"] > 0 and run.seconds["top"] > 0
 
@@ -48,7 +47,7 @@ def test_several_outputs_come_back_in_caffe_order(tpumlir_venv: Path, tmp_path: 
     run = run_tpumlir(files.prototxt, files.caffemodel, {"data": x.numpy()}, venv=tpumlir_venv)
     assert list(run.outputs) == net_io_names(files.prototxt)[1] == ["zeta", "alpha"]
     for got, want in zip(run.outputs.values(), expected):
-        assert_close(got, want, rel=DEFAULT_RTOL)
+        assert_close(got, want, rel=FLOAT32.rtol)
 
 
 def test_location_names_count_the_writers_of_a_blob(tmp_path: Path) -> None:
@@ -67,13 +66,13 @@ def test_verify_on_tpumlir_compares_every_tensor_it_kept(tpumlir_venv: Path) -> 
     layers = {c.layer for c in report.comparisons}
     assert {"conv1", "relu", "maxpool", "layer1.relu_1", "fc"} <= layers  # BatchNorm + Scale + ReLU fused: at `relu`
     assert "bn1" not in layers and "bn1/scale" not in layers
-    assert report.rtol == DEFAULT_RTOL and report.min_cosine is None
+    assert report.rtol == FLOAT32.rtol and report.min_cosine is None
 
 
 @pytest.mark.parametrize("deploy, rel, min_cosine", [
-    (Deploy("bm1684x", "F16"), RKNN_MAX_REL, RKNN_MIN_COSINE),
-    (Deploy("cv181x", "BF16"), BF16_MAX_REL, BF16_MIN_COSINE),
-    (Deploy("bm1684x", "F32"), DEFAULT_RTOL, None),
+    (Deploy("bm1684x", "F16"), FP16.rtol, FP16.min_cosine),
+    (Deploy("cv181x", "BF16"), BF16.rtol, BF16.min_cosine),
+    (Deploy("bm1684x", "F32"), FLOAT32.rtol, None),
 ], ids=lambda value: value.describe().replace(" ", "-") if isinstance(value, Deploy) else None)
 def test_a_compiled_model_matches_torch_in_the_chip_simulator(deploy: Deploy, rel: float, min_cosine: float | None,
                                                               tpumlir_venv: Path, tmp_path: Path) -> None:
@@ -130,7 +129,7 @@ def test_in_place_on_the_input_blob(declared: str, tpumlir_venv: Path, tmp_path:
     run = run_tpumlir(files.prototxt, files.caffemodel, {"data": x.numpy()}, venv=tpumlir_venv)
     if declared == "layer":
         assert run.ok, run.error
-        assert_close(run.outputs["1"], expected, rel=DEFAULT_RTOL)
+        assert_close(run.outputs["1"], expected, rel=FLOAT32.rtol)
         return
     assert not run.ok and run.stage == "transform"
     assert run.error == "model_transform failed: IndexError: pop from empty list"

@@ -1,0 +1,118 @@
+"""Limits: what a target refuses or reads differently in layer types it has, as data.
+
+Each `Limit` is one predicate (`allows`) with its reason and source; the catalog lists
+a target's limits, `Target.allows` applies them, the rules rewrite what they refuse
+and `checks` reports what is still refused.  Facts: the team's dialect notes
+(shared/docs/dialects.md) and the measurements quoted.
+"""
+from __future__ import annotations
+
+from purecaffe.canonical import CaffeLayer
+from purecaffe.targets.target import ANY_TYPE, Limit
+
+NOTES = "shared/docs/dialects.md"
+NNIE_SOURCE = "HiSVP NNIE guide as quoted by users (dialects.md section 3)"
+
+
+def _floor_free(layer: CaffeLayer) -> bool:
+    return layer.params.get("round_mode", "CEIL") != "FLOOR"
+
+
+# Caffe 1.0 and the forks built on it (caffe1, nnie, opencv): Pooling has no round_mode.
+POOLING_ALWAYS_CEIL = Limit(
+    frozenset({"Pooling"}), "pooling-round-mode", _floor_free,
+    "{target}'s Pooling has no round_mode: it always rounds up (ceil), so FLOOR would be read as CEIL",
+    f"{NOTES} section 4")
+
+
+def _flatten_to_end(layer: CaffeLayer) -> bool:
+    return int(layer.params.get("end_axis", -1)) == -1
+
+
+def _channel_parameters(layer: CaffeLayer) -> bool:
+    return len(layer.bottoms) != 1 or (int(layer.params["axis"]) == 1 and int(layer.params["num_axes"]) == 1)
+
+
+def _reduces_chw(layer: CaffeLayer) -> bool:
+    return not layer.bottoms or (len(layer.bottoms[0].shape) == 4 and int(layer.params["axis"]) % 4 == 1)
+
+
+# RKNN-Toolkit2 2.5 (measured with its own loader and simulator, dialects.md section 5).
+RKNN_FLATTEN_TO_END = Limit(
+    frozenset({"Flatten"}), "flatten-end-axis", _flatten_to_end,
+    "{target} ignores Flatten's end_axis (measured: (1, 105) for (1, 35, 3))", f"{NOTES} section 5")
+RKNN_CHANNEL_PARAMETERS = Limit(
+    frozenset({"Scale", "Bias"}), "channel-parameters-only", _channel_parameters,
+    "{target} takes {type} parameters over the channel axis only (measured: it refuses a per-position blob)",
+    f"{NOTES} section 5")
+RKNN_REDUCTION_OVER_CHW = Limit(
+    frozenset({"Reduction"}), "reduction-over-chw", _reduces_chw,
+    "{target} reduces only C, H, W of a 4-D blob (axis 1); measured: other Reductions fail to build",
+    f"{NOTES} section 5")
+RKNN_LIMITS = (RKNN_FLATTEN_TO_END, RKNN_CHANNEL_PARAMETERS, RKNN_REDUCTION_OVER_CHW)
+
+# NNIE: "Power exponent in {-3, -2, -1, -1/2, 1/2, 1, 2, 3}" (and 1, the plain affine form).
+NNIE_POWERS = frozenset({-3.0, -2.0, -1.0, -0.5, 0.5, 1.0, 2.0, 3.0})
+NNIE_MAX_KERNEL_PAD = 255
+NNIE_MAX_GROUP = 2048
+NNIE_MAX_WIDTH = 4096
+# Layers whose `axis` parameter selects the axis they work along.
+AXIS_LAYERS = frozenset({"Concat", "Slice", "Softmax", "InnerProduct", "Flatten", "Reduction", "Tile", "Crop"})
+
+
+def _kernel_pad(layer: CaffeLayer) -> bool:
+    return all(v <= NNIE_MAX_KERNEL_PAD for key in ("kernel", "pad") for v in (layer.params.get(key) or ()))
+
+
+def _group(layer: CaffeLayer) -> bool:
+    return int(layer.params.get("group", 1)) <= NNIE_MAX_GROUP
+
+
+def _power(layer: CaffeLayer) -> bool:
+    return float(layer.params["power"]) in NNIE_POWERS
+
+
+def _nhwc_permute(layer: CaffeLayer) -> bool:
+    return tuple(int(o) for o in layer.params["order"]) == (0, 2, 3, 1)
+
+
+def _off_batch_axis(layer: CaffeLayer) -> bool:
+    rank = len(layer.bottoms[0].shape) if layer.bottoms else 0
+    return not rank or int(layer.params.get("axis", 1)) % rank != 0
+
+
+def _keeps_batch(layer: CaffeLayer) -> bool:
+    if not (layer.bottoms and layer.tops):
+        return True
+    if layer.tops[0].shape[:1] != layer.bottoms[0].shape[:1]:
+        return False
+    shape = layer.params["shape"]
+    return int(layer.params["axis"]) != 0 or bool(shape) and int(shape[0]) == 0
+
+
+def _narrow(layer: CaffeLayer) -> bool:
+    return all(len(top.shape) != 4 or top.shape[3] <= NNIE_MAX_WIDTH for top in layer.tops)
+
+
+NNIE_PERMUTE_NHWC = Limit(
+    frozenset({"Permute"}), "nnie-permute", _nhwc_permute,
+    "Permute order {params[order]}; NNIE takes (0, 2, 3, 1) only", NNIE_SOURCE)
+NNIE_LIMITS = (
+    Limit(frozenset({"Convolution", "Deconvolution", "Pooling"}), "nnie-kernel-pad", _kernel_pad,
+          f"kernel {{params[kernel]}} / pad {{params[pad]}} beyond 1..{NNIE_MAX_KERNEL_PAD}", NNIE_SOURCE),
+    Limit(frozenset({"Convolution", "Deconvolution"}), "nnie-group", _group,
+          f"group {{params[group]}} > {NNIE_MAX_GROUP}", NNIE_SOURCE),
+    Limit(frozenset({"Power"}), "nnie-power", _power,
+          "Power exponent {params[power]} not in {{-3, -2, -1, -1/2, 1/2, 1, 2, 3}}", NNIE_SOURCE),
+    NNIE_PERMUTE_NHWC,
+    Limit(AXIS_LAYERS, "nnie-batch-axis", _off_batch_axis,
+          "works along the batch axis (axis {params[axis]}); NNIE does nothing on the batch axis", NNIE_SOURCE),
+    Limit(frozenset({"Reshape"}), "nnie-reshape", _keeps_batch,
+          "Reshape {bottom} -> {top} touches the batch axis; NNIE reshapes only C/H/W (keep the batch as dim 0)",
+          NNIE_SOURCE),
+    Limit(frozenset({ANY_TYPE}), "nnie-width", _narrow,
+          f"a feature map wider than {NNIE_MAX_WIDTH} (tops {{tops}})", NNIE_SOURCE),
+)
+
+__all__ = ["AXIS_LAYERS", "NNIE_LIMITS", "NNIE_PERMUTE_NHWC", "NOTES", "POOLING_ALWAYS_CEIL", "RKNN_LIMITS",
+           "RKNN_FLATTEN_TO_END"]
