@@ -23,15 +23,14 @@ from torch import nn
 import purecaffe
 import purecaffe.converter
 from purecaffe.errors import UnsupportedError
+from purecaffe.targets import TARGETS
+from purecaffe.targets.judges import FP16
 from sweep import judge as judging
 from sweep.arch import Arch
 from sweep.consumers import consume
 from sweep.prepare import prepare, test_inputs
 
 log = logging.getLogger(__name__)
-
-RULES = {"rknn": judging.FP16}
-
 
 def _tail(error: BaseException) -> str:
     frames = traceback.extract_tb(error.__traceback__)
@@ -75,7 +74,7 @@ def _torch_fp16(model: nn.Module, inputs: Sequence[torch.Tensor], outputs: Seque
         return f"PyTorch fp16 run failed: {_tail(error)}"
     if len(values) != len(expected):
         return "PyTorch fp16 run gave another number of outputs"
-    return [judging.compare(i, e, v, judging.FP16) for i, (e, v) in enumerate(zip(expected, values))]
+    return [judging.compare(i, e, v, FP16) for i, (e, v) in enumerate(zip(expected, values))]
 
 
 @contextlib.contextmanager
@@ -172,7 +171,7 @@ class _References:
                 or not record.get("comparisons") or got is None:
             return
         ours = [judging.Comparison(**c) for c in record["comparisons"]]  # type: ignore[arg-type, union-attr]
-        if target == "rknn":
+        if TARGETS[target].judge.tolerance is FP16:  # an fp16 judge: is PyTorch's own fp16 as far off?
             if self._fp16 is None:
                 self._fp16 = _torch_fp16(self.model, self.inputs, self.outputs, self.eager)
             if isinstance(self._fp16, str):
@@ -229,7 +228,7 @@ def _one_target(model: nn.Module, inputs: tuple[torch.Tensor, ...], eager: list[
         return {**out, "class": "CONSUMER-REJECTED", "reason": consumed.error}
     if "dropped" in consumed.notes:
         return {**out, "class": "SILENT-MISMATCH", "reason": str(consumed.notes["dropped"])}
-    verdict = judging.judge(expected, consumed.outputs, RULES.get(target, judging.FLOAT32))
+    verdict = judging.judge(expected, consumed.outputs, TARGETS[target].judge.tolerance)
     return {**out, "class": verdict.cls, "reason": verdict.reason, "placement": verdict.placement,
             "_outputs": consumed.outputs, "_expected": expected,
             "comparisons": [c.to_json() for c in verdict.comparisons]}

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from purecaffe.targets import TARGETS
+
 PathLike = str | os.PathLike[str]
 
 
@@ -101,12 +103,14 @@ def run_rknn(prototxt: Path, caffemodel: Path, inputs: Mapping[str, np.ndarray],
 
 def consume(target: str, prototxt: Path, caffemodel: Path, inputs: Mapping[str, np.ndarray],
             outputs: Sequence[str], *, caffe_backend: str, rknn_venv: PathLike | None) -> Consumed:
-    if target in ("bvlc", "caffe1"):
+    """Run the file on the target's judge (the catalog's `Target.judge`), the user's way."""
+    backend = TARGETS[target].judge.backend
+    if backend == "caffe":
         return run_real_caffe(prototxt, caffemodel, inputs, outputs, caffe_backend)
-    if target == "opencv":
+    if backend == "opencv":
         return run_opencv(prototxt, caffemodel, inputs, outputs)
-    if target == "rknn":
+    if backend == "rknn":
         return run_rknn(prototxt, caffemodel, inputs, outputs, rknn_venv)
-    if target == "nnie":
+    if backend == "runtime":
         return run_runtime(prototxt, caffemodel, inputs, outputs)
-    raise ValueError(f"no consumer for target {target!r}")
+    raise ValueError(f"the sweep has no runner for {target!r}'s judge {backend!r}")

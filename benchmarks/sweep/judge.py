@@ -1,9 +1,8 @@
 """Comparing a consumer's final outputs with PyTorch's, and naming what went wrong.
 
-Bounds (the issues' own):
-* float32 consumers (real Caffe, OpenCV, the runtime): max|got - torch| <= 1e-4 x max|torch| + 1e-6
-  (float32 rounding and summation order; a wrong axis, pad or rounding mode errs by whole values);
-* RKNN's fp16 simulator: cosine >= 0.9999 and max|got - torch| <= 5e-2 x max|torch|.
+Bounds: each target's judge's tolerance, from the target catalog (`purecaffe.targets.judges`):
+float32 consumers (real Caffe, OpenCV, the runtime) max|got - torch| <= 1e-4 x max|torch| + 1e-6;
+RKNN's fp16 simulator cosine >= 0.9999 and max|got - torch| <= 5e-2 x max|torch| + 1e-6.
 
 Classes: OK; SILENT-MISMATCH (ran, wrong numbers, or fewer outputs than the net has: the worst
 class); WRONG-ORDER (every tensor is right but some sit at another position); FP16-DRIFT (RKNN
@@ -21,10 +20,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-FLOAT32 = "float32"
-FP16 = "fp16"
-RTOL, ATOL = 1e-4, 1e-6
-MIN_COSINE, FP16_RTOL = 0.9999, 5e-2
+from purecaffe.targets import Tolerance
 
 
 @dataclass(frozen=True)
@@ -50,7 +46,7 @@ def _cosine(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.dot(a64, b64) / denominator)
 
 
-def compare(position: int, expected: np.ndarray, got: np.ndarray, rule: str) -> Comparison:
+def compare(position: int, expected: np.ndarray, got: np.ndarray, rule: Tolerance) -> Comparison:
     expected = np.asarray(expected, dtype=np.float64)
     got = np.asarray(got, dtype=np.float64)
     note = ""
@@ -67,10 +63,7 @@ def compare(position: int, expected: np.ndarray, got: np.ndarray, rule: str) -> 
     max_abs = float(np.abs(got - expected).max()) if expected.size else 0.0
     relative = max_abs / scale if scale > 0 else (0.0 if max_abs == 0 else float("inf"))
     cosine = _cosine(expected, got)
-    if rule == FLOAT32:
-        passed = max_abs <= RTOL * scale + ATOL
-    else:
-        passed = cosine >= MIN_COSINE and max_abs <= FP16_RTOL * scale
+    passed = max_abs <= rule.rtol * scale + rule.atol and (rule.min_cosine is None or cosine >= rule.min_cosine)
     return Comparison(position, tuple(expected.shape), tuple(got.shape), max_abs, relative, cosine, passed, note)
 
 
@@ -84,7 +77,7 @@ class Verdict:
     comparisons are then made in that placement); None when every position holds its own."""
 
 
-def judge(expected: Sequence[np.ndarray], got: Sequence[np.ndarray], rule: str) -> Verdict:
+def judge(expected: Sequence[np.ndarray], got: Sequence[np.ndarray], rule: Tolerance) -> Verdict:
     """Position i of `got` against position i of `expected`; a swap is told apart from wrong numbers.
 
     Each position is matched to the expected output of the same size it resembles most (cosine);
@@ -116,7 +109,7 @@ def judge(expected: Sequence[np.ndarray], got: Sequence[np.ndarray], rule: str) 
     return Verdict("SILENT-MISMATCH", reason, comparisons, None if placement is None else tuple(placement))
 
 
-def _placement(expected: Sequence[np.ndarray], got: Sequence[np.ndarray], rule: str) -> list[int] | None:
+def _placement(expected: Sequence[np.ndarray], got: Sequence[np.ndarray], rule: Tolerance) -> list[int] | None:
     """For each position, the unclaimed expected output of its size that it matches best (None: no such
     one-to-one placement).  Positions that pass where they are keep their own output."""
     count = len(expected)
