@@ -11,6 +11,7 @@ import torch
 
 from purecaffe.cli import main
 from purecaffe.examples.tiny_resnet import tiny_resnet
+from never_lowers import OP, REASON
 
 
 def test_quick_start_converts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -70,9 +71,9 @@ def test_pickled_object_checkpoint_is_refused(tmp_path: Path, capsys: pytest.Cap
 
 
 def test_unsupported_model_writes_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    status = main(["convert", "torch.nn:GELU", "--input-shape", "1,3,4,4", "-o", str(tmp_path / "gelu")])
+    status = main(["convert", "never_lowers:NeverLowers", "--input-shape", "1,3,4,4", "-o", str(tmp_path / "never")])
     err = capsys.readouterr().err
-    assert status == 2 and "aten.gelu.default" in err and "erf" in err
+    assert status == 2 and f"{OP}.default" in err and REASON in err
     assert list(tmp_path.iterdir()) == []
 
 

@@ -10,6 +10,7 @@ import torch.nn as nn
 import purecaffe
 from purecaffe.converter import UnsupportedOpsError
 from purecaffe.errors import PurecaffeError, UnsupportedError
+from never_lowers import OP, REASON, NeverLowers
 
 
 class RoundSTE(torch.autograd.Function):
@@ -33,7 +34,7 @@ class Mixed(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.conv = nn.Conv2d(3, 8, 3, padding=1)
-        self.act = nn.GELU()
+        self.act = NeverLowers()
         self.quant = Quantize()
         self.head = nn.Conv2d(8, 4, 1)
 
@@ -48,15 +49,15 @@ def test_all_unsupported_ops_are_listed_in_one_error(tmp_path: Path) -> None:
     error = caught.value
     assert isinstance(error, UnsupportedError) and isinstance(error, PurecaffeError)
     ops = [p.op for p in error.problems]
-    assert ops == ["aten.gelu.default", "aten.round.default"]
-    gelu, rounding = error.problems
-    assert gelu.module_path == "act" and "erf" in gelu.reason
+    assert ops == [f"{OP}.default", "aten.round.default"]
+    never, rounding = error.problems
+    assert never.module_path == "act" and never.reason == REASON
     assert rounding.module_path == "quant"
     assert "test_driver.py" in rounding.source and "torch.round" in rounding.source
     assert "no Caffe lowering for aten.round" in rounding.reason
     text = error.one_line()
     assert "\n" not in text and text.startswith("2 ops cannot be converted")
-    assert "act (GELU)" in text and "quant (Quantize)" in text
+    assert "act (NeverLowers)" in text and "quant (Quantize)" in text
     assert list(tmp_path.iterdir()) == []
 
 
