@@ -1,0 +1,98 @@
+"""The catalog as data: one legality predicate for rules and checks, rules' three answers, schemas, judges."""
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+import purecaffe
+from purecaffe.canonical import Blob, builders
+from purecaffe.converter import UnsupportedOpsError
+from purecaffe.parity import default_tolerances
+from purecaffe.targets import TARGETS, Applied, Declined, findings, get_target, legalize
+from purecaffe.targets.judges import BF16, FLOAT32, FP16, JUDGES, MNN_FLOAT32
+from purecaffe.targets.lint import unspelled
+from purecaffe.targets.rules import MAX_TILE_COPIES, interp_as_matrices, relu6_as_clip, tile_as_concat
+from purecaffe.tpumlir.judge import Deploy
+from target_helpers import target_schema
+
+X = Blob("x", (1, 8, 12, 12))
+
+
+class _Fn(nn.Module):
+    def __init__(self, fn) -> None:  # noqa: ANN001
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fn(x)
+
+
+def test_rules_answer_applied_declined_or_not_their_case() -> None:
+    bvlc, opencv = get_target("bvlc"), get_target("opencv")
+    relu6 = builders.relu6("r", X, "r")
+    assert isinstance(relu6_as_clip(relu6, bvlc), Applied)
+    assert relu6_as_clip(relu6, opencv) is None  # opencv has ReLU6: not the rule's case
+    assert relu6_as_clip(builders.relu("r", X, "r"), bvlc) is None
+    many = builders.tile("t", X, "t", axis=1, tiles=MAX_TILE_COPIES + 1)
+    assert tile_as_concat(many, bvlc) is None  # bvlc has Tile
+    declined = tile_as_concat(many, opencv)
+    assert isinstance(declined, Declined) and declined.cost == MAX_TILE_COPIES + 1
+    assert isinstance(tile_as_concat(builders.tile("t", X, "t", axis=1, tiles=2), opencv), Applied)
+
+
+def test_an_oversized_tile_is_refused_as_too_costly_not_as_a_missing_layer() -> None:
+    model = _Fn(lambda x: x.repeat(1, MAX_TILE_COPIES + 1, 1, 1) + 1.0).eval()
+    with pytest.raises(UnsupportedOpsError, match=rf"opencv has no Tile layer; its rewrite is declined: its exact "
+                                                  rf"rewrite \(a Concat of copies\) would take {MAX_TILE_COPIES + 1} "
+                                                  rf"bottoms, more than {MAX_TILE_COPIES} \[layer-type;"):
+        purecaffe.convert(model, (torch.randn(1, 2, 3, 3),), target="opencv")
+
+
+def test_an_oversized_interp_is_refused_with_its_weight_count() -> None:
+    """65 -> 1024 rows over 256 channels: 1024 x 65 x 256 + 16 fixed weights, past 2^24."""
+    interp = builders.interp("up", Blob("x", (1, 256, 65, 4)), "up", height=1024, width=4)
+    outcome = interp_as_matrices(interp, get_target("bvlc"))
+    assert isinstance(outcome, Declined) and outcome.cost == 1024 * 65 * 256 + 16
+    (finding,) = findings([interp], get_target("bvlc"))
+    assert finding.rule == "layer-type" and f"would need {outcome.cost} weights, more than 16777216" in finding.message
+
+
+@pytest.mark.parametrize(("layer", "target"), [
+    (builders.permute("t", X, "t", order=(0, 1, 3, 2)), "nnie"),  # NNIE's Permute takes (0, 2, 3, 1) only
+    (builders.pooling("m", X, "m", method="MAX", kernel=3, stride=2, round_mode="FLOOR"), "caffe1"),
+    (builders.flatten("f", Blob("x", (1, 4, 3, 5)), "f", axis=1, end_axis=2), "rknn"),
+    (builders.relu6("r", X, "r"), "caffe1"),
+])
+def test_what_checks_refuse_the_rules_rewrite_into_what_checks_allow(layer: object, target: str) -> None:
+    """One predicate (`Target.allows`): the layer is refused on its own, and its legalization is allowed."""
+    chosen = get_target(target)
+    assert not chosen.allows(layer) and findings([layer], chosen)
+    legal = legalize([layer], chosen)
+    assert all(chosen.allows(made) for made in legal) and findings(legal, chosen) == []
+
+
+@pytest.mark.parametrize("name", sorted(TARGETS))
+def test_missing_fields_are_missing_from_the_targets_own_schema(name: str) -> None:
+    """Where the toolchain's caffe.proto is public, it is loaded: the fields the catalog says it lacks are
+    not in it, and the catalog lists every one of those fields purecaffe can write that it lacks."""
+    target = TARGETS[name]
+    schema = target_schema(target)
+    if schema is None:
+        assert target.schema is None
+        return
+    written = frozenset({"PoolingParameter.round_mode", "LayerParameter.clip_param", "LayerParameter.swish_param"})
+    assert unspelled(set(written), schema) == set(target.missing_fields)
+
+
+def test_every_targets_judge_is_a_verify_backend_with_its_tolerance() -> None:
+    from purecaffe.parity.backends import BACKENDS
+
+    assert set(JUDGES) <= set(BACKENDS)
+    assert {t.judge.backend for t in TARGETS.values()} <= set(JUDGES)
+    assert TARGETS["rknn"].judge.tolerance is FP16 and TARGETS["bvlc"].judge.tolerance is FLOAT32
+    assert default_tolerances("rknn") == (FP16.rtol, FP16.atol, FP16.min_cosine)
+    assert default_tolerances("mnn") == (MNN_FLOAT32.rtol, MNN_FLOAT32.atol, None)
+    assert default_tolerances("tpu-mlir", Deploy("cv181x", "BF16")) == (BF16.rtol, BF16.atol, BF16.min_cosine)
+    assert default_tolerances("tpu-mlir", Deploy("bm1684x", "F16"))[2] == FP16.min_cosine
+    assert default_tolerances("caffe") == (1e-4, 1e-6, None)
