@@ -6,8 +6,9 @@
 
 (runners: the judges' scripts, run in other venvs, import nothing of purecaffe.)
 
-Packages on one level do not import each other.  Read from the source with `ast`, so a lazy
-import inside a function counts too.
+Packages on one level do not import each other, and no module imports itself through others
+(`test_no_import_cycle_between_modules`: a `TYPE_CHECKING` import counts, as the catalog <-> rules
+one did).  Read from the source with `ast`, so a lazy import inside a function counts too.
 """
 from __future__ import annotations
 
@@ -83,3 +84,70 @@ def test_the_check_sees_an_upward_import(tmp_path: Path) -> None:
     module = tmp_path / "m.py"
     module.write_text("def f():\n    from purecaffe.cli import main\n    import purecaffe.parity\n")
     assert _imports(module) == {"cli", "parity"}
+
+
+def _module_name(path: Path, root: Path) -> str:
+    parts = path.relative_to(root.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _module_graph(root: Path) -> dict[str, set[str]]:
+    """Module -> the modules of the same tree it imports (`from a.b import c` is a.b.c when that is a module)."""
+    modules = {_module_name(path, root): path for path in root.rglob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        found: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                found.update(f"{node.module}.{alias.name}" if f"{node.module}.{alias.name}" in modules
+                             else node.module for alias in node.names)
+            elif isinstance(node, ast.Import):
+                found.update(alias.name for alias in node.names)
+        graph[name] = {module for module in found if module in modules and module != name}
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected groups of more than one module (Tarjan's algorithm)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(module: str) -> None:
+        index[module] = low[module] = len(index)
+        stack.append(module)
+        for imported in sorted(graph[module]):
+            if imported not in index:
+                visit(imported)
+                low[module] = min(low[module], low[imported])
+            elif imported in stack:
+                low[module] = min(low[module], index[imported])
+        if low[module] == index[module]:
+            group = []
+            while True:
+                top = stack.pop()
+                group.append(top)
+                if top == module:
+                    break
+            if len(group) > 1:
+                found.append(sorted(group))
+
+    for module in sorted(graph):
+        if module not in index:
+            visit(module)
+    return found
+
+
+def test_no_import_cycle_between_modules() -> None:
+    assert _cycles(_module_graph(PACKAGE)) == []
+
+
+def test_the_cycle_check_sees_a_type_checking_cycle(tmp_path: Path) -> None:
+    root = tmp_path / "pkg"
+    root.mkdir()
+    (root / "__init__.py").write_text("")
+    (root / "catalog.py").write_text("from pkg.rules import RULES\n")
+    (root / "rules.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
+                                   "    from pkg.catalog import Target\n")
+    assert _cycles(_module_graph(root)) == [["pkg.catalog", "pkg.rules"]]
