@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from purecaffe.errors import PurecaffeError
 from purecaffe.targets.judges import JUDGES
-from purecaffe.targets.limits import NNIE_LIMITS, POOLING_ALWAYS_CEIL, RKNN_LIMITS
+from purecaffe.targets.limits import NNIE_LIMITS, OPENCV_LIMITS, POOLING_ALWAYS_CEIL, RKNN_LIMITS
 from purecaffe.targets.rules import RULES
 from purecaffe.targets.target import Target
 
@@ -42,10 +42,10 @@ RKNN_LAYERS = frozenset({
     "Split", "TanH", "Tile", "Upsample",
 })
 # OpenCV DNN 4.x readNetFromCaffe: stock layers plus ReLU6, Permute, Interp (align-corners arithmetic)
-# and the SSD layers; no Clip or Swish.  Measured with OpenCV 4.14: it cannot create Reduction, Bias or
-# Parameter layers, and its Tile wants another parameter than Caffe's `tiles`.
+# and the SSD layers; no Clip or Swish.  Measured with OpenCV 4.14: it cannot create Reduction, Bias,
+# Parameter or ArgMax layers ("Can't create layer"), and its Tile wants another parameter than Caffe's `tiles`.
 OPENCV_LAYERS = (BVLC_LAYERS - {"Clip", "Swish", "Embed", "LSTM", "RNN", "Threshold", "Reduction", "Parameter", "Bias",
-                                "Tile"}) | {
+                                "Tile", "ArgMax"}) | {
     "ReLU6", "Permute", "Normalize", "PriorBox", "DetectionOutput", "Interp"}
 
 # Fields BVLC master added after the 1.0 release (#6282 Clip, #6320 round_mode, #6002 Swish).
@@ -71,7 +71,8 @@ TARGETS: dict[str, Target] = {t.name: t for t in (
            RKNN_LIMITS, inplace=False),
     # OpenCV's own caffe.proto (opencv-caffe.proto) is not in the team corpus: OpenCV parses the files itself.
     Target("opencv", "OpenCV DNN 4.x readNetFromCaffe: ReLU6, Permute; no Clip or Swish",
-           OPENCV_LAYERS, JUDGES["opencv"], None, RULES, (POOLING_ALWAYS_CEIL,), missing_fields=AFTER_CAFFE1),
+           OPENCV_LAYERS, JUDGES["opencv"], None, RULES, (POOLING_ALWAYS_CEIL, *OPENCV_LIMITS),
+           missing_fields=AFTER_CAFFE1),
 )}
 
 

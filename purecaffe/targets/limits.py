@@ -49,7 +49,58 @@ RKNN_REDUCTION_OVER_CHW = Limit(
     frozenset({"Reduction"}), "reduction-over-chw", _reduces_chw,
     "{target} reduces only C, H, W of a 4-D blob (axis 1); measured: other Reductions fail to build",
     f"{NOTES} section 5")
-RKNN_LIMITS = (RKNN_FLATTEN_TO_END, RKNN_CHANNEL_PARAMETERS, RKNN_REDUCTION_OVER_CHW)
+
+
+def _lrn_across_plain(layer: CaffeLayer) -> bool:
+    return layer.params["norm_region"] == "ACROSS_CHANNELS" and float(layer.params["k"]) == 1.0
+
+
+def _argmax_of_channels(layer: CaffeLayer) -> bool:
+    axis, rank = layer.params["axis"], len(layer.bottoms[0].shape) if layer.bottoms else 4
+    return axis is not None and int(axis) % rank == 1 and int(layer.params["top_k"]) == 1 and \
+        not layer.params["out_max_val"]
+
+
+# Measured with RKNN-Toolkit2 2.5's simulator against the runtime (1x6x5x7 input): LRN with k = 2 is
+# off by 0.32 x max|ref| (k is read as 1), WITHIN_CHANNEL by 0.48; ArgMax with out_max_val by 0.81,
+# with top_k 2 or without an axis it gives another shape.
+RKNN_LRN = Limit(
+    frozenset({"LRN"}), "lrn-across-k1", _lrn_across_plain,
+    "{target} reads LRN right only ACROSS_CHANNELS with k = 1 (measured: k is read as 1, WITHIN_CHANNEL "
+    "is computed otherwise)", "measured: RKNN-Toolkit2 2.5 simulator")
+RKNN_ARGMAX = Limit(
+    frozenset({"ArgMax"}), "argmax-of-channels", _argmax_of_channels,
+    "{target} reads ArgMax right only as the index of the channel maximum (axis 1, top_k 1, no out_max_val; "
+    "measured)", "measured: RKNN-Toolkit2 2.5 simulator")
+RKNN_LIMITS = (RKNN_FLATTEN_TO_END, RKNN_CHANNEL_PARAMETERS, RKNN_REDUCTION_OVER_CHW, RKNN_LRN, RKNN_ARGMAX)
+
+
+def _lrn_k_read(layer: CaffeLayer) -> bool:
+    return layer.params["norm_region"] == "WITHIN_CHANNEL" or float(layer.params["k"]) == 1.0
+
+
+def _plain_log(layer: CaffeLayer) -> bool:
+    return (float(layer.params["base"]), float(layer.params["scale"]), float(layer.params["shift"])) == \
+        (-1.0, 1.0, 0.0)
+
+
+def _mvn_default_eps(layer: CaffeLayer) -> bool:
+    return not layer.params["normalize_variance"] or float(layer.params["eps"]) <= 1e-9
+
+
+OPENCV_MEASURED = "measured: OpenCV 4.14 CPU backend"
+# Measured with OpenCV 4.14's CPU backend against the runtime (1x6x5x7 input): ACROSS_CHANNELS LRN with
+# k = 2 is off by 0.32 x max|ref| (it reads k as 1; WITHIN_CHANNEL, where Caffe does not use k, is right);
+# Log with base 2, scale 0.5 or shift 0.1 by 0.23-0.42 (it computes ln x); MVN with eps 0.1 by 0.045
+# (it adds eps elsewhere than Caffe's sqrt(var) + eps; Caffe's default 1e-9 is below float32 rounding).
+OPENCV_LIMITS = (
+    Limit(frozenset({"LRN"}), "lrn-k1", _lrn_k_read,
+          "{target} reads LRN's k as 1 (measured: off by 0.32 with k = 2)", OPENCV_MEASURED),
+    Limit(frozenset({"Log"}), "plain-log", _plain_log,
+          "{target} computes ln(x): Log's base, scale and shift are not read (measured)", OPENCV_MEASURED),
+    Limit(frozenset({"MVN"}), "mvn-eps", _mvn_default_eps,
+          "{target} adds MVN's eps elsewhere than Caffe (measured: off by 0.045 with eps 0.1)", OPENCV_MEASURED),
+)
 
 # NNIE: "Power exponent in {-3, -2, -1, -1/2, 1/2, 1, 2, 3}" (and 1, the plain affine form).
 NNIE_POWERS = frozenset({-3.0, -2.0, -1.0, -0.5, 0.5, 1.0, 2.0, 3.0})
@@ -114,5 +165,5 @@ NNIE_LIMITS = (
           f"a feature map wider than {NNIE_MAX_WIDTH} (tops {{tops}})", NNIE_SOURCE),
 )
 
-__all__ = ["AXIS_LAYERS", "NNIE_LIMITS", "NNIE_PERMUTE_NHWC", "NOTES", "POOLING_ALWAYS_CEIL", "RKNN_LIMITS",
-           "RKNN_FLATTEN_TO_END"]
+__all__ = ["AXIS_LAYERS", "NNIE_LIMITS", "NNIE_PERMUTE_NHWC", "NOTES", "OPENCV_LIMITS", "POOLING_ALWAYS_CEIL",
+           "RKNN_FLATTEN_TO_END", "RKNN_LIMITS"]

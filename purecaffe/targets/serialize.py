@@ -143,6 +143,27 @@ def _pack_permute(layer: Message, params: Mapping[str, Any]) -> None:
     layer.permute_param.order.extend(params["order"])
 
 
+def _pair(message: Message, values: tuple[Any, Any], default: Any, single: str, h: str, w: str) -> None:
+    """An (h, w) pair as `single` when both are equal, else as `h`/`w`; nothing at the default."""
+    if values == (default, default):
+        return
+    if values[0] == values[1]:
+        setattr(message, single, values[0])
+    else:
+        setattr(message, h, values[0])
+        setattr(message, w, values[1])
+
+
+def _pack_prior_box(layer: Message, params: Mapping[str, Any]) -> None:
+    """SSD's PriorBox: the image size and step as `img_size`/`step` when square, else `img_h`/`img_w`,
+    `step_h`/`step_w` (its reader takes either, never both)."""
+    p = layer.prior_box_param
+    changed = _changed(params, "PriorBox")
+    _set(p, changed, {k: k for k in ("min_size", "max_size", "aspect_ratio", "flip", "clip", "variance", "offset")})
+    _pair(p, tuple(params["img"]), 0, "img_size", "img_h", "img_w")
+    _pair(p, tuple(params["step"]), 0.0, "step", "step_h", "step_w")
+
+
 def _nothing(layer: Message, params: Mapping[str, Any]) -> None:
     return None
 
@@ -153,18 +174,20 @@ def packers() -> dict[str, Packer]:
         "Swish": _simple("swish_param"), "Power": _simple("power_param"), "Exp": _simple("exp_param"),
         "Log": _simple("log_param"), "Threshold": _simple("threshold_param"),
         "Scale": _simple("scale_param"), "Bias": _simple("bias_param"),
-"MVN": _simple("mvn_param"),
+        "MVN": _simple("mvn_param"), "Embed": _simple("embed_param"), "ArgMax": _simple("argmax_param"),
+        "DetectionOutput": _simple("detection_output_param"),
         "InnerProduct": _simple("inner_product_param"), "Softmax": _simple("softmax_param"),
         "Concat": _simple("concat_param"), "Slice": _simple("slice_param"), "Flatten": _simple("flatten_param"),
-        "Crop": _simple("crop_param"), "Tile": _simple("tile_param"), "Normalize": _simple("norm_param"), "Interp": _simple("interp_param"),
+        "Crop": _simple("crop_param"), "Normalize": _simple("norm_param"), "Interp": _simple("interp_param"),
         "LSTM": _simple("recurrent_param"), "RNN": _simple("recurrent_param"),
         "Eltwise": _pack_enum("eltwise_param", "operation"), "Reduction": _pack_enum("reduction_param", "operation"),
+        "LRN": _pack_enum("lrn_param", "norm_region"),
     }
     table: dict[str, Packer] = {name: make(name) for name, make in simple.items()}
     table.update({
         "Convolution": _pack_conv, "Deconvolution": _pack_conv, "Pooling": _pack_pooling,
         "Reshape": _pack_reshape, "BatchNorm": _pack_batch_norm, "Parameter": _pack_shape("parameter_param"), "Input": _pack_input,
-        "Upsample": _pack_upsample, "Permute": _pack_permute,
+        "Upsample": _pack_upsample, "Permute": _pack_permute, "PriorBox": _pack_prior_box,
         "Clip": lambda layer, params: _set(layer.clip_param, params, {"min": "min", "max": "max"}),
         "Tile": lambda layer, params: _set(layer.tile_param, params, {"axis": "axis", "tiles": "tiles"}),
     })

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 import purecaffe
-from purecaffe.canonical import Blob, builders
+from purecaffe.canonical import Blob, builders, make_layer
 from purecaffe.converter import UnsupportedOpsError
 from purecaffe.parity import default_tolerances
 from purecaffe.targets import TARGETS, Applied, Declined, findings, get_target, legalize
@@ -96,3 +96,27 @@ def test_every_targets_judge_is_a_verify_backend_with_its_tolerance() -> None:
     assert default_tolerances("tpu-mlir", Deploy("cv181x", "BF16")) == (BF16.rtol, BF16.atol, BF16.min_cosine)
     assert default_tolerances("tpu-mlir", Deploy("bm1684x", "F16"))[2] == FP16.min_cosine
     assert default_tolerances("caffe") == (1e-4, 1e-6, None)
+
+
+X6 = Blob("x", (1, 6, 5, 7))
+
+
+@pytest.mark.parametrize(("layer", "target", "rule"), [
+    (make_layer("LRN", "n", [X6], ["n"], local_size=3, k=2.0), "opencv", "lrn-k1"),
+    (make_layer("LRN", "n", [X6], ["n"], local_size=3, k=2.0, norm_region="WITHIN_CHANNEL"), "opencv", None),
+    (make_layer("LRN", "n", [X6], ["n"], local_size=3, k=2.0), "rknn", "lrn-across-k1"),
+    (make_layer("LRN", "n", [X6], ["n"], local_size=3, norm_region="WITHIN_CHANNEL"), "rknn", "lrn-across-k1"),
+    (make_layer("LRN", "n", [X6], ["n"], local_size=3), "rknn", None),
+    (make_layer("LRN", "n", [X6], ["n"], local_size=3, k=2.0), "bvlc", None),
+    (make_layer("ArgMax", "a", [X6], ["a"], axis=1), "rknn", None),
+    (make_layer("ArgMax", "a", [X6], ["a"], axis=1, out_max_val=True), "rknn", "argmax-of-channels"),
+    (make_layer("ArgMax", "a", [X6], ["a"]), "rknn", "argmax-of-channels"),
+    (make_layer("ArgMax", "a", [X6], ["a"], axis=1), "opencv", "layer-type"),
+    (builders.log("l", X6, "l", base=2.0), "opencv", "plain-log"),
+    (builders.log("l", X6, "l"), "opencv", None),
+    (make_layer("MVN", "m", [X6], ["m"], eps=0.1), "opencv", "mvn-eps"),
+    (make_layer("MVN", "m", [X6], ["m"]), "opencv", None),
+])
+def test_what_the_consumers_read_differently_is_refused(layer: object, target: str, rule: str | None) -> None:
+    """Measured on OpenCV 4.14 and RKNN-Toolkit2 2.5 against the runtime (`targets/limits.py`)."""
+    assert [f.rule for f in findings([layer], get_target(target))] == ([rule] if rule else [])

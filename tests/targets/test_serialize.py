@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from purecaffe.canonical import Blob, CaffeLayer, builders
+from purecaffe.canonical import Blob, CaffeLayer, builders, make_layer
 from purecaffe.errors import ConverterBugError
 from purecaffe.runtime.plan import plan_layer
 from purecaffe.targets import TARGETS, Target, get_target, net_parameter
@@ -68,3 +68,37 @@ def test_nnie_declares_inputs_as_net_fields() -> None:
     assert [layer.type for layer in net.layer] == ["Convolution"]
     bvlc = net_parameter(LAYERS[:2], name="n", target=get_target("bvlc"))
     assert [layer.type for layer in bvlc.layer] == ["Input", "Convolution"]
+
+
+def test_every_layer_type_a_target_lists_has_a_packer() -> None:
+    listed = set().union(*(target.layers for target in TARGETS.values()))
+    assert listed - set(packers()) == set()
+
+
+SSD_LAYERS = [
+    make_layer("LRN", "lrn", [X], ["lrn"], local_size=3, alpha=1e-4, beta=0.75, k=2.0, norm_region="WITHIN_CHANNEL"),
+    make_layer("LRN", "lrn_across", [X], ["lrn_across"], local_size=5),
+    make_layer("ArgMax", "argmax", [X], ["argmax"], top_k=2, axis=1),
+    make_layer("ArgMax", "argmax_all", [X], ["argmax_all"], out_max_val=True),
+    make_layer("Embed", "embed", [Blob("ids", (4, 3))], ["embed"], num_output=5, input_dim=10, bias_term=False),
+    make_layer("PriorBox", "prior", [X, Blob("image", (1, 3, 104, 88))], ["prior"], min_size=(30.0,),
+               max_size=(60.0,), aspect_ratio=(2.0,), clip=True, variance=(0.1, 0.1, 0.2, 0.2), step=(8.0, 8.0)),
+    make_layer("PriorBox", "prior_rect", [X], ["prior_rect"], min_size=(16.0,), flip=False, img=(104, 88),
+               step=(8.0, 7.5), offset=0.25),
+    make_layer("DetectionOutput", "detections", [Blob("loc", (1, 16)), Blob("conf", (1, 12)),
+                                                 Blob("priors", (1, 2, 16))], ["detections"], num_classes=3,
+               keep_top_k=50),
+]
+
+
+@pytest.mark.parametrize("layer", SSD_LAYERS, ids=lambda layer: layer.name)
+def test_the_ssd_and_other_listed_layers_read_back_to_the_same_parameters(layer: CaffeLayer) -> None:
+    message = layer_parameter(layer, _taking(layer), packers())
+    assert plan_layer(message).kwargs == dict(layer.params)
+
+
+def test_square_prior_box_sizes_are_written_once() -> None:
+    square, rect = (layer_parameter(layer, _taking(layer), packers()).prior_box_param for layer in SSD_LAYERS[5:7])
+    assert square.step == 8.0 and not square.HasField("step_h") and not square.HasField("img_size")
+    assert (rect.img_h, rect.img_w, rect.step_h, rect.step_w) == (104, 88, 8.0, 7.5)
+    assert not rect.flip and rect.offset == 0.25
