@@ -8,6 +8,7 @@ and `checks` reports what is still refused.  Facts: the team's dialect notes
 from __future__ import annotations
 
 from purecaffe.canonical import CaffeLayer
+from purecaffe.runtime.layers.base import canonical_axis
 from purecaffe.targets.target import ANY_TYPE, Limit
 
 NOTES = "shared/docs/dialects.md"
@@ -34,7 +35,7 @@ def _channel_parameters(layer: CaffeLayer) -> bool:
 
 
 def _reduces_chw(layer: CaffeLayer) -> bool:
-    return not layer.bottoms or (len(layer.bottoms[0].shape) == 4 and int(layer.params["axis"]) % 4 == 1)
+    return not layer.bottoms or (len(layer.bottoms[0].shape) == 4 and canonical_axis(int(layer.params["axis"]), 4) == 1)
 
 
 # RKNN-Toolkit2 2.5 (measured with its own loader and simulator, dialects.md section 5).
@@ -57,7 +58,7 @@ def _lrn_across_plain(layer: CaffeLayer) -> bool:
 
 def _argmax_of_channels(layer: CaffeLayer) -> bool:
     axis, rank = layer.params["axis"], len(layer.bottoms[0].shape) if layer.bottoms else 4
-    return axis is not None and int(axis) % rank == 1 and int(layer.params["top_k"]) == 1 and \
+    return axis is not None and canonical_axis(int(axis), rank) == 1 and int(layer.params["top_k"]) == 1 and \
         not layer.params["out_max_val"]
 
 
@@ -129,7 +130,7 @@ def _nhwc_permute(layer: CaffeLayer) -> bool:
 
 def _off_batch_axis(layer: CaffeLayer) -> bool:
     rank = len(layer.bottoms[0].shape) if layer.bottoms else 0
-    return not rank or int(layer.params.get("axis", 1)) % rank != 0
+    return not rank or canonical_axis(int(layer.params.get("axis", 1)), rank) != 0
 
 
 def _keeps_batch(layer: CaffeLayer) -> bool:

@@ -20,7 +20,7 @@ import math
 from collections.abc import Sequence
 
 from purecaffe.canonical import Blob, CaffeLayer, builders, constructions
-from purecaffe.runtime.layers.base import FLT_MAX
+from purecaffe.runtime.layers.base import FLT_MAX, canonical_axis
 from purecaffe.targets.limits import POOLING_ALWAYS_CEIL, RKNN_FLATTEN_TO_END
 from purecaffe.targets.target import Applied, Declined, Outcome, Rule, Target
 
@@ -253,7 +253,7 @@ def reduction_as_pooling(layer: CaffeLayer, target: Target) -> Outcome:
         return None
     operation, axis, coeff = layer.params["operation"], int(layer.params["axis"]), float(layer.params["coeff"])
     x = layer.bottoms[0]
-    axis = axis % len(x.shape) if x.shape else 0
+    axis = canonical_axis(axis, len(x.shape)) if x.shape else 0
     if operation not in ("SUM", "MEAN") or axis < 1:
         return Declined(f"only SUM and MEAN from an axis >= 1 become Pooling ({operation} from axis {axis})")
     length = math.prod(x.shape[axis:])
