@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 import purecaffe
+from corpus import corpus_dir
 from purecaffe.canonical import Blob, builders
 from purecaffe.cli import main
 from purecaffe.converter import UnsupportedOpsError
@@ -122,3 +123,16 @@ def test_targets_command_lists_every_target(capsys: pytest.CaptureFixture[str]) 
     for name in ("bvlc:", "caffe1:", "nnie:", "rknn:", "opencv:"):
         assert out.count(f"\n{name}") + out.startswith(name) == 1
     assert "judge: --backend rknn, RKNN-Toolkit2" in out and "limit nnie-permute (Permute)" in out
+
+
+def test_lint_checks_field_spelling_against_the_toolchains_own_proto(tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """bvlc itself takes round_mode and Swish; handed Caffe 1.0's caffe.proto, lint finds the field it lacks."""
+    path = tmp_path / "hand.prototxt"
+    path.write_text(HAND_WRITTEN)
+    proto = corpus_dir() / "protos" / get_target("caffe1").schema
+    assert main(["lint", str(path), "--target", "bvlc", "--proto", str(proto)]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert any(line.startswith(f"{path}:4: layer 'pool' (Pooling)") and "PoolingParameter.round_mode" in line
+               and "schema-field" in line and str(proto) in line for line in out), out
+    assert out[-1] == f"{path}: 1 finding for bvlc"
