@@ -9,14 +9,27 @@ The runners (`purecaffe/runners/run_*.py`) import only the standard library, num
 toolchain and `jobio` beside them; they answer in `result.json`, written last.  A runner that
 died before writing it (a crash in the toolchain's native code, a timeout) is a one-line
 `PurecaffeError` naming the net and the tail of the runner's log.
+
+Inside `with persistent_runners():` the same calls go to one long-lived child per venv python,
+runner and environment (`RunnerChildren`), which takes the job directories over a pipe
+(`jobio.serve_jobs`): the toolchain is imported once, not once a net (RKNN-Toolkit2's import
+alone takes seconds).  A child that dies or hangs is ended and the next job starts a new one;
+each job still gets a fresh toolchain object, its own directory and log.
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import json
+import logging
 import os
 import re
+import selectors
+import signal
 import subprocess
-from collections.abc import Mapping
+import tempfile
+import time
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +37,8 @@ import numpy as np
 
 from purecaffe.errors import BackendUnavailableError, FormatError, PurecaffeError
 from purecaffe.judgevenv import clean_env
+
+log = logging.getLogger(__name__)
 
 PathLike = str | os.PathLike[str]
 
@@ -66,7 +81,14 @@ def write_job(job: PathLike, request: Mapping[str, object], inputs: Mapping[str,
 
 def run_runner(python: Path, runner: str, job: PathLike, *, judge: str, net: PathLike, timeout: float,
                env: Mapping[str, str] | None = None) -> dict:
-    """Run `RUNNERS/runner` on `job` with the venv's `python`; its result.json as a dict."""
+    """Run `RUNNERS/runner` on `job` with the venv's `python`; its result.json as a dict.
+
+    Inside `persistent_runners()` the job goes to that block's long-lived child for this python,
+    runner and `env`; otherwise a process is started for this job alone.
+    """
+    children = _ACTIVE_CHILDREN.get()
+    if children is not None:
+        return children.run(python, runner, job, judge=judge, net=net, timeout=timeout, env=env)
     job = Path(job)
     child_env = clean_env()
     child_env.update(env or {})
@@ -82,6 +104,146 @@ def run_runner(python: Path, runner: str, job: PathLike, *, judge: str, net: Pat
     if not result_path.exists():
         raise PurecaffeError(f"the {judge} runner died (exit {done.returncode}){_tail(job, done.stderr)}", path=net)
     return json.loads(result_path.read_text(encoding="utf-8"))
+
+
+class RunnerChildren:
+    """Long-lived runner processes (`run_X.py --serve`), one per (python, runner, env), serving jobs in turn.
+
+    A child is replaced after `max_jobs` jobs (toolchains keep caches), and ended (its whole
+    process group) when a job outlives its timeout or the child dies; `close()` ends them all.
+    """
+
+    def __init__(self, *, max_jobs: int = 100) -> None:
+        self.max_jobs = max_jobs
+        self._children: dict[tuple[str, str, tuple[tuple[str, str], ...]], _Child] = {}
+        self._scratch = tempfile.TemporaryDirectory(prefix="purecaffe-runners-")
+        self.started = 0
+        """How many child processes were started so far (a measure of the reuse)."""
+
+    def run(self, python: Path, runner: str, job: PathLike, *, judge: str, net: PathLike, timeout: float,
+            env: Mapping[str, str] | None = None) -> dict:
+        """`run_runner`'s contract, in the child for this python, runner and env (started if needed)."""
+        job = Path(job).absolute()
+        key = (str(python), runner, tuple(sorted((env or {}).items())))
+        child = self._children.get(key)
+        if child is not None and (child.jobs >= self.max_jobs or child.process.poll() is not None):
+            self._end(key)
+            child = None
+        if child is None:
+            child = self._children[key] = self._start(python, runner, env, judge)
+        child.jobs += 1
+        answer = child.submit(job, timeout)
+        if answer is None:
+            self._end(key, kill=True)
+            raise PurecaffeError(f"{judge} did not finish within {timeout:.0f} s{_tail(job, b'')}", path=net)
+        result_path = job / RESULT_JSON
+        if answer != str(job) or not result_path.exists():
+            self._end(key, kill=True)
+            raise PurecaffeError(f"the {judge} runner died (exit {child.process.returncode})"
+                                 f"{_tail(job, child.log_tail())}", path=net)
+        return json.loads(result_path.read_text(encoding="utf-8"))
+
+    def close(self) -> None:
+        for key in list(self._children):
+            self._end(key)
+        self._scratch.cleanup()
+
+    def __enter__(self) -> RunnerChildren:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _start(self, python: Path, runner: str, env: Mapping[str, str] | None, judge: str) -> _Child:
+        child_env = clean_env()
+        child_env.update(env or {})
+        self.started += 1
+        log_path = Path(self._scratch.name, f"{Path(runner).stem}-{self.started}.log")
+        with open(log_path, "wb") as log_file:
+            try:
+                process = subprocess.Popen([str(python), str(RUNNERS / runner), "--serve"], cwd=self._scratch.name,
+                                           env=child_env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                           stderr=log_file, start_new_session=True)
+            except OSError as error:
+                raise BackendUnavailableError(f"cannot start the {judge} venv's python: {error}", path=python) from None
+        log.info("started a persistent %s runner (%s, pid %d)", judge, runner, process.pid)
+        return _Child(process, log_path)
+
+    def _end(self, key: tuple[str, str, tuple[tuple[str, str], ...]], *, kill: bool = False) -> None:
+        child = self._children.pop(key)
+        child.stop(kill=kill)
+
+
+class _Child:
+    """One `--serve` process: job directories in on stdin, the same lines back on stdout."""
+
+    def __init__(self, process: subprocess.Popen, log_path: Path) -> None:
+        self.process = process
+        self.log_path = log_path
+        self.jobs = 0
+        self._pending = b""
+
+    def submit(self, job: Path, timeout: float) -> str | None:
+        """The child's answer line for `job`; "" when the child died, None when it did not answer in time."""
+        assert self.process.stdin is not None and self.process.stdout is not None
+        try:
+            self.process.stdin.write(f"{job}\n".encode())
+            self.process.stdin.flush()
+        except OSError:  # BrokenPipeError: the child is gone
+            return ""
+        deadline = time.monotonic() + timeout
+        with selectors.DefaultSelector() as selector:
+            selector.register(self.process.stdout, selectors.EVENT_READ)
+            while b"\n" not in self._pending:
+                left = deadline - time.monotonic()
+                if left <= 0 or not selector.select(left):
+                    return None
+                chunk = os.read(self.process.stdout.fileno(), 65536)
+                if not chunk:
+                    return ""
+                self._pending += chunk
+        line, self._pending = self._pending.split(b"\n", 1)
+        return line.decode("utf-8", "replace")
+
+    def log_tail(self) -> bytes:
+        try:
+            return self.log_path.read_bytes()[-4000:]
+        except OSError:
+            return b""
+
+    def stop(self, *, kill: bool = False) -> None:
+        """End of input asks the child to finish (`kill`: it is hung or dying, no waiting); then its process
+        group is killed, so no toolchain grandchild outlives it."""
+        with contextlib.suppress(OSError):
+            if self.process.stdin is not None:
+                self.process.stdin.close()
+        if not kill:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(timeout=10)
+        with contextlib.suppress(OSError):  # ProcessLookupError: the group is gone already
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+
+
+_ACTIVE_CHILDREN: contextvars.ContextVar[RunnerChildren | None] = contextvars.ContextVar(
+    "purecaffe_runner_children", default=None)
+
+
+@contextlib.contextmanager
+def persistent_runners(*, max_jobs: int = 100, enabled: bool = True) -> Iterator[RunnerChildren | None]:
+    """Within the block, every `run_runner` call (every judge that runs in a venv) uses this block's
+    persistent children, ended when it exits; `enabled=False`: a process per job within the block,
+    even inside another block."""
+    children = RunnerChildren(max_jobs=max_jobs) if enabled else None
+    token = _ACTIVE_CHILDREN.set(children)
+    try:
+        yield children
+    finally:
+        _ACTIVE_CHILDREN.reset(token)
+        if children is not None:
+            children.close()
 
 
 def net_io_names(prototxt: PathLike) -> tuple[list[str], list[str]]:
@@ -136,4 +298,5 @@ def _tail(job: Path, stderr: bytes) -> str:
     return f": {tail}" if tail else ": (no output)"
 
 
-__all__ = ["JudgeRun", "RUNNERS", "net_files", "net_io_names", "read_arrays", "run_runner", "write_job"]
+__all__ = ["JudgeRun", "RUNNERS", "RunnerChildren", "net_files", "net_io_names", "persistent_runners", "read_arrays",
+           "run_runner", "write_job"]

@@ -8,6 +8,7 @@ all (tests/ci_no_skip.py).
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from caffe_backend import Backend, get_real_caffe_backend  # noqa: E402
 from ci_no_skip import pytest_make_collect_report, pytest_runtest_makereport  # noqa: E402,F401 - hooks
-from venv_judges import get_mnn_venv, get_rknn_venv, get_tpumlir_venv  # noqa: E402
+from venv_judges import get_mnn_venv, get_rknn_venv, get_tpumlir_venv, judge_children  # noqa: E402
+from purecaffe.judgejob import RunnerChildren  # noqa: E402
+
+
+@pytest.fixture(scope="session", autouse=True)
+def venv_judge_children() -> Iterator[RunnerChildren | None]:
+    """One persistent child per judge venv for the session (tests/venv_judges.py)."""
+    with judge_children() as children:
+        yield children
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,10 @@
 """The judges that live in venvs of their own, for any test: session fixtures `rknn_venv`, `tpumlir_venv`, `mnn_venv`
 (defined in tests/conftest.py).
 
+For the whole session every judge that runs in a venv goes through `judge_children()`: one persistent
+child per venv (`purecaffe.judgejob.persistent_runners`), so a session imports RKNN-Toolkit2, tpu-mlir
+and MNN once each, not once a net.
+
     @pytest.mark.mnn
     def test_my_net_on_mnn(mnn_venv, tmp_path):
         run = run_mnn(prototxt, caffemodel, {"data": x}, venv=mnn_venv)
@@ -12,9 +16,12 @@ CI=true, where every judge is required.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from judges import Judge
+from purecaffe.judgejob import RunnerChildren, persistent_runners
 from purecaffe.mnn import build_venv as build_mnn_venv
 from purecaffe.rknn import build_venv as build_rknn_venv
 from purecaffe.tpumlir import build_venv as build_tpumlir_venv
@@ -36,3 +43,10 @@ def get_tpumlir_venv() -> Path:
 
 def get_mnn_venv() -> Path:
     return MNN_VENV.get()
+
+
+@contextmanager
+def judge_children() -> Iterator[RunnerChildren | None]:
+    """The session's persistent judge children (conftest's autouse session fixture enters it)."""
+    with persistent_runners() as children:
+        yield children

@@ -11,6 +11,12 @@ sys.path), which run in a judge's venv: standard library and numpy only, no pure
 
 Every failure of the toolchain is reported in result.json as data; the exit status is 0 whenever
 result.json was written.
+
+    <venv>/bin/python run_X.py --serve             (a persistent child: `purecaffe.judgejob.RunnerChildren`)
+
+serves many jobs in one process, so the toolchain is imported once: each line on stdin is a job
+directory, run as above (its own runner.log, the job directory as the working directory); the
+same line is echoed on stdout once its result.json is written.  End of stdin ends the process.
 """
 from __future__ import annotations
 
@@ -81,11 +87,19 @@ def serve(run: Callable[[str, dict, dict], None], argv: list[str]) -> int:
 
     `run` raises `Refused(stage, message)` for a refusal; any other exception is reported with
     the stage `result["stage"]` held when it was raised and the last line of its message.
+    `argv` [script, JOB_DIR] runs one job; [script, "--serve"] serves jobs from stdin (module docstring).
     """
+    if len(argv) == 2 and argv[1] == "--serve":
+        return serve_jobs(run)
     if len(argv) != 2:
-        print(f"usage: {os.path.basename(argv[0])} JOB_DIR", file=sys.stderr)
+        print(f"usage: {os.path.basename(argv[0])} JOB_DIR | --serve", file=sys.stderr)
         return 2
-    job = argv[1]
+    run_job(run, argv[1])
+    return 0
+
+
+def run_job(run: Callable[[str, dict, dict], None], job: str) -> None:
+    """One job, start to result.json (written last, atomically)."""
     started = time.monotonic()
     result: dict = {"ok": False, "error": None, "stage": "start", "version": None}
     try:
@@ -104,4 +118,34 @@ def serve(run: Callable[[str, dict, dict], None], argv: list[str]) -> int:
     with open(path + ".tmp", "w", encoding="utf-8") as handle:
         json.dump(result, handle, indent=1)
     os.replace(path + ".tmp", path)
+
+
+def serve_jobs(run: Callable[[str, dict, dict], None]) -> int:
+    """Jobs from stdin, one directory a line, each echoed on stdout when done; returns at end of stdin.
+
+    The pipes are moved off fds 0 and 1 first: the toolchains print to fd 1 and 2, which point
+    at each job's runner.log while it runs and at this process's stderr in between.
+    """
+    requests = os.fdopen(os.dup(0), "r", encoding="utf-8")
+    answers = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    os.dup2(2, 1)
+    home_out, home_err, home = os.dup(1), os.dup(2), os.getcwd()
+    for line in requests:
+        job = line.strip()
+        if not job:
+            continue
+        try:
+            os.chdir(job)
+            run_job(run, job)
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(home_out, 1)
+            os.dup2(home_err, 2)
+            os.chdir(home)
+        answers.write(job + "\n")
+        answers.flush()
     return 0
