@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     from purecaffe.io.atomic import atomic_write
     from purecaffe.io.inputs_npz import read_inputs_npz
     from purecaffe.io.sidecar import output_paths, read_sidecar
-    from purecaffe.parity import verify
+    from purecaffe.parity import progress, verify
 
     if args.report and Path(args.report).suffix.lower() not in (".html", ".htm", ".md"):
         raise PurecaffeError(f"--report {args.report}: the file must end in .html or .md")
@@ -80,10 +80,11 @@ def run(args: argparse.Namespace) -> int:
         inputs = random_inputs(args, model)
         if inputs is None:
             raise PurecaffeError("give --input-shape (random inputs) or --inputs X.npz")
-    report = verify(model, inputs, args.output, backend=args.backend, rtol=args.rtol, atol=args.atol,
-                    caffe_backend=args.caffe_backend, deploy=None if int8 is not None else _deploy(args),
-                    quantize=None if int8 is None else int8[0], evaluate=() if int8 is None else int8[1],
-                    onnx_baseline=not args.no_onnx_baseline)
+    with progress.shown():  # which stage, how long: shown without -v
+        report = verify(model, inputs, args.output, backend=args.backend, rtol=args.rtol, atol=args.atol,
+                        caffe_backend=args.caffe_backend, deploy=None if int8 is not None else _deploy(args),
+                        quantize=None if int8 is None else int8[0], evaluate=() if int8 is None else int8[1],
+                        onnx_baseline=not args.no_onnx_baseline)
     print(report.to_json() if args.json else report.to_table())
     if args.report:
         rendered = report.to_markdown() if args.report.lower().endswith(".md") else report.to_html()

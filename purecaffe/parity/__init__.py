@@ -30,6 +30,7 @@ from purecaffe.io.sidecar import output_paths, read_sidecar
 from purecaffe.errors import FormatError, PurecaffeError
 from purecaffe.parity.backends import BACKENDS, LayerOutputs, run_backend
 from purecaffe.parity.compare import BlobComparison, compare_arrays
+from purecaffe.parity.progress import Progress
 from purecaffe.parity.report import ParityReport
 from purecaffe.targets import TARGETS
 from purecaffe.targets.judges import judge_tolerance
@@ -88,21 +89,36 @@ def verify(model: Any, inputs: Sequence[Any] | Any, converted: Any, *, backend: 
                 if not path.is_file():
                     raise FormatError("missing: verify needs the converted prototxt and caffemodel", path=path)
             sidecar = read_sidecar(saved.sidecar)
-            expected = _torch_values(model, inputs, sidecar, saved.sidecar)
+            progress = Progress(str(converted), layers=_layer_count(prototxt))
+            with progress.stage("PyTorch's value of every captured tensor"):
+                expected = _torch_values(model, inputs, sidecar, saved.sidecar)
             prefix = Path(converted)
         else:
             prefix = Path(scratch) / "net"
-            files = converted.save(prefix)
+            progress = Progress(converted.name, layers=len(converted.net.layer))
+            with progress.stage("saving the converted net"):
+                files = converted.save(prefix)
             prototxt, caffemodel = files.prototxt, files.caffemodel
             sidecar = converted.sidecar()
-            expected = converted.torch_values(inputs)
+            with progress.stage("PyTorch's value of every captured tensor"):
+                expected = converted.torch_values(inputs)
         caffe_inputs = _caffe_inputs(sidecar, inputs)
         if quantize is not None:
-            return _verify_int8(model, inputs, prefix, quantize, evaluate, onnx_baseline, sidecar, expected,
-                                caffe_inputs, atol=atol, prototxt=prototxt)
-        outputs = run_backend(backend, prototxt, caffemodel, caffe_inputs, caffe_backend=caffe_backend, deploy=deploy)
-        return build_report(sidecar, expected, outputs, rtol=rtol, atol=atol, min_cosine=min_cosine,
-                            prototxt=prototxt)
+            with progress.stage("int8 on rknn (Caffe route" + (" and ONNX route)" if onnx_baseline else ")")):
+                return _verify_int8(model, inputs, prefix, quantize, evaluate, onnx_baseline, sidecar, expected,
+                                    caffe_inputs, atol=atol, prototxt=prototxt)
+        with progress.stage(f"running the net on {backend}" + (f" ({deploy.describe()})" if deploy else "")):
+            outputs = run_backend(backend, prototxt, caffemodel, caffe_inputs, caffe_backend=caffe_backend,
+                                  deploy=deploy)
+        with progress.stage("comparing"):
+            return build_report(sidecar, expected, outputs, rtol=rtol, atol=atol, min_cosine=min_cosine,
+                                prototxt=prototxt)
+
+
+def _layer_count(prototxt: Path) -> int:
+    from purecaffe.io.prototxt import read_net
+
+    return len(read_net(prototxt).layer)
 
 
 def _verify_int8(model: Any, inputs: tuple[Any, ...], prefix: Path, quantize: RknnQuantization,

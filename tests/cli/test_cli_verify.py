@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 from pathlib import Path
 
@@ -60,3 +61,10 @@ def test_verify_inputs_from_npz(converted: Path, tmp_path: Path, capsys: pytest.
     np.savez(inputs, data=np.random.default_rng(3).standard_normal((1, 3, 32, 32)).astype(np.float32))
     assert main(["verify", EXAMPLE, str(converted), "--inputs", str(inputs)]) == 0
     assert "PARITY OK" in capsys.readouterr().out
+
+
+def test_verify_shows_its_stages_without_verbose(converted: Path, caplog: pytest.LogCaptureFixture) -> None:
+    assert main(["verify", EXAMPLE, str(converted), "--input-shape", "1,3,32,32"]) == 0
+    stages = [r.getMessage() for r in caplog.records if r.name == "purecaffe.parity.progress"]
+    assert any(line.endswith("running the net on runtime ...") for line in stages), stages
+    assert logging.getLogger("purecaffe.parity.progress").level == logging.NOTSET  # restored after the command

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from torch import nn
 import purecaffe
 from judges import opencv
 from purecaffe.errors import FormatError, PurecaffeError
+from purecaffe.io.prototxt import read_net
 from purecaffe.parity import WeightsMismatchError, verify
 
 
@@ -215,3 +217,16 @@ def test_the_report_names_the_target_and_its_real_consumer(tmp_path: Path) -> No
     report = verify(model, x, tmp_path / "n", backend="runtime")
     assert report.passed and report.target == "opencv"
     assert report.summary().endswith("[target opencv; its real consumer: --backend opencv]")
+
+
+def test_verify_logs_each_stage_with_the_layer_count_and_elapsed_time(
+        model: nn.Module, example: tuple[torch.Tensor], saved: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="purecaffe.parity.progress")
+    assert verify(model, example, saved).passed
+    lines = [r.getMessage() for r in caplog.records if r.name == "purecaffe.parity.progress"]
+    layers = len(read_net(saved.with_suffix(".prototxt")).layer)
+    stages = ["PyTorch's value of every captured tensor", "running the net on runtime", "comparing"]
+    assert [line.split(": ", 1)[1] for line in lines[::2]] == [f"{stage} ..." for stage in stages]
+    for line, stage in zip(lines[1::2], stages):
+        assert re.fullmatch(rf"{re.escape(str(saved))} \({layers} layers\): {re.escape(stage)}: "
+                            r"\d+\.\d s \(\d+\.\d s in all\)", line), line
