@@ -8,6 +8,7 @@ skipped locally with the reason, and FAILS under CI=true, where every judge is r
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -42,10 +43,20 @@ class Judge(Generic[T]):
             self.resolution = (value, error, time.monotonic() - started)
             log.warning("%s: %s (%.1f s to get ready)", self.name,
                         self.describe(value) if value is not None else error, self.resolution[2])
+            _log_stage(f"judge ready: {self.name}{'' if value is not None else ' (unavailable)'}",
+                       self.resolution[2])
         value, error, _ = self.resolution
         if value is None:
             unavailable(f"{self.unavailable}: {error}")
         return value
+
+
+def _log_stage(name: str, seconds: float) -> None:
+    """A line for CI's seconds per stage (scripts/test.sh sets PURECAFFE_STAGES_LOG), when it is set."""
+    path = os.environ.get("PURECAFFE_STAGES_LOG")
+    if path:
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(f"stage {name}: {seconds:.0f} s\n")
 
 
 def opencv() -> ModuleType:
