@@ -178,27 +178,29 @@ class _Child:
     """One `--serve` process: job directories in on stdin, the same lines back on stdout."""
 
     def __init__(self, process: subprocess.Popen, log_path: Path) -> None:
+        if process.stdin is None or process.stdout is None:
+            raise ValueError("a runner child needs pipes on stdin and stdout")
         self.process = process
+        self.stdin, self.stdout = process.stdin, process.stdout
         self.log_path = log_path
         self.jobs = 0
         self._pending = b""
 
     def submit(self, job: Path, timeout: float) -> str | None:
         """The child's answer line for `job`; "" when the child died, None when it did not answer in time."""
-        assert self.process.stdin is not None and self.process.stdout is not None
         try:
-            self.process.stdin.write(f"{job}\n".encode())
-            self.process.stdin.flush()
+            self.stdin.write(f"{job}\n".encode())
+            self.stdin.flush()
         except OSError:  # BrokenPipeError: the child is gone
             return ""
         deadline = time.monotonic() + timeout
         with selectors.DefaultSelector() as selector:
-            selector.register(self.process.stdout, selectors.EVENT_READ)
+            selector.register(self.stdout, selectors.EVENT_READ)
             while b"\n" not in self._pending:
                 left = deadline - time.monotonic()
                 if left <= 0 or not selector.select(left):
                     return None
-                chunk = os.read(self.process.stdout.fileno(), 65536)
+                chunk = os.read(self.stdout.fileno(), 65536)
                 if not chunk:
                     return ""
                 self._pending += chunk
@@ -215,16 +217,14 @@ class _Child:
         """End of input asks the child to finish (`kill`: it is hung or dying, no waiting); then its process
         group is killed, so no toolchain grandchild outlives it."""
         with contextlib.suppress(OSError):
-            if self.process.stdin is not None:
-                self.process.stdin.close()
+            self.stdin.close()
         if not kill:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.process.wait(timeout=10)
         with contextlib.suppress(OSError):  # ProcessLookupError: the group is gone already
             os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait()
-        if self.process.stdout is not None:
-            self.process.stdout.close()
+        self.stdout.close()
 
 
 _ACTIVE_CHILDREN: contextvars.ContextVar[RunnerChildren | None] = contextvars.ContextVar(
