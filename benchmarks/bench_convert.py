@@ -1,21 +1,25 @@
-"""How long `purecaffe.converter` + `save` takes next to `torch.save` of the same weights.
+"""convert + save next to torch.save of the same weights: time and peak RSS per weight byte.
 
-    python benchmarks/bench_convert.py [--repeats 5] [--models vgg16,resnet50] [--json out.json]
+    python benchmarks/bench_convert.py [--repeats 5] [--models vgg16,resnet50] [--cold] [--json out.json]
 
-Every measurement runs in a fresh child process (this same file with `--child`), so its peak
-RSS is that one job's alone: the child reports `resource.getrusage(RUSAGE_SELF).ru_maxrss`
-right after the measured step, and the parent also reads `RUSAGE_CHILDREN` as a cross-check.
-The model is built (random init, fixed seed, eval mode) before the clock starts; the clock
-covers only `convert(...)` + `.save(prefix)`, or only `torch.save(state_dict)`.  The modules
-`torch.export` pulls in on first use (torch._dynamo & co., ~1.5 s, once per process) are
-imported before the clock too, unless `--cold-imports` asks for what a fresh CLI process pays.  Medians over
-`--repeats` runs of each are printed side by side with their ratio.
+The models are torchvision's VGG16 and ResNet-50 (random init, fixed seed, eval mode; `mobilenet`: a
+MobileNet-style net every target legalizes differently).  Every measurement runs in a fresh child
+process (this file with `--child`) so its memory is its own; the two sides alternate (A B A B ...)
+and the medians of `--repeats` runs are printed side by side with their ratio.
+
+In the child, in order: the imports (torch, torchvision, purecaffe, torch.export's machinery), then
+unless `--cold` one warm-up of the measured step on a tiny net (torch.export's first-use costs, about
+0.5 s, paid once per process like an import), then `base` = the RSS; the model is built, the peak-RSS
+mark is reset (/proc/self/clear_refs), and the clock covers only `convert(...)` + `.save(prefix)`, or
+only `torch.save(state_dict)`.  Peak RSS / weight bytes = (VmHWM after the step - base) / the bytes of
+the state_dict: the model's own weights count 1.0, so 1.0 means no copy at all.  The convert side
+also reports its split: torch.export, the rest of `convert`, `save`.
 
 Before each measurement the parent calls `os.sync()`: otherwise the previous run's dirty pages
 (half a gigabyte for VGG16) throttle the next writer, whichever side it is.
 
-Targets: VGG16 convert+save <= 2.5 x torch.save and peak RSS <= 2 GB; ResNet-50 convert+save
-<= 2 s.  `--profile` runs one conversion under cProfile in-process and prints the top entries.
+Targets (issue 22): peak RSS / weight bytes <= 1.3 and convert + save <= 1.5 x torch.save, warm.
+`--profile MODEL` runs one conversion under cProfile in-process and prints the top entries.
 
 `--legalization` measures, in one process, each target's share of a conversion: the median
 of `convert(..., target=T)` next to the median time spent in its target stage's legalization
@@ -25,86 +29,33 @@ legalization adds <= 10% to conversion time).
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
 
-TARGETS = {"vgg16": {"ratio": 2.5, "rss_mb": 2048.0}, "resnet50": {"seconds": 2.0}}
+RSS_PER_WEIGHT_BYTE = 1.3
+TIME_RATIO = 1.5
 
 
 # --------------------------------------------------------------------------- models
 
-def vgg16(num_classes: int = 1000) -> nn.Module:
-    """torchvision's VGG16 layout (138 M parameters, 528 MB of float32)."""
-    layers: list[nn.Module] = []
-    cin = 3
-    for v in (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"):
-        if v == "M":
-            layers.append(nn.MaxPool2d(2, 2))
-        else:
-            layers += [nn.Conv2d(cin, int(v), 3, padding=1), nn.ReLU(inplace=True)]
-            cin = int(v)
-    return nn.Sequential(
-        nn.Sequential(*layers), nn.Flatten(1),
-        nn.Linear(512 * 7 * 7, 4096), nn.ReLU(inplace=True), nn.Dropout(),
-        nn.Linear(4096, 4096), nn.ReLU(inplace=True), nn.Dropout(),
-        nn.Linear(4096, num_classes))
-
-
-class Bottleneck(nn.Module):
-    def __init__(self, cin: int, width: int, stride: int) -> None:
-        super().__init__()
-        cout = width * 4
-        self.conv1 = nn.Conv2d(cin, width, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(width)
-        self.conv2 = nn.Conv2d(width, width, 3, stride, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(width)
-        self.conv3 = nn.Conv2d(width, cout, 1, bias=False)
-        self.bn3 = nn.BatchNorm2d(cout)
-        self.relu = nn.ReLU(inplace=True)
-        self.downsample = None
-        if stride != 1 or cin != cout:
-            self.downsample = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        identity = x if self.downsample is None else self.downsample(x)
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.relu(self.bn2(self.conv2(out)))
-        return self.relu(self.bn3(self.conv3(out)) + identity)
-
-
-class ResNet50(nn.Module):
-    """torchvision's ResNet-50 layout (25.6 M parameters, 161 layers once BN is split)."""
-
-    def __init__(self, num_classes: int = 1000) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
-        self.bn1 = nn.BatchNorm2d(64)
-        self.relu = nn.ReLU(inplace=True)
-        self.maxpool = nn.MaxPool2d(3, 2, 1)
-        stages, cin = [], 64
-        for width, blocks, stride in ((64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 2)):
-            stage = [Bottleneck(cin, width, stride)] + [Bottleneck(width * 4, width, 1) for _ in range(blocks - 1)]
-            stages.append(nn.Sequential(*stage))
-            cin = width * 4
-        self.layer1, self.layer2, self.layer3, self.layer4 = stages
-        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
-        self.fc = nn.Linear(cin, num_classes)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
-        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
-        return self.fc(torch.flatten(self.avgpool(x), 1))
+def torchvision_model(name: str) -> nn.Module:
+    try:
+        import torchvision
+    except ImportError:
+        raise SystemExit("bench_convert needs torchvision for vgg16 and resnet50 (pip install torchvision)") from None
+    return getattr(torchvision.models, name)(weights=None)
 
 
 class MobileBlock(nn.Module):
@@ -140,7 +91,8 @@ class MobileNetStyle(nn.Module):
         return self.head(self.features(x))
 
 
-MODELS = {"mobilenet": MobileNetStyle, "vgg16": vgg16, "resnet50": ResNet50}
+MODELS = {"mobilenet": MobileNetStyle, "vgg16": lambda: torchvision_model("vgg16"),
+          "resnet50": lambda: torchvision_model("resnet50")}
 
 
 def build(name: str) -> tuple[nn.Module, tuple[torch.Tensor, ...]]:
@@ -151,44 +103,88 @@ def build(name: str) -> tuple[nn.Module, tuple[torch.Tensor, ...]]:
 
 # --------------------------------------------------------------------------- one measurement
 
-def convert_and_save(model: nn.Module, inputs: tuple[torch.Tensor, ...], prefix: Path, name: str) -> None:
+def _memory() -> tuple[int, int]:
+    """(peak RSS since the last reset, RSS) of this process, in bytes."""
+    with open("/proc/self/status", encoding="ascii") as handle:
+        status = dict(line.split(":", 1) for line in handle)
+    return int(status["VmHWM"].split()[0]) * 1024, int(status["VmRSS"].split()[0]) * 1024
+
+
+def _reset_peak() -> None:
+    with open("/proc/self/clear_refs", "w", encoding="ascii") as handle:
+        handle.write("5")
+
+
+def convert_and_save(model: nn.Module, inputs: tuple[torch.Tensor, ...], prefix: Path, name: str,
+                     split: dict[str, float]) -> None:
     import purecaffe
 
-    purecaffe.convert(model, inputs, name=name).save(prefix)
+    export = torch.export.export
+
+    def timed_export(*args: Any, **kwargs: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            return export(*args, **kwargs)
+        finally:
+            split["export_s"] = split.get("export_s", 0.0) + time.perf_counter() - start
+
+    torch.export.export = timed_export
+    try:
+        start = time.perf_counter()
+        net = purecaffe.convert(model, inputs, name=name)
+        split["convert_s"] = time.perf_counter() - start
+    finally:
+        torch.export.export = export
+    start = time.perf_counter()
+    net.save(prefix)
+    split["save_s"] = time.perf_counter() - start
 
 
-def child(kind: str, name: str, cold_imports: bool = False) -> dict:
-    """Runs inside the child process: build, time one step, report seconds and peak RSS."""
-    torch.set_num_threads(max(1, os.cpu_count() or 1))
-    model, inputs = build(name)
+def _step(kind: str, model: nn.Module, inputs: tuple[torch.Tensor, ...], folder: Path, name: str,
+          split: dict[str, float]) -> None:
     if kind == "convert":
-        import purecaffe.converter  # noqa: F401  (import cost is not part of the measurement)
-        if not cold_imports:
-            for module in ("torch._dynamo", "torch.export._trace"):
-                importlib.import_module(module)
+        convert_and_save(model, inputs, folder / name, name, split)
+    else:
+        torch.save(model.state_dict(), folder / f"{name}.pt")
+
+
+def child(kind: str, name: str, cold: bool = False) -> dict:
+    """Runs inside the child process: imports, warm-up, build, one timed step; seconds and memory."""
+    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    import purecaffe.converter  # noqa: F401  (import cost is not part of the measurement)
+    for module in ("torch._dynamo", "torch.export._trace", "torchvision"):
+        importlib.import_module(module)
+    if not cold:
+        with tempfile.TemporaryDirectory() as tmp:
+            tiny = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(), nn.Linear(4, 2))
+            _step(kind, tiny.eval(), (torch.randn(1, 3, 3, 3),), Path(tmp), "warmup", {})
+    gc.collect()
+    _, base = _memory()
+    model, inputs = build(name)
+    weight_bytes = sum(t.numel() * t.element_size() for t in model.state_dict().values())
+    gc.collect()
+    _reset_peak()
+    split: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        if kind == "convert":
-            convert_and_save(model, inputs, Path(tmp) / name, name)
-        else:
-            torch.save(model.state_dict(), Path(tmp) / f"{name}.pt")
+        _step(kind, model, inputs, Path(tmp), name, split)
         seconds = time.perf_counter() - start
-        sizes = sum(p.stat().st_size for p in Path(tmp).iterdir())
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return {"kind": kind, "model": name, "seconds": seconds, "peak_rss_mb": peak_kb / 1024, "bytes": sizes}
+        peak, _ = _memory()
+        written = sum(p.stat().st_size for p in Path(tmp).iterdir())
+    return {"kind": kind, "model": name, "seconds": seconds, "rss_per_weight_byte": (peak - base) / weight_bytes,
+            "peak_mb": peak / 2**20, "base_mb": base / 2**20, "weight_bytes": weight_bytes, "written": written,
+            **split}
 
 
-def measure(kind: str, name: str, cold_imports: bool = False) -> dict:
+def measure(kind: str, name: str, cold: bool = False) -> dict:
     # Flush the previous run's 0.5 GB of dirty pages first, or the kernel's writeback throttling
     # charges them to whichever measurement comes next.
     os.sync()
-    command = [sys.executable, __file__, "--child", kind, name] + (["--cold-imports"] if cold_imports else [])
-    proc = subprocess.run(command, capture_output=True, text=True)
+    command = [sys.executable, __file__, "--child", kind, name] + (["--cold"] if cold else [])
+    proc = subprocess.run(command, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise SystemExit(f"{kind} {name} failed:\n{proc.stderr[-4000:]}")
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
-    result["children_peak_rss_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return result
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def profile(name: str, top: int) -> None:
@@ -200,7 +196,7 @@ def profile(name: str, top: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         profiler = cProfile.Profile()
         profiler.enable()
-        convert_and_save(model, inputs, Path(tmp) / name, name)
+        convert_and_save(model, inputs, Path(tmp) / name, name, {})
         profiler.disable()
     stats = pstats.Stats(profiler, stream=sys.stdout).sort_stats("cumulative")
     stats.print_stats(top)
@@ -252,6 +248,57 @@ def legalization(names: list[str], repeats: int) -> bool:
     return ok
 
 
+def _median(runs: list[dict], key: str) -> float:
+    return statistics.median(r.get(key, 0.0) for r in runs)
+
+
+def compare(name: str, repeats: int, cold: bool) -> dict:
+    """Both sides `repeats` times, alternating; their medians and the two ratios."""
+    runs: dict[str, list[dict]] = {"torch_save": [], "convert": []}
+    for _ in range(repeats):
+        runs["torch_save"].append(measure("torch_save", name, cold))
+        runs["convert"].append(measure("convert", name, cold))
+    row = {kind: {"median_s": _median(rs, "seconds"), "runs_s": [round(r["seconds"], 4) for r in rs],
+                  "rss_per_weight_byte": _median(rs, "rss_per_weight_byte"),
+                  "max_rss_per_weight_byte": max(r["rss_per_weight_byte"] for r in rs),
+                  "written": rs[0]["written"]} for kind, rs in runs.items()}
+    for key in ("export_s", "convert_s", "save_s"):
+        row["convert"][key] = _median(runs["convert"], key)
+    row["weight_bytes"] = runs["convert"][0]["weight_bytes"]
+    row["time_ratio"] = row["convert"]["median_s"] / row["torch_save"]["median_s"]
+    row["save_ratio"] = row["convert"]["save_s"] / row["torch_save"]["median_s"]
+    return row
+
+
+def table(report: dict[str, dict], repeats: int, cold: bool) -> list[str]:
+    lines = [f"medians of {repeats}, each run a fresh process{' (cold: no warm-up)' if cold else ' (warm)'}; "
+             f"RSS / weight bytes = (peak RSS of the step - RSS before the model was built) / state_dict bytes",
+             "| model | weights | convert+save | (torch.export / rest of convert / save) | torch.save | time ratio "
+             "| save alone / torch.save | RSS/weights convert+save (max) | RSS/weights torch.save |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for name, row in report.items():
+        convert, saved = row["convert"], row["torch_save"]
+        lines.append(
+            f"| {name} | {row['weight_bytes'] / 1e6:.0f} MB | {convert['median_s']:.3f} s | "
+            f"{convert['export_s']:.3f} / {convert['convert_s'] - convert['export_s']:.3f} / {convert['save_s']:.3f} s | "
+            f"{saved['median_s']:.3f} s | {row['time_ratio']:.2f}x | {row['save_ratio']:.2f}x | "
+            f"{convert['rss_per_weight_byte']:.3f} ({convert['max_rss_per_weight_byte']:.3f}) | "
+            f"{saved['rss_per_weight_byte']:.3f} |")
+    return lines
+
+
+def verdicts(report: dict[str, dict]) -> tuple[list[str], bool]:
+    lines, failed = [], False
+    for name, row in report.items():
+        rss_ok = row["convert"]["rss_per_weight_byte"] <= RSS_PER_WEIGHT_BYTE
+        time_ok = row["time_ratio"] <= TIME_RATIO
+        failed |= not (rss_ok and time_ok)
+        lines.append(f"{name}: RSS/weights {row['convert']['rss_per_weight_byte']:.3f} "
+                     f"{'ok' if rss_ok else 'MISSED'} (<= {RSS_PER_WEIGHT_BYTE}); convert+save / torch.save "
+                     f"{row['time_ratio']:.2f}x {'ok' if time_ok else 'MISSED'} (<= {TIME_RATIO}x)")
+    return lines, failed
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
@@ -259,8 +306,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--profile", metavar="MODEL", help="cProfile one conversion of MODEL and exit")
     parser.add_argument("--top", type=int, default=30)
-    parser.add_argument("--cold-imports", action="store_true",
-                        help="count the first import of torch.export's machinery in the conversion time")
+    parser.add_argument("--cold", action="store_true",
+                        help="no warm-up: count torch.export's first-use costs in the conversion time")
     parser.add_argument("--legalization", action="store_true",
                         help="each target's legalization + checks as a share of the conversion time")
     parser.add_argument("--child", nargs=2, metavar=("KIND", "MODEL"), help=argparse.SUPPRESS)
@@ -268,44 +315,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.legalization:
         return 0 if legalization(args.models.split(","), args.repeats) else 1
     if args.child:
-        print(json.dumps(child(*args.child, cold_imports=args.cold_imports)))
+        print(json.dumps(child(*args.child, cold=args.cold)))
         return 0
     if args.profile:
         profile(args.profile, args.top)
         return 0
-
-    report: dict[str, dict] = {}
-    failed = False
-    for name in args.models.split(","):
-        runs: dict[str, list[dict]] = {"torch_save": [], "convert": []}
-        for _ in range(args.repeats):  # interleaved, so drift hits both sides alike
-            runs["torch_save"].append(measure("torch_save", name))
-            runs["convert"].append(measure("convert", name, args.cold_imports))
-        row = {kind: {"median_s": statistics.median(r["seconds"] for r in rs),
-                      "runs_s": [round(r["seconds"], 4) for r in rs],
-                      "peak_rss_mb": max(r["peak_rss_mb"] for r in rs),
-                      "bytes": rs[0]["bytes"]} for kind, rs in runs.items()}
-        row["ratio"] = row["convert"]["median_s"] / row["torch_save"]["median_s"]
-        report[name] = row
-        target = TARGETS.get(name, {})
-        verdicts = []
-        if "ratio" in target:
-            ok = row["ratio"] <= target["ratio"]
-            verdicts.append(f"ratio {'ok' if ok else 'MISSED'} (target <= {target['ratio']})")
-            failed |= not ok
-        if "rss_mb" in target:
-            ok = row["convert"]["peak_rss_mb"] <= target["rss_mb"]
-            verdicts.append(f"peak RSS {'ok' if ok else 'MISSED'} (target <= {target['rss_mb']:.0f} MB)")
-            failed |= not ok
-        if "seconds" in target:
-            ok = row["convert"]["median_s"] <= target["seconds"]
-            verdicts.append(f"time {'ok' if ok else 'MISSED'} (target <= {target['seconds']} s)")
-            failed |= not ok
-        print(f"{name}: convert+save {row['convert']['median_s']:.3f} s (peak RSS {row['convert']['peak_rss_mb']:.0f} MB, "
-              f"{row['convert']['bytes'] / 1e6:.1f} MB written) | torch.save {row['torch_save']['median_s']:.3f} s "
-              f"(peak RSS {row['torch_save']['peak_rss_mb']:.0f} MB, {row['torch_save']['bytes'] / 1e6:.1f} MB) | "
-              f"ratio {row['ratio']:.2f} | medians of {args.repeats}"
-              f"{' (cold imports)' if args.cold_imports else ''} | " + "; ".join(verdicts))
+    report = {name: compare(name, args.repeats, args.cold) for name in args.models.split(",")}
+    lines, failed = verdicts(report)
+    print("\n".join(table(report, args.repeats, args.cold) + lines))
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))
     return 1 if failed else 0
