@@ -16,7 +16,8 @@ Wall seconds of the whole judge call (job files in, results read back), medians.
 one `verify` makes (per-layer values where the consumer shows them; `--outputs-only`: outputs only).
 Real Caffe runs in a chroot or container per call and has no persistent child: its warm column
 is empty (its test helper merges many nets into one run instead, tests/batched_compare.py).
-A judge that cannot be had here is reported as such, not measured.
+A judge that cannot be had here is reported as such, not measured; a net a judge refuses (tpu-mlir's
+front end has no Clip for the bvlc files of mobilenet_v2's ReLU6) gets the refusal in its cell.
 """
 from __future__ import annotations
 
@@ -56,7 +57,7 @@ def judge_call(judge: str, dump: bool) -> Call:
     """The judge's one-net call, raising on a refusal (a benchmark of a refused net measures nothing)."""
     def checked(run: Any) -> Any:
         if not getattr(run, "ok", True) or getattr(run, "error", None):
-            raise RuntimeError(f"{judge} refused the net: {run.error}")
+            raise Refused(run.error)
         return run
 
     if judge == "rknn":
@@ -92,6 +93,10 @@ def convert_all(models: list[str], judges: list[str], folder: Path) -> dict[tupl
     return files
 
 
+class Refused(Exception):
+    """The judge refused the net: its cell says so instead of a time."""
+
+
 def timed(call: Call, net: tuple[Path, Path, dict]) -> float:
     start = time.perf_counter()
     call(*net)
@@ -104,11 +109,15 @@ def bench_judge(judge: str, models: list[str], files: dict, repeats: int, dump: 
     row: dict[str, dict] = {name: {} for name in models}
     with persistent_runners(enabled=False):
         for name, net in nets.items():
-            row[name]["cold"] = [timed(call, net) for _ in range(repeats)]
-    if judge != "caffe":
+            try:
+                row[name]["cold"] = [timed(call, net) for _ in range(repeats)]
+            except Refused as refusal:
+                row[name]["refused"] = str(refusal)
+    accepted = {name: net for name, net in nets.items() if "refused" not in row[name]}
+    if judge != "caffe" and accepted:
         with persistent_runners() as children:
-            timed(call, next(iter(nets.values())))  # the child's start and import: paid once
-            for name, net in nets.items():
+            timed(call, next(iter(accepted.values())))  # the child's start and import: paid once
+            for name, net in accepted.items():
                 row[name]["warm"] = [timed(call, net) for _ in range(repeats)]
             row["_children_started"] = {"count": children.started if children is not None else 0}
     return row
@@ -125,6 +134,9 @@ def table(report: dict[str, Any], models: list[str], repeats: int) -> list[str]:
             continue
         cells = []
         for name in models:
+            if "refused" in row[name]:
+                cells += [f"refused: {row[name]['refused'][:60]}", "—"]
+                continue
             for side in ("cold", "warm"):
                 runs = row[name].get(side)
                 cells.append(f"{statistics.median(runs):.2f} s" if runs else "—")
@@ -150,10 +162,10 @@ def main(argv: list[str] | None = None) -> int:
                 report[judge] = bench_judge(judge, models, files, args.repeats, not args.outputs_only)
             except BackendUnavailableError as error:
                 report[judge] = {"unavailable": error.one_line()}
-            print(f"{judge} done", file=sys.stderr, flush=True)
+            print("\n".join(table({judge: report[judge]}, models, args.repeats)[1:]), file=sys.stderr, flush=True)
+            if args.json:
+                args.json.write_text(json.dumps(report, indent=2))
     print("\n".join(table(report, models, args.repeats)))
-    if args.json:
-        args.json.write_text(json.dumps(report, indent=2))
     return 0
 
 

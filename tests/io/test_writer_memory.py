@@ -16,8 +16,10 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import torch
 
 import purecaffe
+from purecaffe.examples.tiny_resnet import tiny_resnet
 from purecaffe.io.weights import load_weights
 
 CHILD = r'''
@@ -68,9 +70,6 @@ def test_convert_and_save_hold_no_copy_of_the_weights() -> None:
 def test_the_streamed_caffemodel_is_the_message_protobuf_would_build(tmp_path: Path) -> None:
     """What real Caffe reads: the generated bindings parse the streamed file into exactly the NetParameter
     built the whole-message way from the same layers and blobs, of the same byte count."""
-    from purecaffe.examples.tiny_resnet import tiny_resnet
-    import torch
-
     torch.manual_seed(0)
     model = tiny_resnet().eval()
     net = purecaffe.convert(model, torch.randn(1, 3, 32, 32), name="tiny")
