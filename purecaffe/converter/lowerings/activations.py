@@ -1,4 +1,5 @@
-"""Element-wise activations: ReLU family, Clip, ELU, Sigmoid/TanH, SiLU, hard-*, Mish, Softplus.
+"""Element-wise activations: ReLU family, Clip, ELU, Sigmoid/TanH, SiLU, hard-*, Mish, Softplus
+(GELU: `gelu.py`).
 
 Each is exact in stock Caffe, directly or as a composition of stock layers
 whose float32 arithmetic matches PyTorch's to rounding.
@@ -169,24 +170,3 @@ def lower_softplus(ctx: LoweringContext, node: Node) -> None:
                                      scale=beta))[0]
     soft = ctx.emit(builders.bnll(ctx.name(node, "bnll"), scaled, ctx.name(node, "bnll")))[0]
     ctx.emit(builders.power(ctx.name(node), soft, ctx.name(node), scale=1.0 / beta), result=node)
-
-
-@lowering("aten.gelu", aliases=("aten.gelu_",))
-def lower_gelu(ctx: LoweringContext, node: Node) -> None:
-    """approximate='tanh': 0.5 x (1 + tanh(c (x + 0.044715 x^3))), c = sqrt(2/pi), from stock layers.
-
-    The exact (erf) GELU is refused: Caffe has no erf, and any stand-in is an approximation.
-    """
-    self, approximate = node.unpack("self", "approximate")
-    if approximate != "tanh":
-        raise ctx.unsupported("exact GELU needs erf, which Caffe has no layer for "
-                              "(GELU(approximate='tanh') would be expressible)")
-    x = ctx.blob(self)
-    c = math.sqrt(2.0 / math.pi)
-    cube = ctx.emit(builders.power(ctx.name(node, "cube"), x, ctx.name(node, "cube"), power=3.0))[0]
-    inner = ctx.emit(builders.eltwise(ctx.name(node, "inner"), [cube, x], ctx.name(node, "inner"),
-                                      operation="SUM", coeff=(c * 0.044715, c)))[0]
-    th = ctx.emit(builders.tanh(ctx.name(node, "tanh"), inner, ctx.name(node, "tanh")))[0]
-    gate = ctx.emit(builders.power(ctx.name(node, "gate"), th, ctx.name(node, "gate"),
-                                   scale=0.5, shift=0.5))[0]
-    ctx.emit(builders.eltwise(ctx.name(node), [x, gate], ctx.name(node), operation="PROD"), result=node)
