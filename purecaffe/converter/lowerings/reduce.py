@@ -1,4 +1,4 @@
-"""Reductions: mean, sum and amax over some axes.
+"""Reductions: mean, sum, amax/amin and max/min(dim) values over some axes.
 
 Which stock construction, chosen for exactness:
 
@@ -8,30 +8,42 @@ torch                                      Caffe
 mean over H, W of (N, C, H, W)             Pooling AVE global (sum / (H*W), like torch)
 amax over H, W of (N, C, H, W)             Pooling MAX global (exact)
 mean / amax over H, amax over W alone      Pooling AVE / MAX with an H x 1 (1 x W) window
+amax / max(dim) over any run of axes       Reshape to (N, M, L, R), MAX Pooling with an (L, 1)
+k..j after the batch (channels too)        window, Reshape to the result (exact: a maximum is
+                                           one of the values)
+amin / min(dim)                            the same between two Power(scale -1): -max(-x), exact
 sum / mean over the trailing axes k..      Reduction SUM / MEAN, axis k
 sum over C of (N, C, H, W)                 1x1 Convolution with all-ones weights, no bias
 mean over C of (N, C, H, W)                the same, then Power(scale = 1/C)
 sum / mean over one middle axis (<= 64)    Slice into its parts + Eltwise SUM (coeff 1/n)
+any of these over a whole batch-1 tensor   the same over every axis after the batch, then a
+                                           Reshape to the 0-d result: the file is for batch 1
+                                           (logged)
 =========================================  ==============================================
 
 Each sums in another order than PyTorch's (vectorised, pairwise) kernels, and Reduction MEAN
 multiplies by fl(1/n) instead of dividing: results agree to float32 rounding of a sum, well
 inside 1e-4 x max|tensor| for the sizes of real networks.  `keepdim=True` adds a Reshape (or
-nothing, for global pooling, whose top is already (N, C, 1, 1)).  Other axis sets (the batch,
-several middle axes, a middle axis of more than 64 elements, a maximum anywhere but over H
-and W) are refused: Caffe's Reduction reduces only the trailing axes and has no MAX.
+nothing, for global pooling, whose top is already (N, C, 1, 1)).  Other axis sets (the batch of
+a batch > 1 net, several separate axes, a middle axis of more than 64 elements for a sum) are
+refused: Caffe's Reduction reduces only the trailing axes and has no MAX.  The indices of
+max(dim) / min(dim) are not lowered (refused when read).
 """
 from __future__ import annotations
+
+import logging
+import math
 
 import numpy as np
 
 from purecaffe.canonical import Blob, builders
 from purecaffe.converter.context import LoweringContext
 from purecaffe.converter.graph import Node
-from purecaffe.converter.lowerings._support import normalize_dims, require_float, reshape_layer
+from purecaffe.converter.lowerings._support import normalize_dims, require_float, reshape_layer, reshape_to
 from purecaffe.converter.registry import lowering
 from purecaffe.converter.weights import convolution_blobs
 
+log = logging.getLogger(__name__)
 
 @lowering("aten.mean.dim", aliases=("aten.mean",))
 def lower_mean(ctx: LoweringContext, node: Node) -> None:
@@ -55,29 +67,105 @@ def lower_amax(ctx: LoweringContext, node: Node) -> None:
     _reduce(ctx, node, ctx.blob(self), "max", dim, bool(keepdim))
 
 
-def _finish(ctx: LoweringContext, node: Node, x: Blob) -> None:
+@lowering("aten.amin")
+def lower_amin(ctx: LoweringContext, node: Node) -> None:
+    """amin(x) = -amax(-x): Power(scale -1) around the maximum (negation is exact)."""
+    self, dim, keepdim = node.unpack("self", "dim", "keepdim")
+    _reduce(ctx, node, ctx.blob(self), "min", dim, bool(keepdim))
+
+
+@lowering("aten.max.dim")
+def lower_max_dim(ctx: LoweringContext, node: Node) -> None:
+    """max(x, dim) -> (values, indices): the values as amax; the indices are refused when read."""
+    self, dim, keepdim = node.unpack("self", "dim", "keepdim")
+    _values_of_dim(ctx, node, ctx.blob(self), "max", int(dim), bool(keepdim))
+
+
+@lowering("aten.max.default")
+def lower_max(ctx: LoweringContext, node: Node) -> None:
+    """max(x) over the whole tensor (a batch-1 net: over every axis after the batch)."""
+    _reduce(ctx, node, ctx.blob(node.arg("self")), "max", None, False)
+
+
+@lowering("aten.min.default")
+def lower_min(ctx: LoweringContext, node: Node) -> None:
+    _reduce(ctx, node, ctx.blob(node.arg("self")), "min", None, False)
+
+
+@lowering("aten.min.dim")
+def lower_min_dim(ctx: LoweringContext, node: Node) -> None:
+    self, dim, keepdim = node.unpack("self", "dim", "keepdim")
+    _values_of_dim(ctx, node, ctx.blob(self), "min", int(dim), bool(keepdim))
+
+
+def _values_of_dim(ctx: LoweringContext, node: Node, x: Blob, how: str, dim: int, keepdim: bool) -> None:
+    readers = [n for n in ctx.graph.nodes if n.op == "getitem" and getattr(n.args.get("self"), "name", None) ==
+               node.name and n.args.get("index") != 0]
+    if readers:
+        raise ctx.unsupported(f"the indices of {how}(dim) are read: Caffe's ArgMax takes the channel axis only "
+                              f"and gives no values with them here; only the values are lowered")
+    _reduce(ctx, node, x, how, [dim], keepdim, outputs=(0,))
+
+
+def _out_shape(node: Node, outputs: tuple[int, ...] | None) -> tuple[int, ...]:
+    return tuple(node.outputs[0].shape) if outputs is not None else tuple(node.shape)  # type: ignore[index]
+
+
+def _finish(ctx: LoweringContext, node: Node, x: Blob, outputs: tuple[int, ...] | None = None) -> None:
     """Bind the node to `x` given the node's shape (keepdim's size-1 axes, or without them) by a Reshape."""
-    ctx.emit(reshape_layer(ctx.name(node), x, ctx.name(node), node.shape), result=node)
+    ctx.emit(reshape_layer(ctx.name(node), x, ctx.name(node), _out_shape(node, outputs)), result=node,
+             outputs=outputs)
 
 
-def _reduce(ctx: LoweringContext, node: Node, x: Blob, how: str, dim: object, keepdim: bool) -> None:
+def _negated(ctx: LoweringContext, node: Node, x: Blob, part: str) -> Blob:
+    name = ctx.name(node, part)
+    return ctx.emit(builders.power(name, x, name, scale=-1.0))[0]
+
+
+def _run_maximum(ctx: LoweringContext, node: Node, x: Blob, axes: tuple[int, ...], how: str,
+                 outputs: tuple[int, ...] | None) -> None:
+    """max (or min) over the contiguous run of axes `axes` (all after the batch): Reshape to (N, M, L, R),
+    MAX Pooling with an (L, 1) window, Reshape to the result.  min is -max(-x)."""
+    shape = x.shape
+    first, last = axes[0], axes[-1]
+    rows = (shape[0], math.prod(shape[1:first]), math.prod(shape[first:last + 1]), math.prod(shape[last + 1:]))
+    if how == "min":
+        x = _negated(ctx, node, x, "negate")
+    grouped = reshape_to(ctx, node, x, rows, "rows")
+    name = ctx.name(node, "max")
+    pooled = ctx.emit(builders.pooling(name, grouped, name, method="MAX", kernel=(rows[2], 1), stride=(1, 1)))[0]
+    out = _out_shape(node, outputs)
+    if how == "min":
+        pooled = reshape_to(ctx, node, pooled, out, "shaped")
+        ctx.emit(builders.power(ctx.name(node), pooled, ctx.name(node), scale=-1.0), result=node, outputs=outputs)
+        return
+    _finish(ctx, node, pooled, outputs)
+
+
+def _reduce(ctx: LoweringContext, node: Node, x: Blob, how: str, dim: object, keepdim: bool,
+            outputs: tuple[int, ...] | None = None) -> None:
     require_float(ctx, node, how)
     rank = len(x.shape)
     if rank == 0:
         raise ctx.unsupported("reduction of a 0-d tensor")
     axes = normalize_dims(dim, rank)
-    out = tuple(node.shape)
+    out = _out_shape(node, outputs)
     name, top = ctx.name(node), ctx.name(node)
+    if axes and axes[0] == 0 and x.shape[0] == 1 and rank > 1 and axes == tuple(range(rank)):
+        # A whole-tensor reduction of a batch-1 tensor: the same as over every axis after the batch.
+        log.info("%s: %s of the whole %s tensor reduced over the axes after the batch: the file is for batch 1",
+                 node.where(), how, list(x.shape))
+        axes = tuple(range(1, rank))
 
     def emit_last(layer_fn, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
         """Emit the reduction; bind it directly when its top already has the node's shape."""
         probe = layer_fn(name, *args, top, **kwargs)
         if tuple(probe.top.shape) == out:
-            ctx.emit(probe, result=node)
+            ctx.emit(probe, result=node, outputs=outputs)
             return
         part = ctx.name(node, "reduce")
         reduced = ctx.emit(layer_fn(part, *args, part, **kwargs))[0]
-        _finish(ctx, node, reduced)
+        _finish(ctx, node, reduced, outputs)
 
     if rank == 4 and axes == (2, 3) and how in ("mean", "max"):
         emit_last(builders.pooling, x, method="AVE" if how == "mean" else "MAX", global_pooling=True)
@@ -86,9 +174,12 @@ def _reduce(ctx: LoweringContext, node: Node, x: Blob, how: str, dim: object, ke
         kernel = (x.shape[2], 1) if axes == (2,) else (1, x.shape[3])
         emit_last(builders.pooling, x, method="AVE" if how == "mean" else "MAX", kernel=kernel)
         return
-    if how == "max":
-        raise ctx.unsupported(f"amax over axes {list(axes)} of a {rank}-D tensor: stock Caffe takes a maximum "
-                              f"only over H and W (global MAX pooling); Reduction has no MAX")
+    if how in ("max", "min"):
+        if axes[0] == 0 or axes != tuple(range(axes[0], axes[-1] + 1)):
+            raise ctx.unsupported(f"a{how} over axes {list(axes)} of a {rank}-D tensor: stock Caffe takes a maximum "
+                                  f"over one run of axes after the batch (MAX Pooling); Reduction has no MAX")
+        _run_maximum(ctx, node, x, axes, how, outputs)
+        return
     if axes == tuple(range(axes[0], rank)) and axes[0] > 0:
         emit_last(builders.reduction, x, operation="MEAN" if how == "mean" else "SUM", axis=axes[0])
         return
