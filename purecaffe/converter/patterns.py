@@ -12,6 +12,12 @@
   node: LayerNorm over C at every pixel of the NCHW tensor.  There is no such ATen op; the node is
   named like one so that it has a lowering key (`lowerings/norm.py`), and keeps the last
   permute's name (it computes the same tensor).  The channels-last values in between have no blob.
+* `fuse_stack_sum`: `torch.stack(tensors, dim).sum(dim)` (or `.mean(dim)`, keepdim False; smp FPN's
+  merge, DABNet) becomes one `aten.sum_stacked(tensors, mean)` node, lowered as one Eltwise SUM
+  (`lowerings/concat_split.py`); the stacked tensor has no blob.
+* `forget_copy_destination`: `copy(dest, src)` (a functionalized `dest[...] = src`) never reads
+  dest's values, only its shape, which the node's result records: dest is dropped from its
+  arguments so that a slice computed only to be overwritten leaves no Caffe layer (and no unused top).
 
 The channel shuffle keeps the last node's name (it computes the same tensor), so later nodes and
 the model outputs still refer to it; the intermediate values removed (a 5-D view, a transposed
@@ -186,3 +192,42 @@ def fuse_channel_layer_norm(graph: Graph) -> Graph:
         return graph
     nodes = tuple(replaced.get(n.name, n) for n in graph.nodes if n.name not in removed)
     return graph.replace(nodes=nodes)
+
+
+STACK_SUM_OPS = frozenset({"aten.sum", "aten.mean"})
+
+
+def fuse_stack_sum(graph: Graph) -> Graph:
+    users = graph.users()
+    outputs = {ref.name for ref in graph.outputs}
+    removed: set[str] = set()
+    replaced: dict[str, Node] = {}
+    for stack in graph.nodes:
+        if stack.op != "aten.stack" or _shape(stack) is None:
+            continue
+        rank = len(stack.shape)
+        reduce = _only_user(users, stack.name, outputs)
+        if reduce is None or reduce.op not in STACK_SUM_OPS or reduce.args.get("self") != Ref(stack.name):
+            continue
+        dims = reduce.args.get("dim")
+        if (not isinstance(dims, (list, tuple)) or [int(d) % rank for d in dims] != [int(stack.arg("dim")) % rank]
+                or reduce.args.get("keepdim") or reduce.args.get("dtype") is not None):
+            continue
+        removed.add(stack.name)
+        replaced[reduce.name] = reduce.replace(op="aten.sum_stacked", overload="default",
+                                               args={"tensors": stack.arg("tensors"), "mean": reduce.op == "aten.mean"})
+    if not replaced:
+        return graph
+    nodes = tuple(replaced.get(n.name, n) for n in graph.nodes if n.name not in removed)
+    return graph.replace(nodes=nodes)
+
+
+def forget_copy_destination(graph: Graph) -> Graph:
+    changed = False
+    nodes = []
+    for node in graph.nodes:
+        if node.op == "aten.copy" and isinstance(node.args.get("self"), Ref) and _shape(node) is not None:
+            node = node.replace(args={**node.args, "self": None})
+            changed = True
+        nodes.append(node)
+    return graph.replace(nodes=tuple(nodes)) if changed else graph

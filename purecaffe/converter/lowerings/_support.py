@@ -4,7 +4,7 @@
 * `scalar_value`: a Python number or single-element constant as a float, else None;
 * `reshape_to`: the Flatten or Reshape layer that gives a blob another shape;
 * `expand_to`: the Reshape + Tile layers that broadcast a blob to a bigger shape (exact copies);
-* `keep_range`: x[start:end] along one axis, cut out with one Slice;
+* `keep_range`: x[start:end] along one axis, cut out with one Slice (`slice_bounds`: torch's clamped bounds);
 * `subsample_layer`: every s-th row/column of a 4-D blob (a depthwise 1x1 Convolution of ones).
 """
 from __future__ import annotations
@@ -21,6 +21,8 @@ from purecaffe.converter.graph import Node, Ref, TensorInfo
 from purecaffe.converter.weights import convolution_blobs, parameter_blobs
 
 Shape = tuple[int, ...]
+
+_INT64_MAX = 2 ** 63 - 1
 
 # float32 holds every integer up to 2**24 exactly; an integer constant beyond that would change.
 _FLOAT32_EXACT_INT = 2 ** 24
@@ -176,3 +178,14 @@ def subsample_layer(name: str, x: Blob, top: str, stride: tuple[int, int]) -> tu
     layer = builders.convolution(name, x, top, num_output=channels, kernel=1, stride=stride, group=channels,
                                  bias_term=False)
     return layer, convolution_blobs(np.ones((channels, 1, 1, 1), dtype=np.float32), None)
+
+
+def slice_bounds(size: int, start: int | None, end: int | None) -> tuple[int, int]:
+    """Python slice bounds clamped the way torch does."""
+    start = 0 if start is None else int(start)
+    end = size if end is None or end >= _INT64_MAX else int(end)
+    if start < 0:
+        start += size
+    if end < 0:
+        end += size
+    return max(0, min(start, size)), max(0, min(end, size))

@@ -68,6 +68,27 @@ def lower_clamp(ctx: LoweringContext, node: Node) -> None:
         _clip(ctx, node, x, lo, hi)
 
 
+@lowering("aten.clamp_min", aliases=("aten.clamp_min_",))
+def lower_clamp_min(ctx: LoweringContext, node: Node) -> None:
+    """clamp_min(x, m) (F.normalize's max(norm, eps)): ReLU for 0, else Clip(m, FLT_MAX)."""
+    self, low = node.unpack("self", "min")
+    if isinstance(low, Ref):
+        raise ctx.unsupported("clamp_min with a tensor bound (Caffe's Clip takes numbers)")
+    x = ctx.blob(self)
+    if float(low) == 0.0:
+        ctx.emit(builders.relu(ctx.name(node), x, ctx.name(node)), result=node)
+        return
+    _clip(ctx, node, x, float(low), FLT_MAX)
+
+
+@lowering("aten.clamp_max", aliases=("aten.clamp_max_",))
+def lower_clamp_max(ctx: LoweringContext, node: Node) -> None:
+    self, high = node.unpack("self", "max")
+    if isinstance(high, Ref):
+        raise ctx.unsupported("clamp_max with a tensor bound (Caffe's Clip takes numbers)")
+    _clip(ctx, node, ctx.blob(self), -FLT_MAX, float(high))
+
+
 @lowering("aten._prelu_kernel", aliases=("aten.prelu",))
 def lower_prelu(ctx: LoweringContext, node: Node) -> None:
     self, weight = node.unpack("self", "weight")

@@ -2,6 +2,11 @@
 select.  All exact: Concat and Slice only copy values.
 
 * `cat` -> Concat on the same axis (constant parts become Parameter layers).
+* `stack(tensors, dim)` -> Concat along `dim` of the inputs, then a Reshape splitting that axis into
+  (len(tensors), size): the same memory order as the stacked tensor.  Stacking along a new last axis
+  interleaves the values, so each input first gets a trailing size-1 axis (Reshape) and the Concat
+  is along it.  `stack(..).sum(dim)` / `.mean(dim)` never gets here: `patterns.fuse_stack_sum`
+  makes it one Eltwise SUM (`lower_sum_stacked`).
 * `split*` / `chunk` -> one Slice with slice_points; the parts nobody reads are ended with a
   Silence layer by the driver.  `unbind` adds a Reshape per part to drop the axis.
 * `slice` (`x[:, 2:5]`) with step 1 -> Slice at the start and end, keeping the middle part.
@@ -17,14 +22,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
+
 from purecaffe.canonical import Blob, builders
 from purecaffe.converter.context import LoweringContext
 from purecaffe.converter.graph import Node, Ref
-from purecaffe.converter.lowerings._support import keep_range, reshape_layer, subsample_layer, tensor_blob
+from purecaffe.converter.lowerings._support import (keep_range, reshape_layer, reshape_to, slice_bounds,
+                                                   subsample_layer, tensor_blob)
 from purecaffe.converter.registry import lowering
-
-_INT64_MAX = 2 ** 63 - 1
-
 
 @lowering("aten.cat", aliases=("aten.concat", "aten.concatenate"))
 def lower_cat(ctx: LoweringContext, node: Node) -> None:
@@ -48,6 +53,41 @@ def lower_cat(ctx: LoweringContext, node: Node) -> None:
         ctx.emit(builders.split(ctx.name(node), parts[0], [ctx.name(node)]), result=node)
         return
     ctx.emit(builders.concat(ctx.name(node), parts, ctx.name(node), axis=axis), result=node)
+
+
+@lowering("aten.stack")
+def lower_stack(ctx: LoweringContext, node: Node) -> None:
+    tensors, dim = node.unpack("tensors", "dim")
+    out = tuple(node.shape)
+    axis = int(dim) % len(out)
+    parts = [tensor_blob(ctx, node, tensor, f"part{i}") for i, tensor in enumerate(tensors)]
+    shape = tuple(parts[0].shape)
+    if any(tuple(p.shape) != shape for p in parts):
+        raise ctx.unsupported(f"stack of differently shaped tensors {[list(p.shape) for p in parts]}")
+    if len(parts) == 1:
+        ctx.emit(reshape_layer(ctx.name(node), parts[0], ctx.name(node), out), result=node)
+        return
+    if axis == len(shape):  # a new last axis: (..., 1) each, joined along it
+        parts = [reshape_to(ctx, node, p, (*shape, 1), f"part{i}_axis") for i, p in enumerate(parts)]
+        ctx.emit(builders.concat(ctx.name(node), parts, ctx.name(node), axis=axis), result=node)
+        return
+    name = ctx.name(node, "concat")
+    joined = ctx.emit(builders.concat(name, parts, name, axis=axis))[0]
+    ctx.emit(reshape_layer(ctx.name(node), joined, ctx.name(node), out), result=node)
+
+
+@lowering("aten.sum_stacked")
+def lower_sum_stacked(ctx: LoweringContext, node: Node) -> None:
+    """`stack(tensors, dim).sum(dim)` (or `.mean(dim)`), made by `patterns.fuse_stack_sum`: one Eltwise SUM of
+    the tensors (coefficients 1/n for the mean: x * fl(1/n) summed, within float32 rounding of torch's)."""
+    tensors, mean = node.unpack("tensors", "mean")
+    parts = [tensor_blob(ctx, node, tensor, f"part{i}") for i, tensor in enumerate(tensors)]
+    if len(parts) == 1:  # a Split with one top keeps a layer to name (as for cat)
+        ctx.emit(builders.split(ctx.name(node), parts[0], [ctx.name(node)]), result=node)
+        return
+    n = len(parts)
+    coeff = (float(np.float32(1.0) / np.float32(n)),) * n if mean else ()
+    ctx.emit(builders.eltwise(ctx.name(node), parts, ctx.name(node), operation="SUM", coeff=coeff), result=node)
 
 
 def _slice_points(sizes: Sequence[int]) -> list[int]:
@@ -116,24 +156,13 @@ def lower_unbind(ctx: LoweringContext, node: Node) -> None:
     _split(ctx, node, self, [1] * size, dim, drop_axis=True)
 
 
-def _bounds(size: int, start: int | None, end: int | None) -> tuple[int, int]:
-    """Python slice bounds clamped the way torch does."""
-    start = 0 if start is None else int(start)
-    end = size if end is None or end >= _INT64_MAX else int(end)
-    if start < 0:
-        start += size
-    if end < 0:
-        end += size
-    return max(0, min(start, size)), max(0, min(end, size))
-
-
 @lowering("aten.slice.Tensor", aliases=("aten.slice",))
 def lower_slice(ctx: LoweringContext, node: Node) -> None:
     self, dim, start, end, step = node.unpack("self", "dim", "start", "end", "step")
     x = ctx.blob(self)
     axis = int(dim) % len(x.shape)
     size = x.shape[axis]
-    lo, hi = _bounds(size, start, end)
+    lo, hi = slice_bounds(size, start, end)
     step = int(step)
     if hi <= lo:
         raise ctx.unsupported(f"slice [{lo}:{hi}] along axis {axis} is empty (Caffe has no empty blobs)")

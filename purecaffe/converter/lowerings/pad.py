@@ -1,5 +1,8 @@
 """Padding that no convolution absorbs: reflect, replicate, circular and constant, on any axis but the batch.
 
+Negative amounts of a constant pad (cropping) are Slices keeping the middle rows, done before the
+positive amounts are padded (PyTorch's result is the same either way).
+
 Each padded axis becomes one Slice (cutting out the rows the border copies) and one Concat
 (border rows, the whole input, border rows), so every output value is a copy of an input value:
 
@@ -25,6 +28,7 @@ from collections import Counter
 from purecaffe.canonical import Blob, builders
 from purecaffe.converter.context import LoweringContext
 from purecaffe.converter.graph import Node
+from purecaffe.converter.lowerings._support import keep_range
 from purecaffe.converter.registry import lowering
 
 MODES = ("constant", "reflect", "replicate", "circular")
@@ -49,16 +53,35 @@ def lower_pad(ctx: LoweringContext, node: Node) -> None:
     amounts = [int(p) for p in amounts]
     if len(amounts) % 2 or len(amounts) // 2 > rank - 1:
         raise ctx.unsupported(f"pad {amounts} of a {rank}-D tensor reaches the batch axis")
-    if any(p < 0 for p in amounts):
-        raise ctx.unsupported(f"negative padding {amounts} (cropping) is not lowered")
     # (axis, before, after), the last axis first, as torch lists them.
     axes = [(rank - 1 - k, amounts[2 * k], amounts[2 * k + 1]) for k in range(len(amounts) // 2)]
+    if any(b < 0 or a < 0 for _, b, a in axes):
+        if mode != "constant":
+            raise ctx.unsupported(f"negative {mode} padding {amounts}")
+        x = _crop(ctx, node, x, axes)
+        axes = [(axis, max(b, 0), max(a, 0)) for axis, b, a in axes]
+        if not any(b or a for _, b, a in axes):
+            return
     axes = [(axis, b, a) for axis, b, a in axes if b or a]
     if not axes:
         ctx.alias(node, self)
         return
     for k, (axis, before, after) in enumerate(axes):
         x = _pad_axis(ctx, node, x, axis, before, after, mode, value, last=k == len(axes) - 1)
+
+
+def _crop(ctx: LoweringContext, node: Node, x: Blob, axes: list[tuple[int, int, int]]) -> Blob:
+    """The negative amounts of a constant pad: rows cut off each end by a Slice keeping the middle (copies
+    only).  When nothing is padded afterwards, the last Slice is the node's own layer."""
+    cuts = [(axis, max(-b, 0), max(-a, 0)) for axis, b, a in axes if b < 0 or a < 0]
+    padded_after = any(b > 0 or a > 0 for _, b, a in axes)
+    for k, (axis, start, stop) in enumerate(cuts):
+        size = x.shape[axis]
+        if start + stop >= size:
+            raise ctx.unsupported(f"negative padding removes all {size} elements of axis {axis}")
+        last = k == len(cuts) - 1 and not padded_after
+        x = keep_range(ctx, node, x, axis, start, size - stop, part=None if last else f"crop{axis}")
+    return x
 
 
 def _mode(node: Node) -> tuple[str, float]:

@@ -25,9 +25,10 @@ def _reshape_node(ctx: LoweringContext, node: Node) -> None:
     ctx.emit(reshape_layer(ctx.name(node), x, ctx.name(node), node.shape), result=node)
 
 
-@lowering("aten.view", aliases=("aten.reshape", "aten._unsafe_view", "aten.view_copy", "aten._reshape_alias"))
+@lowering("aten.view", aliases=("aten.reshape", "aten._unsafe_view", "aten.view_copy", "aten._reshape_alias",
+                                "aten.reshape_as", "aten.view_as"))
 def lower_view(ctx: LoweringContext, node: Node) -> None:
-    """view / reshape (self, size): the captured result shape is the target."""
+    """view / reshape (self, size), reshape_as / view_as (self, other): the captured result shape is the target."""
     _reshape_node(ctx, node)
 
 
