@@ -198,6 +198,13 @@ def load_caffe_run(path: PathLike) -> CaffeRun:
                             seconds=float(result.get("seconds", 0.0)))
 
 
+def _shaped(value: np.ndarray, shape: Shape | None) -> np.ndarray:
+    """A 0-d blob (a whole-tensor reduction) as its shape says: pycaffe reads it back as (1,)."""
+    if shape is not None and tuple(value.shape) != tuple(shape) and value.size == 1 and shape == ():
+        return value.reshape(())
+    return value
+
+
 def _run_from_result(result: dict, arrays: Mapping[str, np.ndarray], *, backend: str, log: str,
                      seconds: float) -> CaffeRun:
     if result.get("format") != FORMAT:
@@ -206,14 +213,14 @@ def _run_from_result(result: dict, arrays: Mapping[str, np.ndarray], *, backend:
     if result.get("status", "ok") != "ok" or result.get("error"):
         return CaffeRun(backend=backend, error=str(result.get("error")), log=log, seconds=seconds,
                         inputs=tuple(result.get("inputs", ())), outputs=tuple(result.get("outputs", ())))
-    blobs = {name: arrays[entry["key"]] for name, entry in result["blobs"].items()}
     blob_shapes = {name: tuple(int(d) for d in entry["shape"]) for name, entry in result["blobs"].items()}
+    blobs = {name: _shaped(arrays[entry["key"]], blob_shapes[name]) for name, entry in result["blobs"].items()}
     layers: list[LayerSnapshot] = []
     param_shapes: dict[str, tuple[Shape, ...]] = {}
     params: dict[str, tuple[np.ndarray, ...]] = {}
     for record in result["layers"]:
         shapes = tuple(tuple(int(d) for d in entry["shape"]) for entry in record.get("params", ()))
-        outputs = {top: arrays[key] for top, key in record["snapshots"].items()}
+        outputs = {top: _shaped(arrays[key], blob_shapes.get(top)) for top, key in record["snapshots"].items()}
         layers.append(LayerSnapshot(index=int(record["index"]), name=record["name"], type=record["type"],
                                     bottoms=tuple(record["bottoms"]), tops=tuple(record["tops"]),
                                     outputs=MappingProxyType(outputs), param_shapes=shapes))
