@@ -1,7 +1,7 @@
 """In-place slice assignment, as functionalized by `torch.export`: `x[:, 2:5] = y` arrives as
 `copy(x[:, 2:5], y)` (y broadcast to the slice's shape) and `slice_scatter(x, that, dim, 2, 5)`.
 
-* `copy(self, src)` -> src itself when it has self's shape, else Tile copies of it (exact).
+* `copy(self, src)` -> src through a one-top Split when it has self's shape, else Tile copies of it (exact).
 * `slice_scatter(self, src, dim, start, end, 1)` -> one Slice of self into [0:start], [start:end] (unused,
   ended by Silence) and [end:size], then Concat(head, src, tail) along dim: copies only, exact.
 * `select_scatter(self, src, dim, index)` -> the same with src given back its size-1 axis (Reshape).
@@ -23,11 +23,8 @@ def lower_copy(ctx: LoweringContext, node: Node) -> None:
     _self, src = node.unpack("self", "src")
     require_float(ctx, node, "copy")
     value = tensor_blob(ctx, node, src, "src")
-    if tuple(value.shape) == tuple(node.shape):
-        if ctx.is_constant(src):
-            ctx.emit(builders.split(ctx.name(node), value, [ctx.name(node)]), result=node)
-        else:
-            ctx.alias(node, src)
+    if tuple(value.shape) == tuple(node.shape):  # a Split with one top: the copy has a layer and blob of its own
+        ctx.emit(builders.split(ctx.name(node), value, [ctx.name(node)]), result=node)
         return
     expand_to(ctx, node, value, node.shape, "expand", result=True)
 

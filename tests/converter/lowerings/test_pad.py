@@ -42,7 +42,14 @@ CASES = [
     Case("constant-zero", _module(nn.ZeroPad2d((0, 1, 2, 0))), [(1, 3, 4, 5)], **EXACT),
     Case("constant-channels", _pad((0, 0, 0, 0, 1, 2), "constant", -1.0), [(1, 3, 4, 5)], **EXACT),
     Case("refuse-batch", _pad((1, 1, 1, 1, 1, 1, 1, 1), "constant"), [(1, 2, 3, 4)], refused="batch axis"),
-    Case("refuse-negative", _pad((-1, 0), "constant"), [(1, 2, 3, 4)], refused="negative padding"),
+    # Negative amounts crop (Slice keeping the middle), before the positive ones pad.
+    Case("crop-w", _pad((-1, 0), "constant"), [(1, 2, 3, 4)], expect_layers=("Slice",), **EXACT),
+    Case("crop-hw-odd", _pad((-1, -2, 0, -1), "constant"), [(2, 3, 7, 9)], **EXACT),
+    Case("crop-and-pad", _pad((2, -1, -2, 1), "constant", 0.5), [(1, 3, 5, 6)], expect_layers=("Slice", "Concat"),
+         **EXACT),
+    Case("crop-3d", _pad((-2, -1), "constant"), [(2, 5, 8)], **EXACT),
+    Case("refuse-crop-everything", _pad((-2, -2), "constant"), [(1, 2, 3, 4)], refused="removes all 4 elements"),
+    Case("refuse-negative-reflect", _pad((-1, 0, 0, 0), "reflect"), [(1, 2, 3, 4)], refused="negative reflect padding"),
 ]
 
 

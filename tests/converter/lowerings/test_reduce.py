@@ -49,7 +49,11 @@ CASES = [
     Case("mul-mean-chw-negative-dims", Fn(lambda x: x * x.mean(dim=(-3, -2, -1), keepdim=True)), [(1, 3, 5, 7)]),
     Case("refuse-mean-batch", Fn(lambda x: x.mean(0) * 2), [X], refused="Reduction reduces only trailing axes"),
     Case("refuse-mean-all", Fn(lambda x: x.mean() * x), [X], refused="Reduction reduces only trailing axes"),
-    Case("refuse-amax-channels", Fn(lambda x: x.amax(1) * 2), [X], refused="Reduction has no MAX"),
+    Case("amax-channels", Fn(lambda x: x.amax(1) * 2), [X], expect_layers=("Pooling",), **EXACT),
+    # A whole-tensor reduction of a batch-1 net (LPRNet's global context: x / mean(x^2)).
+    Case("mean-all-batch1", Fn(lambda x: x / torch.mean(x * x)), [(1, 6, 5, 7)], expect_layers=("Reduction",), **SUM),
+    Case("sum-all-batch1", Fn(lambda x: x - x.sum()), [(1, 3, 4, 5)], **SUM),
+    Case("mean-all-batch1-2d", Fn(lambda x: x * x.mean()), [(1, 9)], **SUM),
     # One middle axis: Slice into its parts + one Eltwise SUM (ResNeSt's radix axis).
     Case("sum-middle-axis-5d", Fn(lambda x: x.view(2, 3, 2, 5, 7).sum(dim=1) * 2), [(2, 6, 5, 7)],
          expect_layers=("Slice", "Eltwise")),
