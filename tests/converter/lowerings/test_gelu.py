@@ -1,8 +1,8 @@
 """GELU, exact (erf) and tanh: converted nets against PyTorch, and the erf construction against float64.
 
 Tolerances:
-* against PyTorch, rtol 1e-6 of max|tensor|: the construction is within 1.8 ulps of x of the exact GELU
-  (measured below), PyTorch's own CPU GELU within 5.1 ulps of x; together < 7 * 2^-23 |x| < 1e-6 |x|.
+* against PyTorch, rtol 1e-6 of max|tensor|: the construction is within 1.9 ulps of x of the exact GELU
+  (measured below), PyTorch's own CPU GELU within 5.5 ulps of x; together < 7.4 * 2^-23 |x| < 1e-6 |x|.
 * against float64 (`exact`): the measured worst errors stated in `lowerings/gelu.py` (`MEASURED_*`),
   checked on a strided sweep of float32 bit patterns in the runtime and on a dense grid in real Caffe
   (whose expf/powf round differently from the runtime's torch kernels by an ulp, hence the margin).
@@ -23,7 +23,7 @@ from converter.lowerings._modules import Fn
 from converter.lowerings._targets import TARGETS, on_target, rknn_judged
 from purecaffe.converter.lowerings import gelu as construction
 
-TIGHT = {"rtol": 1e-6, "atol": 1e-7, "reason": "<= 1.8 ulps of x (ours) + 5.1 (PyTorch's) of the exact GELU"}
+TIGHT = {"rtol": 1e-6, "atol": 1e-7, "reason": "<= 1.9 ulps of x (ours) + 5.5 (PyTorch's) of the exact GELU"}
 
 
 def _scaled(approximate: str) -> nn.Module:
@@ -88,8 +88,8 @@ def _float32_sweep(limit: float, stride: int) -> np.ndarray:
 
 def test_erf_construction_error_over_float32_sweep(tmp_path: Path) -> None:
     """Every 509th float32 in [-16, 16] (4.3 million values, a prime stride so no exponent's mantissa
-    pattern is skipped systematically) through the runtime: within the measured bounds of the docstring
-    (`scripts/measure_gelu_error.py` measured them on every float32 there)."""
+    pattern is skipped systematically) through the runtime: within the bounds `scripts/measure_gelu_error.py`
+    measured on every float32 of the peak binades and every 61st one in [-16, 16] (gelu.py's docstring)."""
     net, prototxt, caffemodel = _gelu_files(tmp_path)
     x = _float32_sweep(16.0, 509)
     result = purecaffe.run(str(prototxt), str(caffemodel), {net.input_names[0]: x.reshape(1, 1, 1, -1)},
