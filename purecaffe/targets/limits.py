@@ -73,7 +73,30 @@ RKNN_ARGMAX = Limit(
     frozenset({"ArgMax"}), "argmax-of-channels", _argmax_of_channels,
     "{target} reads ArgMax right only as the index of the channel maximum (axis 1, top_k 1, no out_max_val; "
     "measured)", "measured: RKNN-Toolkit2 2.5 simulator")
-RKNN_LIMITS = (RKNN_FLATTEN_TO_END, RKNN_CHANNEL_PARAMETERS, RKNN_REDUCTION_OVER_CHW, RKNN_LRN, RKNN_ARGMAX)
+
+
+def _sign_coefficients(layer: CaffeLayer) -> bool:
+    return layer.params["operation"] != "SUM" or all(float(c) in (1.0, -1.0) for c in layer.params["coeff"])
+
+
+def _two_bottoms(layer: CaffeLayer) -> bool:
+    return len(layer.bottoms) <= 2
+
+
+# Measured with RKNN-Toolkit2 2.5's simulator (1x3x5x7 input): Eltwise SUM x + 0.3 y at cosine 0.82,
+# x - 0.3 y at 0.03, x + 2 y at 0.98 (x - y right); an Eltwise SUM of three bottoms fails to build (an
+# ONNX Add with three inputs: onnxruntime INVALID_GRAPH).  `rules.eltwise_coeff_as_power` and
+# `rules.eltwise_as_pairs` rewrite both.
+RKNN_ELTWISE_SIGNS = Limit(
+    frozenset({"Eltwise"}), "eltwise-sign-coefficients", _sign_coefficients,
+    "{target} reads Eltwise SUM coefficients only as +1/-1 (measured: x + 0.3 y at cosine 0.82)",
+    "measured: RKNN-Toolkit2 2.5 simulator")
+RKNN_ELTWISE_PAIRS = Limit(
+    frozenset({"Eltwise"}), "eltwise-two-bottoms", _two_bottoms,
+    "{target} builds Eltwise of two bottoms only (measured: three fail to build)",
+    "measured: RKNN-Toolkit2 2.5 simulator")
+RKNN_LIMITS = (RKNN_FLATTEN_TO_END, RKNN_CHANNEL_PARAMETERS, RKNN_REDUCTION_OVER_CHW, RKNN_LRN, RKNN_ARGMAX,
+               RKNN_ELTWISE_SIGNS, RKNN_ELTWISE_PAIRS)
 
 
 def _lrn_k_read(layer: CaffeLayer) -> bool:
@@ -167,4 +190,4 @@ NNIE_LIMITS = (
 )
 
 __all__ = ["AXIS_LAYERS", "NNIE_LIMITS", "NNIE_PERMUTE_NHWC", "NOTES", "OPENCV_LIMITS", "POOLING_ALWAYS_CEIL",
-           "RKNN_FLATTEN_TO_END", "RKNN_LIMITS"]
+           "RKNN_ELTWISE_PAIRS", "RKNN_ELTWISE_SIGNS", "RKNN_FLATTEN_TO_END", "RKNN_LIMITS"]

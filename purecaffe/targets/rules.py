@@ -282,7 +282,56 @@ def tile_as_concat(layer: CaffeLayer, target: Target) -> Outcome:
                                     axis=int(layer.params["axis"]))], layer)
 
 
+def eltwise_coeff_as_power(layer: CaffeLayer, target: Target) -> Outcome:
+    """Eltwise SUM of two bottoms with a coefficient other than +1/-1 -> Power(scale c) of that bottom, then
+    the SUM with coefficient 1, for targets that read coefficients only as signs (`limits.RKNN_ELTWISE_SIGNS`).
+    Caffe computes c x + y in one axpy; this rounds c x first: within half an ulp of it."""
+    if layer.type != "Eltwise" or target.allows(layer) or layer.params["operation"] != "SUM" or \
+            len(layer.bottoms) > 2:
+        return None
+    coeff = tuple(float(c) for c in layer.params["coeff"])
+    if all(c in (1.0, -1.0) for c in coeff):
+        return None
+    made: list[CaffeLayer] = []
+    bottoms: list[Blob] = []
+    signs: list[float] = []
+    for i, (bottom, c) in enumerate(zip(layer.bottoms, coeff)):
+        if c in (1.0, -1.0):
+            bottoms.append(bottom)
+            signs.append(c)
+            continue
+        made.append(builders.power(_part(layer, f"coeff{i}"), bottom, _part(layer, f"coeff{i}"), scale=c))
+        bottoms.append(made[-1].top)
+        signs.append(1.0)
+    made.append(builders.eltwise(layer.name, bottoms, layer.top.name, operation="SUM",
+                                 coeff=() if all(c == 1.0 for c in signs) else signs))
+    return _origin(made, layer)
+
+
+def eltwise_as_pairs(layer: CaffeLayer, target: Target) -> Outcome:
+    """Eltwise of n > 2 bottoms -> a chain of two-bottom Eltwise layers, for targets that build only those
+    (`limits.RKNN_ELTWISE_PAIRS`).  Caffe accumulates the bottoms one after the other (top = c0 x0;
+    top += c1 x1; ...): the chain does the same operations in the same order, so it is identical."""
+    if layer.type != "Eltwise" or target.allows(layer) or len(layer.bottoms) <= 2:
+        return None
+    operation = layer.params["operation"]
+    coeff = tuple(float(c) for c in layer.params["coeff"]) or (1.0,) * len(layer.bottoms)
+    made: list[CaffeLayer] = []
+    current = layer.bottoms[0]
+    for i in range(1, len(layer.bottoms)):
+        last = i == len(layer.bottoms) - 1
+        name = layer.name if last else _part(layer, f"pair{i}")
+        top = layer.top.name if last else name
+        pair = (coeff[0], coeff[1]) if i == 1 else (1.0, coeff[i])
+        made.append(builders.eltwise(name, [current, layer.bottoms[i]], top, operation=operation,
+                                     coeff=pair if operation == "SUM" and pair != (1.0, 1.0) else ()))
+        current = made[-1].top
+    return _origin(made, layer)
+
+
 RULES: tuple[Rule, ...] = (
+    eltwise_as_pairs,
+    eltwise_coeff_as_power,
     reduction_as_pooling,
     tile_as_concat,
     flatten_as_reshape,

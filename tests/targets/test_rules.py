@@ -44,6 +44,8 @@ CASES = {
     "reduce_mean": (lambda: _Fn(lambda x: x.view(1, 3, 35).mean(dim=2) + 1.0), (1, 3, 5, 7)),
     "reduce_sum": (lambda: _Fn(lambda x: x.view(2, 3, 35).sum(dim=2) * 2.0), (2, 3, 5, 7)),
     "tile": (lambda: _Fn(lambda x: x.repeat(1, 2, 1, 3) + 1.0), (1, 3, 5, 7)),
+    "eltwise_three": (lambda: _Fn(lambda x: torch.stack([x, x * 2.0, torch.sigmoid(x)]).mean(0)), (1, 3, 5, 7)),
+    "eltwise_coeff": (lambda: _Fn(lambda x: torch.sub(torch.add(x, x * x, alpha=0.3), torch.sigmoid(x), alpha=2.0)), (1, 3, 5, 7)),
     "lstm": (lambda: _Sequence(nn.LSTM(5, 4, bidirectional=True)), (6, 2, 5)),
     "gru": (lambda: _Sequence(nn.GRU(5, 4, bidirectional=True)), (4, 2, 5)),
     "instance_norm": (lambda: nn.InstanceNorm2d(3, affine=True), (1, 3, 5, 7)),
@@ -176,3 +178,21 @@ def test_rule_in_rknn(case: str, tmp_path: Path, rknn_venv: Path) -> None:
     net.save(tmp_path / "net")
     report = purecaffe.verify(model, (x,), tmp_path / "net", backend="rknn")
     assert report.passed, report.summary()
+
+
+def test_rknn_eltwise_has_two_bottoms() -> None:
+    """RKNN builds no Eltwise of three bottoms (measured): a chain of pairs, in Caffe's own order."""
+    _, _, rknn = _converted("eltwise_three", "rknn")
+    _, _, bvlc = _converted("eltwise_three", "bvlc")
+    assert [len(layer.bottom) for layer in rknn.net.layer if layer.type == "Eltwise"] == [2, 2]
+    assert [len(layer.bottom) for layer in bvlc.net.layer if layer.type == "Eltwise"] == [3]
+
+
+def test_rknn_eltwise_coefficients_are_signs_only() -> None:
+    """RKNN misreads Eltwise SUM coefficients other than +1/-1 (measured): each becomes a Power before the SUM."""
+    _, _, rknn = _converted("eltwise_coeff", "rknn")
+    _, _, bvlc = _converted("eltwise_coeff", "bvlc")
+    coeffs = [list(layer.eltwise_param.coeff) for layer in rknn.net.layer if layer.type == "Eltwise"]
+    assert coeffs and all(c in (1.0, -1.0) for cs in coeffs for c in cs), coeffs
+    assert any(c not in (1.0, -1.0) for layer in bvlc.net.layer if layer.type == "Eltwise"
+               for c in layer.eltwise_param.coeff)

@@ -58,6 +58,7 @@ def test_stack_sum_is_one_eltwise() -> None:
 TARGET_CASES = {
     "stack": (lambda: Fn(lambda a, b: torch.stack([a, b], 2).flatten(1, 2) + 1), [(1, 3, 5, 7), (1, 3, 5, 7)]),
     "stack-sum": (lambda: Fn(lambda a, b: torch.stack([a * 2, b]).sum(0)), [(1, 3, 5, 7), (1, 3, 5, 7)]),
+    "stack-mean": (lambda: Fn(lambda a, b, c: torch.stack([a, b, c]).mean(0)), [(1, 3, 5, 7)] * 3),
 }
 
 
