@@ -1,4 +1,4 @@
-"""max/avg pooling (floor and ceil mode), adaptive pooling -> Pooling.
+"""max/avg pooling (floor and ceil mode), adaptive pooling (any sizes) -> Pooling (+ Slice, Concat).
 
 Window placement is the same in Caffe and PyTorch (start i*s - p); what can
 differ is how many windows there are and what AVE divides by:
@@ -24,7 +24,7 @@ from purecaffe.canonical import Blob, CaffeLayer as Layer, builders
 from purecaffe.converter import weights
 from purecaffe.converter.context import LoweringContext
 from purecaffe.converter.graph import Node
-from purecaffe.converter.lowerings._support import hw_pair, single
+from purecaffe.converter.lowerings._support import hw_pair, keep_range, single
 from purecaffe.converter.registry import lowering
 from purecaffe.runtime.layers.pool import pooled_size
 
@@ -153,8 +153,49 @@ def lower_avg_pool2d(ctx: LoweringContext, node: Node) -> None:
           divisor_map=divisor_map)
 
 
+def adaptive_bins(size: int, out: int) -> list[tuple[int, int]]:
+    """PyTorch's adaptive pooling windows along one axis: [floor(i*size/out), ceil((i+1)*size/out))."""
+    return [((i * size) // out, -((-(i + 1) * size) // out)) for i in range(out)]
+
+
+def _adaptive_axis(ctx: LoweringContext, node: Node, x: Blob, axis: int, out: int, method: str, *, last: bool,
+                   outputs: tuple[int, ...] | None) -> Blob:
+    """Adaptive pooling of `x` along one spatial `axis` (2 or 3) to `out` windows.
+
+    A size `out` divides is one Pooling (kernel = stride = size / out).  Otherwise each window
+    [start, end) is cut out with a Slice and pooled by a Pooling whose kernel is the window,
+    and the windows are joined by a Concat.  With `last` the final layer is the node's own."""
+    size = x.shape[axis]
+    bind = {"result": node, "outputs": outputs} if last else {}
+    final = ctx.name(node) if last else ctx.name(node, f"axis{axis}")
+
+    def kernel(k: int) -> tuple[int, int]:
+        return (k, 1) if axis == 2 else (1, k)
+
+    if size % out == 0:
+        k = size // out
+        layer = builders.pooling(final, x, final, method=method, kernel=kernel(k), stride=kernel(k))
+        return ctx.emit(layer, **bind)[0]  # type: ignore[arg-type]
+    parts = []
+    for i, (start, end) in enumerate(adaptive_bins(size, out)):
+        window = x
+        if (start, end) != (0, size):
+            window = keep_range(ctx, node, x, axis, start, end, part=f"axis{axis}_cut{i}")
+        name = ctx.name(node, f"axis{axis}_pool{i}")
+        parts.append(ctx.emit(builders.pooling(name, window, name, method=method, kernel=kernel(end - start),
+                                               stride=1))[0])
+    return ctx.emit(builders.concat(final, parts, final, axis=axis), **bind)[0]  # type: ignore[arg-type]
+
+
 def _adaptive(ctx: LoweringContext, node: Node, self: object, output_size: Sequence[int] | None, method: str,
               outputs: tuple[int, ...] | None) -> None:
+    """Global pooling for 1x1; one Pooling where the sizes divide; else rows then columns.
+
+    Pooling over a rectangle is pooling its rows' results over columns (max of maxima; for AVE
+    the mean of equally long rows' means, which differs from PyTorch's single sum only in float32
+    rounding), so a non-dividing size becomes per-window Pooling along H, then along W
+    (`_adaptive_axis`): exact for max, float32 rounding for average.
+    """
     x = ctx.blob(self)
     _check_4d(ctx, x)
     out_shape = node.info.shape if outputs is None else node.outputs[outputs[0]].shape  # type: ignore[index]
@@ -164,13 +205,15 @@ def _adaptive(ctx: LoweringContext, node: Node, self: object, output_size: Seque
         layer = builders.pooling(ctx.name(node), x, ctx.name(node), method=method, global_pooling=True)
         ctx.emit(layer, result=node, outputs=outputs)
         return
-    if h % oh or w % ow:
-        raise ctx.unsupported(f"adaptive pooling from {h}x{w} to {oh}x{ow}: not divisible, so PyTorch's windows "
-                              f"vary in size and overlap, which one Caffe Pooling cannot express")
-    kernel = (h // oh, w // ow)
-    layer = builders.pooling(ctx.name(node), x, ctx.name(node), method=method, kernel=kernel,
-                             stride=kernel)
-    ctx.emit(layer, result=node, outputs=outputs)
+    if h % oh == 0 and w % ow == 0:
+        kernel = (h // oh, w // ow)
+        layer = builders.pooling(ctx.name(node), x, ctx.name(node), method=method, kernel=kernel,
+                                 stride=kernel)
+        ctx.emit(layer, result=node, outputs=outputs)
+        return
+    rows = x if oh == h else _adaptive_axis(ctx, node, x, 2, oh, method, last=ow == w, outputs=outputs)
+    if ow != w:
+        _adaptive_axis(ctx, node, rows, 3, ow, method, last=True, outputs=outputs)
 
 
 @lowering("aten.adaptive_avg_pool2d", aliases=("aten._adaptive_avg_pool2d",))
