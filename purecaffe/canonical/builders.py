@@ -124,6 +124,12 @@ def pooling(name: str, bottom: Blob, top: str, *, method: str, kernel: int | Pai
                       pad=pair(pad), global_pooling=False, round_mode=round_mode)
 
 
+def lrn(name: str, bottom: Blob, top: str, *, local_size: int, alpha: float, beta: float, k: float) -> Layer:
+    """LRN across channels: x * (k + alpha / local_size * sum of squares over the odd window) ^ -beta."""
+    return make_layer("LRN", name, [bottom], [top], local_size=local_size, alpha=alpha, beta=beta, k=k,
+                      norm_region="ACROSS_CHANNELS")
+
+
 # -- element-wise activations --------------------------------------------------------------------
 
 def relu(name: str, bottom: Blob, top: str, *, negative_slope: float = 0.0) -> Layer:

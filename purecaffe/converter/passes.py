@@ -13,7 +13,8 @@ import numpy as np
 import torch
 
 from purecaffe.converter.graph import DROPOUT_OPS, GETITEM, Graph, Node, Ref, TensorInfo, map_refs
-from purecaffe.converter.patterns import fold_permute_into_linear, fuse_channel_layer_norm, fuse_channel_shuffle
+from purecaffe.converter.patterns import (fold_permute_into_linear, fuse_channel_layer_norm, fuse_channel_shuffle,
+                                         fuse_local_response_norm)
 
 log = logging.getLogger(__name__)
 
@@ -199,6 +200,7 @@ PASSES: tuple[Pass, ...] = (
     fold_zero_pad_into_conv,
     fuse_channel_shuffle,
     fuse_channel_layer_norm,
+    fuse_local_response_norm,
     fold_permute_into_linear,
     remove_dead_nodes,
 )
