@@ -111,12 +111,18 @@ def bias(name: str, bottoms: Sequence[Blob], top: str, *, axis: int = 1, num_axe
 
 def pooling(name: str, bottom: Blob, top: str, *, method: str, kernel: int | Pair = 1,
             stride: int | Pair = 1, pad: int | Pair = 0, round_mode: str = "CEIL",
-            global_pooling: bool = False) -> Layer:
+            global_pooling: bool = False, mask_top: str | None = None) -> Layer:
     """Pooling, method "MAX" or "AVE", Caffe's `round_mode` "CEIL" (its default) or "FLOOR".
 
     AVE divides by the window clipped to H + pad.  Targets without a round mode
-    legalize FLOOR (`purecaffe.targets.rules`).
+    legalize FLOOR (`purecaffe.targets.rules`).  MAX with `mask_top` has a second top holding
+    each window's argmax as a flat index h * W + w into the bottom's plane (float).
     """
+    if mask_top is not None:
+        if method != "MAX" or global_pooling:
+            raise ValueError(f"layer {name}: only non-global MAX pooling has a mask top")
+        return make_layer("Pooling", name, [bottom], [top, mask_top], pool=method, kernel=pair(kernel),
+                          stride=pair(stride), pad=pair(pad), global_pooling=False, round_mode=round_mode)
     if global_pooling:
         return make_layer("Pooling", name, [bottom], [top], pool=method, kernel=None, stride=(1, 1), pad=(0, 0),
                           global_pooling=True, round_mode=round_mode)

@@ -23,7 +23,7 @@ import numpy as np
 from purecaffe.canonical import Blob, CaffeLayer as Layer, builders
 from purecaffe.converter import weights
 from purecaffe.converter.context import LoweringContext
-from purecaffe.converter.graph import Node
+from purecaffe.converter.graph import GETITEM, Node
 from purecaffe.converter.lowerings._support import hw_pair, keep_range, single
 from purecaffe.converter.registry import lowering
 from purecaffe.runtime.layers.pool import pooled_size
@@ -111,11 +111,56 @@ def lower_max_pool2d(ctx: LoweringContext, node: Node) -> None:
     if hw_pair(ctx, dilation, "dilation") != (1, 1):
         raise ctx.unsupported(f"max pooling with dilation {list(dilation)}; Caffe's Pooling has no dilation")
     del ceil_mode  # the captured output shape already says how many windows there are
+    stride_hw, pad = hw_pair(ctx, stride, "stride", kernel), hw_pair(ctx, padding, "padding")
+    if node.op == "aten.max_pool2d_with_indices" and _indices_read(ctx, node):
+        _max_pool_with_mask(ctx, node, x, kernel=kernel, stride=stride_hw, pad=pad)
+        return
     outputs = (0,) if node.op == "aten.max_pool2d_with_indices" else None
-    _pool(ctx, node, x, method="MAX", kernel=kernel, stride=hw_pair(ctx, stride, "stride", kernel),
-          pad=hw_pair(ctx, padding, "padding"),
-          outputs=outputs)
+    _pool(ctx, node, x, method="MAX", kernel=kernel, stride=stride_hw, pad=pad, outputs=outputs)
 
+
+def _indices_read(ctx: LoweringContext, node: Node) -> bool:
+    """Whether anything reads the indices (output 1) of a max_pool2d_with_indices node."""
+    users = ctx.graph.users()
+    outputs = {ref.name for ref in ctx.graph.outputs}
+    return any(user.op == GETITEM and user.args.get("index") == 1 and (users.get(user.name) or user.name in outputs)
+               for user in users.get(node.name, []))
+
+
+def _max_pool_with_mask(ctx: LoweringContext, node: Node, x: Blob, *, kernel: tuple[int, int],
+                        stride: tuple[int, int], pad: tuple[int, int]) -> None:
+    """Values and indices: Pooling MAX with a mask top (Caffe's argmax, the flat index h * W + w in
+    the input plane, as PyTorch's indices; both keep the first maximum in the same row-major scan).
+    Always Caffe's CEIL round mode (no rule has to rewrite a two-top Pooling); surplus windows are
+    sliced off both tops."""
+    for axis in (0, 1):
+        if pad[axis] >= kernel[axis]:
+            raise ctx.unsupported(f"padding {pad[axis]} >= kernel {kernel[axis]} (Caffe requires pad < kernel)")
+    wanted = tuple(node.outputs[0].shape[2:])  # type: ignore[index]
+    padded = pad != (0, 0)
+    got = tuple(pooled_size(x.shape[axis], kernel[axis - 2], stride[axis - 2], pad[axis - 2], "CEIL", padded=padded)
+                for axis in (2, 3))
+    if got[0] < wanted[0] or got[1] < wanted[1]:
+        raise ctx.unsupported(f"Caffe pooling gives {list(got)} windows where PyTorch has {list(wanted)}")
+    cuts = [axis for axis in (2, 3) if got[axis - 2] != wanted[axis - 2]]
+    final = (ctx.name(node), ctx.name(node, "indices"))  # the last layer (and top) of values, indices
+    if not cuts:
+        layer = builders.pooling(final[0], x, final[0], method="MAX", kernel=kernel, stride=stride, pad=pad,
+                                 round_mode="CEIL", mask_top=final[1])
+        ctx.emit(layer, result=node, outputs=(0, 1))
+        return
+    name = ctx.name(node, "pool")
+    layer = builders.pooling(name, x, name, method="MAX", kernel=kernel, stride=stride, pad=pad,
+                             round_mode="CEIL", mask_top=ctx.name(node, "pool_mask"))
+    current = list(ctx.emit(layer))
+    for index in (0, 1):
+        for k, axis in enumerate(cuts):
+            last = k == len(cuts) - 1
+            name = final[index] if last else ctx.name(node, f"crop{axis}_{index}")
+            cut = builders.slice_keep(name, current[index], name, axis=axis, start=0, end=wanted[axis - 2])
+            tops = ctx.emit(cut, result=node if last else None,
+                            outputs=[index if t.name == name else None for t in cut.tops] if last else None)
+            current[index] = next(t for t in tops if t.name == name)
 
 def _valid_counts(size: int, kernel: int, stride: int, pad: int, count: int) -> tuple[np.ndarray, np.ndarray]:
     """Per output index: Caffe's divisor extent (clipped to [-p, H+p)) and the valid extent (clipped to [0, H))."""
