@@ -24,7 +24,7 @@ from purecaffe.canonical import Blob, CaffeLayer as Layer, builders
 from purecaffe.converter import weights
 from purecaffe.converter.context import LoweringContext
 from purecaffe.converter.graph import GETITEM, Node
-from purecaffe.converter.lowerings._support import hw_pair, keep_range, single
+from purecaffe.converter.lowerings._support import hw_pair, single
 from purecaffe.converter.registry import lowering
 from purecaffe.runtime.layers.pool import pooled_size
 
@@ -207,9 +207,11 @@ def _adaptive_axis(ctx: LoweringContext, node: Node, x: Blob, axis: int, out: in
                    outputs: tuple[int, ...] | None) -> Blob:
     """Adaptive pooling of `x` along one spatial `axis` (2 or 3) to `out` windows.
 
-    A size `out` divides is one Pooling (kernel = stride = size / out).  Otherwise each window
-    [start, end) is cut out with a Slice and pooled by a Pooling whose kernel is the window,
-    and the windows are joined by a Concat.  With `last` the final layer is the node's own."""
+    A size `out` divides is one Pooling (kernel = stride = size / out).  Otherwise one Slice cuts
+    the axis at every window's start and end (the windows cover the axis, so every part is read:
+    no unused top); each window is its parts (a Concat where it has several), pooled by a
+    Pooling whose kernel is the window; a Concat joins the windows.  With `last` the final layer
+    is the node's own."""
     size = x.shape[axis]
     bind = {"result": node, "outputs": outputs} if last else {}
     final = ctx.name(node) if last else ctx.name(node, f"axis{axis}")
@@ -221,15 +223,23 @@ def _adaptive_axis(ctx: LoweringContext, node: Node, x: Blob, axis: int, out: in
         k = size // out
         layer = builders.pooling(final, x, final, method=method, kernel=kernel(k), stride=kernel(k))
         return ctx.emit(layer, **bind)[0]  # type: ignore[arg-type]
-    parts = []
-    for i, (start, end) in enumerate(adaptive_bins(size, out)):
-        window = x
-        if (start, end) != (0, size):
-            window = keep_range(ctx, node, x, axis, start, end, part=f"axis{axis}_cut{i}")
+    bins = adaptive_bins(size, out)
+    cuts = sorted({p for window in bins for p in window} - {0, size})
+    bounds = list(zip([0, *cuts], [*cuts, size]))
+    name = ctx.name(node, f"axis{axis}_parts")
+    pieces = dict(zip(bounds, ctx.emit(builders.slice_layer(name, x, [f"{name}/{lo}_{hi}" for lo, hi in bounds],
+                                                            axis=axis, slice_point=cuts))))
+    pooled = []
+    for i, (start, end) in enumerate(bins):
+        window = [pieces[b] for b in bounds if start <= b[0] and b[1] <= end]
+        joined = window[0]
+        if len(window) > 1:
+            name = ctx.name(node, f"axis{axis}_window{i}")
+            joined = ctx.emit(builders.concat(name, window, name, axis=axis))[0]
         name = ctx.name(node, f"axis{axis}_pool{i}")
-        parts.append(ctx.emit(builders.pooling(name, window, name, method=method, kernel=kernel(end - start),
-                                               stride=1))[0])
-    return ctx.emit(builders.concat(final, parts, final, axis=axis), **bind)[0]  # type: ignore[arg-type]
+        pooled.append(ctx.emit(builders.pooling(name, joined, name, method=method, kernel=kernel(end - start),
+                                                stride=1))[0])
+    return ctx.emit(builders.concat(final, pooled, final, axis=axis), **bind)[0]  # type: ignore[arg-type]
 
 
 def _adaptive(ctx: LoweringContext, node: Node, self: object, output_size: Sequence[int] | None, method: str,
@@ -239,7 +249,9 @@ def _adaptive(ctx: LoweringContext, node: Node, self: object, output_size: Seque
     Pooling over a rectangle is pooling its rows' results over columns (max of maxima; for AVE
     the mean of equally long rows' means, which differs from PyTorch's single sum only in float32
     rounding), so a non-dividing size becomes per-window Pooling along H, then along W
-    (`_adaptive_axis`): exact for max, float32 rounding for average.
+    (`_adaptive_axis`): exact for max, float32 rounding for average.  Each window is cut from
+    one Slice of disjoint parts (and Concats), so no part is left unread on targets that cannot
+    end an unused top.
     """
     x = ctx.blob(self)
     _check_4d(ctx, x)
