@@ -298,6 +298,11 @@ def reduction(name: str, bottom: Blob, top: str, *, operation: str = "SUM", axis
     return make_layer("Reduction", name, [bottom], [top], operation=operation, axis=axis, coeff=coeff)
 
 
+def argmax(name: str, bottom: Blob, top: str, *, axis: int) -> Layer:
+    """ArgMax along `axis` (kept, size 1): the index of the maximum, the largest among equal ones."""
+    return make_layer("ArgMax", name, [bottom], [top], out_max_val=False, top_k=1, axis=axis)
+
+
 def tile(name: str, bottom: Blob, top: str, *, axis: int = 1, tiles: int) -> Layer:
     return make_layer("Tile", name, [bottom], [top], axis=axis, tiles=tiles)
 

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from purecaffe.converter.decompositions import decompose_attention
 from purecaffe.converter.graph import DROPOUT_OPS, GETITEM, Graph, Node, Ref, TensorInfo, map_refs
 from purecaffe.converter.patterns import (fold_permute_into_linear, fuse_channel_layer_norm, fuse_channel_shuffle,
                                          fuse_local_response_norm)
@@ -201,6 +202,7 @@ PASSES: tuple[Pass, ...] = (
     fuse_channel_shuffle,
     fuse_channel_layer_norm,
     fuse_local_response_norm,
+    decompose_attention,
     fold_permute_into_linear,
     remove_dead_nodes,
 )
