@@ -6,6 +6,8 @@ into the plainer ATen ops it is defined as, which the lowerings already convert.
   math PyTorch documents; its fused CPU kernels round differently, within float32 rounding.
   The new intermediate nodes are `synthetic` (no torch tensor to map them to); the last keeps the
   attention node's name.
+* `decompose_einsum`: a permutation of one operand, or a product of two (batch, contracted and
+  free labels) as permutes, reshapes to 3-D and one matmul; exact like the matmul it becomes.
 """
 from __future__ import annotations
 
@@ -71,5 +73,110 @@ def decompose_attention(graph: Graph) -> Graph:
     for node in graph.nodes:
         replacement = _attention_nodes(graph, node, taken) if node.op == "aten.scaled_dot_product_attention" \
             else None
+        nodes.extend(replacement if replacement is not None else [node])
+    return graph.replace(nodes=tuple(nodes))
+
+
+class _Builder:
+    """New synthetic nodes standing in for one node (names unique in the graph, its module and source)."""
+
+    def __init__(self, graph_node: Node, taken: set[str]) -> None:
+        self.node, self.taken = graph_node, taken
+        self.made: list[Node] = []
+
+    def add(self, part: str, op: str, overload: str, args: dict, shape: tuple[int, ...]) -> Ref:
+        wanted, i = f"{self.node.name}_{part}", 1
+        name = wanted
+        while name in self.taken:
+            name, i = f"{wanted}_{i}", i + 1
+        self.taken.add(name)
+        info = self.node.outputs if isinstance(self.node.outputs, TensorInfo) else TensorInfo(shape)
+        self.made.append(Node(name=name, op=op, overload=overload, args=args, outputs=TensorInfo(shape, info.dtype),
+                              module_path=self.node.module_path, module_type=self.node.module_type,
+                              source=self.node.source, module_calls=self.node.module_calls, synthetic=True))
+        return Ref(name)
+
+    def permute(self, part: str, x: Ref, shape: tuple[int, ...], order: list[int]) -> tuple[Ref, tuple[int, ...]]:
+        if order == sorted(order):
+            return x, shape
+        new = tuple(shape[i] for i in order)
+        return self.add(part, "aten.permute", "default", {"self": x, "dims": order}, new), new
+
+    def reshape(self, part: str, x: Ref, shape: tuple[int, ...], new: tuple[int, ...]) -> tuple[Ref, tuple[int, ...]]:
+        if tuple(new) == tuple(shape):
+            return x, shape
+        return self.add(part, "aten.reshape", "default", {"self": x, "shape": list(new)}, tuple(new)), tuple(new)
+
+
+def _einsum_nodes(graph: Graph, node: Node, taken: set[str]) -> list[Node] | None:
+    """`einsum` of one operand (a permutation) or two (batch, contracted, left-only and right-only
+    labels: permute each operand to (batch, free, contracted), flatten to 3-D, one matmul, unflatten,
+    permute to the output's order).  Sums over a label of one operand, diagonals and ellipses are left
+    alone (the node keeps no lowering and is refused by name)."""
+    equation = str(node.arg("equation")).replace(" ", "")
+    operands = list(node.arg("tensors"))
+    if "..." in equation or "->" not in equation or not isinstance(node.outputs, TensorInfo):
+        return None
+    inputs, output = equation.split("->")
+    labels = inputs.split(",")
+    shapes = [_shape_of(graph, ref) for ref in operands]
+    if len(labels) != len(operands) or len(labels) not in (1, 2) or any(s is None for s in shapes):
+        return None
+    if any(len(set(lab)) != len(lab) or len(lab) != len(s) for lab, s in zip(labels, shapes)) \
+            or len(set(output)) != len(output):
+        return None
+    build = _Builder(node, taken)
+    if len(labels) == 1:
+        if sorted(labels[0]) != sorted(output):
+            return None
+        order = [labels[0].index(c) for c in output]
+        if order == sorted(order):
+            return None
+        return [node.replace(op="aten.permute", overload="default", args={"self": operands[0], "dims": order})]
+    (a, b), (sa, sb) = labels, shapes
+    size = {**dict(zip(a, sa)), **dict(zip(b, sb))}
+    if any(c not in a and c not in b for c in output) or any(dict(zip(a, sa))[c] != dict(zip(b, sb))[c]
+                                                            for c in set(a) & set(b)):
+        return None
+    batch = [c for c in output if c in a and c in b]
+    left = [c for c in output if c in a and c not in b]
+    right = [c for c in output if c in b and c not in a]
+    contracted = [c for c in a if c in b and c not in output]
+    if set(a) != set(batch + left + contracted) or set(b) != set(batch + right + contracted):
+        return None  # a label summed in one operand only
+
+    def count(group: list[str]) -> int:
+        return math.prod(size[c] for c in group)
+
+    # With batch labels: (B, L, K) @ (B, K, R).  Without: the left operand keeps its free axes,
+    # (..., K) @ (K, R), so a constant right operand stays a plain weight matrix (InnerProduct).
+    lead = (count(batch), count(left)) if batch else tuple(size[c] for c in left)
+    x, shape = build.permute("left_order", operands[0], sa, [a.index(c) for c in batch + left + contracted])
+    x, shape = build.reshape("left_flat", x, shape, (*lead, count(contracted)))
+    y, yshape = build.permute("right_order", operands[1], sb, [b.index(c) for c in batch + contracted + right])
+    y, yshape = build.reshape("right_flat", y, yshape, ((count(batch),) if batch else ()) + (count(contracted),
+                                                                                          count(right)))
+    product_shape = (*lead, count(right))
+    product = build.add("product", "aten.matmul", "default", {"self": x, "other": y}, product_shape)
+    grouped = tuple(size[c] for c in batch + left + right)
+    result, rshape = build.reshape("unflat", product, product_shape, grouped)
+    order = [(batch + left + right).index(c) for c in output]
+    if order != sorted(order):
+        result, rshape = build.permute("order", result, rshape, order)
+    if not build.made:
+        return None
+    last = build.made.pop()  # the last new node becomes the einsum node itself (its name and mapping)
+    if last.name != result.name:
+        return None
+    return [*build.made, node.replace(op=last.op, overload=last.overload, args=last.args)]
+
+
+def decompose_einsum(graph: Graph) -> Graph:
+    if not any(n.op == "aten.einsum" for n in graph.nodes):
+        return graph
+    taken = {n.name for n in graph.nodes} | {i.name for i in graph.inputs} | set(graph.constants)
+    nodes: list[Node] = []
+    for node in graph.nodes:
+        replacement = _einsum_nodes(graph, node, taken) if node.op == "aten.einsum" else None
         nodes.extend(replacement if replacement is not None else [node])
     return graph.replace(nodes=tuple(nodes))

@@ -1,4 +1,5 @@
-"""scaled_dot_product_attention decomposed into matmul, scale, softmax, matmul (the existing lowerings).
+"""scaled_dot_product_attention decomposed into matmul, scale, softmax, matmul, and einsum into permutes,
+reshapes and one matmul (the existing lowerings).
 
 Tolerance: the default 1e-4 x max|tensor|: PyTorch's fused CPU attention and Caffe's products and
 softmax sum and exponentiate in other orders (float32 rounding, ~1e-6 measured).
@@ -21,9 +22,30 @@ CASES = [
     Case("cross-lengths", Fn(lambda q, k: F.scaled_dot_product_attention(q, k, k * 2.0)), [(2, 3, 4, 6), (2, 3, 7, 6)]),
     Case("given-scale", Fn(lambda x: F.scaled_dot_product_attention(x, x, x, scale=0.3)), [(1, 1, 6, 3)]),
     Case("3d", Fn(lambda x: F.scaled_dot_product_attention(x, x, x)), [(2, 5, 8)]),
+    Case("einsum-bmm", Fn(lambda a, b: torch.einsum("bij,bjk->bik", a, b)), [(2, 3, 4), (2, 4, 5)]),
+    Case("einsum-attention-scores", Fn(lambda q, k: torch.einsum("bhqd,bhkd->bhqk", q, k)),
+         [(1, 2, 5, 3), (1, 2, 7, 3)]),
+    Case("einsum-free-labels-reordered", Fn(lambda a, b: torch.einsum("nchw,nkc->nkhw", a, b)),
+         [(1, 3, 4, 5), (1, 6, 3)]),
+    Case("einsum-outer", Fn(lambda a, b: torch.einsum("bi,bj->bij", a, b)), [(2, 3), (2, 4)]),
+    Case("einsum-permute", Fn(lambda a: torch.einsum("nchw->nhwc", a) + 1.0), [(1, 3, 4, 5)],
+         rtol=0.0, atol=0.0, reason="values are only copied"),
+    Case("einsum-constant-weight", lambda: _Weighted(), [(2, 5, 3)]),
+    Case("refuse-einsum-trace", Fn(lambda a: torch.einsum("bii->b", a)), [(2, 3, 3)], refused="aten.einsum"),
     Case("refuse-causal", Fn(lambda x: F.scaled_dot_product_attention(x, x, x, is_causal=True)), [(1, 2, 5, 4)],
          refused="scaled_dot_product_attention"),
 ]
+
+
+class _Weighted(torch.nn.Module):
+    """einsum with a parameter operand: folded to a constant weight (InnerProduct)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.randn(4, 3))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.einsum("btc,kc->btk", x, self.weight)
 
 
 @pytest.fixture(scope="module")
