@@ -80,6 +80,11 @@ def inner_product(name: str, bottom: Blob, top: str, *, num_output: int, axis: i
     return make_layer("InnerProduct", name, [bottom], [top], num_output=num_output, axis=axis, bias_term=bias_term)
 
 
+def embed(name: str, bottom: Blob, top: str, *, num_output: int, input_dim: int) -> Layer:
+    """Embed: each bottom value an integer row index into the (input_dim, num_output) weight; no bias."""
+    return make_layer("Embed", name, [bottom], [top], num_output=num_output, input_dim=input_dim, bias_term=False)
+
+
 def lstm(name: str, bottoms: Sequence[Blob], top: str, *, num_output: int) -> Layer:
     """LSTM over x (T, N, ...) with cont (T, N); top h (T, N, num_output); gates i, f, o, g."""
     return make_layer("LSTM", name, bottoms, [top], num_output=num_output, expose_hidden=False)
