@@ -8,12 +8,13 @@ into the plainer ATen ops it is defined as, which the lowerings already convert.
   attention node's name.
 * `decompose_einsum`: a permutation of one operand, or a product of two (batch, contracted and
   free labels) as permutes, reshapes to 3-D and one matmul; exact like the matmul it becomes.
+* `decompose_lstm_cell`: one `nn.LSTMCell` step as its two linears, gates and state arithmetic.
 """
 from __future__ import annotations
 
 import math
 
-from purecaffe.converter.graph import Graph, Node, Ref, TensorInfo
+from purecaffe.converter.graph import GETITEM, Graph, Node, Ref, TensorInfo
 
 
 def _shape_of(graph: Graph, ref: object) -> tuple[int, ...] | None:
@@ -179,4 +180,59 @@ def decompose_einsum(graph: Graph) -> Graph:
     for node in graph.nodes:
         replacement = _einsum_nodes(graph, node, taken) if node.op == "aten.einsum" else None
         nodes.extend(replacement if replacement is not None else [node])
+    return graph.replace(nodes=tuple(nodes))
+
+
+def _lstm_cell_nodes(graph: Graph, node: Node, taken: set[str]) -> tuple[list[Node], Ref, Ref] | None:
+    """One LSTM step as PyTorch defines it: gates = x W_ih^T + b_ih + h W_hh^T + b_hh, split (i, f, g, o);
+    c' = sigmoid(f) c + sigmoid(i) tanh(g); h' = sigmoid(o) tanh(c').  Returns the nodes, h' and c'."""
+    hx = node.args.get("hx")
+    if not isinstance(hx, (list, tuple)) or len(hx) != 2 or not isinstance(node.outputs, tuple):
+        return None
+    (h, c), x = hx, node.arg("input")
+    h_shape = _shape_of(graph, h)
+    if h_shape is None or len(h_shape) != 2:
+        return None
+    build = _Builder(node, taken)
+    hidden = h_shape[1]
+    gate_shape = (h_shape[0], 4 * hidden)
+    from_input = build.add("input_gates", "aten.linear", "default",
+                           {"input": x, "weight": node.arg("w_ih"), "bias": node.args.get("b_ih")}, gate_shape)
+    from_state = build.add("state_gates", "aten.linear", "default",
+                           {"input": h, "weight": node.arg("w_hh"), "bias": node.args.get("b_hh")}, gate_shape)
+    gates = build.add("gates", "aten.add", "Tensor", {"self": from_input, "other": from_state, "alpha": 1}, gate_shape)
+    split = build.add("split", "aten.split", "Tensor", {"self": gates, "split_size": hidden, "dim": 1}, h_shape)
+    build.made[-1] = build.made[-1].replace(outputs=tuple(TensorInfo(h_shape, "float32") for _ in range(4)))
+    parts = [build.add(f"gate{i}", GETITEM, "", {"self": split, "index": i}, h_shape) for i in range(4)]
+    i_gate, f_gate, o_gate = (build.add(f"{n}_sigmoid", "aten.sigmoid", "default", {"self": parts[k]}, h_shape)
+                              for n, k in (("input", 0), ("forget", 1), ("output", 3)))
+    candidate = build.add("candidate", "aten.tanh", "default", {"self": parts[2]}, h_shape)
+    kept = build.add("kept", "aten.mul", "Tensor", {"self": f_gate, "other": c}, h_shape)
+    written = build.add("written", "aten.mul", "Tensor", {"self": i_gate, "other": candidate}, h_shape)
+    cell = build.add("cell", "aten.add", "Tensor", {"self": kept, "other": written, "alpha": 1}, h_shape)
+    squashed = build.add("cell_tanh", "aten.tanh", "default", {"self": cell}, h_shape)
+    hidden_out = build.add("hidden", "aten.mul", "Tensor", {"self": o_gate, "other": squashed}, h_shape)
+    return build.made, hidden_out, cell
+
+
+def decompose_lstm_cell(graph: Graph) -> Graph:
+    """`aten.lstm_cell` -> the step's linear, sigmoid, tanh and arithmetic nodes; the getitems reading
+    its (h', c') become aliases of the new h' and c' nodes (`remove_identities` then drops them)."""
+    if not any(n.op == "aten.lstm_cell" for n in graph.nodes):
+        return graph
+    taken = {n.name for n in graph.nodes} | {i.name for i in graph.inputs} | set(graph.constants)
+    results: dict[str, tuple[Ref, Ref]] = {}
+    nodes: list[Node] = []
+    for node in graph.nodes:
+        if node.op == "aten.lstm_cell":
+            made = _lstm_cell_nodes(graph, node, taken)
+            if made is not None:
+                nodes.extend(made[0])
+                results[node.name] = (made[1], made[2])
+                continue
+        source = node.args.get("self") if node.op == GETITEM else None
+        if isinstance(source, Ref) and source.name in results:
+            target = results[source.name][int(node.arg("index"))]
+            node = node.replace(op="aten.alias", overload="default", args={"self": target})
+        nodes.append(node)
     return graph.replace(nodes=tuple(nodes))

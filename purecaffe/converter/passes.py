@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from purecaffe.converter.decompositions import decompose_attention, decompose_einsum
+from purecaffe.converter.decompositions import decompose_attention, decompose_einsum, decompose_lstm_cell
 from purecaffe.converter.graph import DROPOUT_OPS, GETITEM, Graph, Node, Ref, TensorInfo, map_refs
 from purecaffe.converter.patterns import (fold_permute_into_linear, fuse_channel_layer_norm, fuse_channel_shuffle,
                                          fuse_local_response_norm)
@@ -198,6 +198,7 @@ def fold_zero_pad_into_conv(graph: Graph) -> Graph:
 PASSES: tuple[Pass, ...] = (
     decompose_attention,
     decompose_einsum,
+    decompose_lstm_cell,
     fold_constants,
     remove_identities,
     fold_zero_pad_into_conv,

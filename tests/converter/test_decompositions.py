@@ -1,8 +1,8 @@
-"""scaled_dot_product_attention decomposed into matmul, scale, softmax, matmul, and einsum into permutes,
-reshapes and one matmul (the existing lowerings).
+"""scaled_dot_product_attention decomposed into matmul, scale, softmax, matmul; einsum into permutes,
+reshapes and one matmul; an LSTMCell step into linears, gates and arithmetic (the existing lowerings).
 
-Tolerance: the default 1e-4 x max|tensor|: PyTorch's fused CPU attention and Caffe's products and
-softmax sum and exponentiate in other orders (float32 rounding, ~1e-6 measured).
+Tolerance: the default 1e-4 x max|tensor|: PyTorch's fused CPU attention and LSTM cell and Caffe's
+products, softmax and gates sum and exponentiate in other orders (float32 rounding, ~1e-6 measured).
 """
 from __future__ import annotations
 
@@ -32,9 +32,28 @@ CASES = [
          rtol=0.0, atol=0.0, reason="values are only copied"),
     Case("einsum-constant-weight", lambda: _Weighted(), [(2, 5, 3)]),
     Case("refuse-einsum-trace", Fn(lambda a: torch.einsum("bii->b", a)), [(2, 3, 3)], refused="aten.einsum"),
+    Case("lstm-cell-step", lambda: _Cell(5, 4), [(2, 5), (2, 4), (2, 4)], expect_layers=("InnerProduct", "Sigmoid")),
+    Case("lstm-cell-two-steps", lambda: _Cell(3, 6, steps=2), [(1, 3), (1, 6), (1, 6)]),
+    Case("lstm-cell-no-state-no-bias", lambda: _Cell(4, 3, bias=False, state=False), [(3, 4)]),
     Case("refuse-causal", Fn(lambda x: F.scaled_dot_product_attention(x, x, x, is_causal=True)), [(1, 2, 5, 4)],
          refused="scaled_dot_product_attention"),
 ]
+
+
+class _Cell(torch.nn.Module):
+    """nn.LSTMCell stepped `steps` times on the same input; returns h + 2 c (both outputs checked)."""
+
+    def __init__(self, size: int, hidden: int, *, bias: bool = True, steps: int = 1, state: bool = True) -> None:
+        super().__init__()
+        self.cell = torch.nn.LSTMCell(size, hidden, bias=bias)
+        self.steps, self.state = steps, state
+
+    def forward(self, x: torch.Tensor, *hc: torch.Tensor) -> torch.Tensor:
+        state = tuple(hc) if self.state else None
+        for _ in range(self.steps):
+            state = self.cell(x, state)
+        h, c = state
+        return h + 2.0 * c
 
 
 class _Weighted(torch.nn.Module):
