@@ -162,6 +162,7 @@ def _max_pool_with_mask(ctx: LoweringContext, node: Node, x: Blob, *, kernel: tu
                             outputs=[index if t.name == name else None for t in cut.tops] if last else None)
             current[index] = next(t for t in tops if t.name == name)
 
+
 def _valid_counts(size: int, kernel: int, stride: int, pad: int, count: int) -> tuple[np.ndarray, np.ndarray]:
     """Per output index: Caffe's divisor extent (clipped to [-p, H+p)) and the valid extent (clipped to [0, H))."""
     start = np.arange(count) * stride - pad
