@@ -1,8 +1,9 @@
 """Torch-side decompositions (`Graph -> Graph`): an op without a Caffe layer of its own rewritten
 into the plainer ATen ops it is defined as, which the lowerings already convert.
 
-* `decompose_attention`: `scaled_dot_product_attention(q, k, v)` without a mask, dropout or
-  causal flag becomes `softmax((q @ k^T) * scale, -1) @ v` (scale 1/sqrt(E) unless given), the
+* `decompose_attention`: `scaled_dot_product_attention(q, k, v, attn_mask)` without dropout, a
+  causal flag or a boolean mask becomes `softmax((q @ k^T) * scale + attn_mask, -1) @ v` (scale
+  1/sqrt(E) unless given; the float mask only if there is one), the
   math PyTorch documents; its fused CPU kernels round differently, within float32 rounding.
   The new intermediate nodes are `synthetic` (no torch tensor to map them to); the last keeps the
   attention node's name.
@@ -17,25 +18,35 @@ import math
 from purecaffe.converter.graph import GETITEM, Graph, Node, Ref, TensorInfo
 
 
-def _shape_of(graph: Graph, ref: object) -> tuple[int, ...] | None:
+def _info_of(graph: Graph, ref: object) -> TensorInfo | None:
+    """Shape and dtype of a graph value (an input, a constant or a single-output node)."""
     if not isinstance(ref, Ref):
         return None
     for graph_input in graph.inputs:
         if graph_input.name == ref.name:
-            return tuple(graph_input.info.shape)
+            return graph_input.info
     if ref.name in graph.constants:
-        return tuple(graph.constants[ref.name].shape)
+        value = graph.constants[ref.name]
+        return TensorInfo(tuple(value.shape), str(value.dtype))
     for node in graph.nodes:
         if node.name == ref.name and isinstance(node.outputs, TensorInfo):
-            return tuple(node.outputs.shape)
+            return node.outputs
     return None
+
+
+def _shape_of(graph: Graph, ref: object) -> tuple[int, ...] | None:
+    info = _info_of(graph, ref)
+    return None if info is None else tuple(info.shape)
 
 
 def _attention_nodes(graph: Graph, node: Node, taken: set[str]) -> list[Node] | None:
     query, key, value = node.arg("query"), node.arg("key"), node.arg("value")
-    if node.args.get("attn_mask") is not None or node.args.get("dropout_p", 0.0) or node.args.get("is_causal") \
-            or node.args.get("enable_gqa"):
+    mask = node.args.get("attn_mask")
+    if node.args.get("dropout_p", 0.0) or node.args.get("is_causal") or node.args.get("enable_gqa"):
         return None
+    mask_info = _info_of(graph, mask) if mask is not None else None
+    if mask is not None and (mask_info is None or not mask_info.dtype.startswith("float")):
+        return None  # a boolean mask selects (-inf where False): not decomposed
     q, k = _shape_of(graph, query), _shape_of(graph, key)
     if q is None or k is None or len(q) < 2 or len(k) != len(q) or not isinstance(node.outputs, TensorInfo):
         return None
@@ -60,10 +71,14 @@ def _attention_nodes(graph: Graph, node: Node, taken: set[str]) -> list[Node] | 
     key_t = make("key_t", "aten.transpose", "int", {"self": key, "dim0": -2, "dim1": -1}, (*k[:-2], k[-1], k[-2]))
     scores = make("scores", "aten.matmul", "default", {"self": query, "other": Ref(key_t.name)}, scores_shape)
     scaled = make("scaled", "aten.mul", "Tensor", {"self": Ref(scores.name), "other": scale}, scores_shape)
+    biased = scaled
+    if mask is not None:  # a float mask is added to the scaled scores (MaxViT's relative position bias)
+        biased = make("biased", "aten.add", "Tensor", {"self": Ref(scaled.name), "other": mask, "alpha": 1},
+                      scores_shape)
     weights = make("weights", "aten._softmax", "default",
-                   {"self": Ref(scaled.name), "dim": -1, "half_to_float": False}, scores_shape)
+                   {"self": Ref(biased.name), "dim": -1, "half_to_float": False}, scores_shape)
     out = node.replace(op="aten.matmul", overload="default", args={"self": Ref(weights.name), "other": value})
-    return [key_t, scores, scaled, weights, out]
+    return [key_t, scores, scaled, *([biased] if mask is not None else []), weights, out]
 
 
 def decompose_attention(graph: Graph) -> Graph:

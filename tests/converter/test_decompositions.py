@@ -22,6 +22,10 @@ CASES = [
     Case("cross-lengths", Fn(lambda q, k: F.scaled_dot_product_attention(q, k, k * 2.0)), [(2, 3, 4, 6), (2, 3, 7, 6)]),
     Case("given-scale", Fn(lambda x: F.scaled_dot_product_attention(x, x, x, scale=0.3)), [(1, 1, 6, 3)]),
     Case("3d", Fn(lambda x: F.scaled_dot_product_attention(x, x, x)), [(2, 5, 8)]),
+    Case("float-bias-mask", lambda: _Biased(), [(1, 2, 5, 4)]),
+    Case("computed-float-mask", Fn(lambda x, m: F.scaled_dot_product_attention(x, x, x, attn_mask=m * 2.0)),
+         [(1, 2, 5, 4), (1, 2, 5, 5)]),
+    Case("refuse-bool-mask", lambda: _Biased(boolean=True), [(1, 2, 5, 4)], refused="scaled_dot_product_attention"),
     Case("einsum-bmm", Fn(lambda a, b: torch.einsum("bij,bjk->bik", a, b)), [(2, 3, 4), (2, 4, 5)]),
     Case("einsum-attention-scores", Fn(lambda q, k: torch.einsum("bhqd,bhkd->bhqk", q, k)),
          [(1, 2, 5, 3), (1, 2, 7, 3)]),
@@ -38,6 +42,18 @@ CASES = [
     Case("refuse-causal", Fn(lambda x: F.scaled_dot_product_attention(x, x, x, is_causal=True)), [(1, 2, 5, 4)],
          refused="scaled_dot_product_attention"),
 ]
+
+
+class _Biased(torch.nn.Module):
+    """A constant relative-position bias as attn_mask (MaxViT), or a boolean mask (refused)."""
+
+    def __init__(self, boolean: bool = False) -> None:
+        super().__init__()
+        bias = torch.randn(2, 5, 5, generator=torch.Generator().manual_seed(2))
+        self.register_buffer("bias", bias > 0 if boolean else bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.scaled_dot_product_attention(x, x * 0.5, x, attn_mask=self.bias)
 
 
 class _Cell(torch.nn.Module):
