@@ -80,6 +80,11 @@ def inner_product(name: str, bottom: Blob, top: str, *, num_output: int, axis: i
     return make_layer("InnerProduct", name, [bottom], [top], num_output=num_output, axis=axis, bias_term=bias_term)
 
 
+def embed(name: str, bottom: Blob, top: str, *, num_output: int, input_dim: int) -> Layer:
+    """Embed: each bottom value an integer row index into the (input_dim, num_output) weight; no bias."""
+    return make_layer("Embed", name, [bottom], [top], num_output=num_output, input_dim=input_dim, bias_term=False)
+
+
 def lstm(name: str, bottoms: Sequence[Blob], top: str, *, num_output: int) -> Layer:
     """LSTM over x (T, N, ...) with cont (T, N); top h (T, N, num_output); gates i, f, o, g."""
     return make_layer("LSTM", name, bottoms, [top], num_output=num_output, expose_hidden=False)
@@ -111,17 +116,29 @@ def bias(name: str, bottoms: Sequence[Blob], top: str, *, axis: int = 1, num_axe
 
 def pooling(name: str, bottom: Blob, top: str, *, method: str, kernel: int | Pair = 1,
             stride: int | Pair = 1, pad: int | Pair = 0, round_mode: str = "CEIL",
-            global_pooling: bool = False) -> Layer:
+            global_pooling: bool = False, mask_top: str | None = None) -> Layer:
     """Pooling, method "MAX" or "AVE", Caffe's `round_mode` "CEIL" (its default) or "FLOOR".
 
     AVE divides by the window clipped to H + pad.  Targets without a round mode
-    legalize FLOOR (`purecaffe.targets.rules`).
+    legalize FLOOR (`purecaffe.targets.rules`).  MAX with `mask_top` has a second top holding
+    each window's argmax as a flat index h * W + w into the bottom's plane (float).
     """
+    if mask_top is not None:
+        if method != "MAX" or global_pooling:
+            raise ValueError(f"layer {name}: only non-global MAX pooling has a mask top")
+        return make_layer("Pooling", name, [bottom], [top, mask_top], pool=method, kernel=pair(kernel),
+                          stride=pair(stride), pad=pair(pad), global_pooling=False, round_mode=round_mode)
     if global_pooling:
         return make_layer("Pooling", name, [bottom], [top], pool=method, kernel=None, stride=(1, 1), pad=(0, 0),
                           global_pooling=True, round_mode=round_mode)
     return make_layer("Pooling", name, [bottom], [top], pool=method, kernel=pair(kernel), stride=pair(stride),
                       pad=pair(pad), global_pooling=False, round_mode=round_mode)
+
+
+def lrn(name: str, bottom: Blob, top: str, *, local_size: int, alpha: float, beta: float, k: float) -> Layer:
+    """LRN across channels: x * (k + alpha / local_size * sum of squares over the odd window) ^ -beta."""
+    return make_layer("LRN", name, [bottom], [top], local_size=local_size, alpha=alpha, beta=beta, k=k,
+                      norm_region="ACROSS_CHANNELS")
 
 
 # -- element-wise activations --------------------------------------------------------------------
@@ -284,6 +301,11 @@ def reduction(name: str, bottom: Blob, top: str, *, operation: str = "SUM", axis
               coeff: float = 1.0) -> Layer:
     """Reduction over *all* axes from `axis` to the end (SUM, ASUM, SUMSQ, MEAN), times coeff."""
     return make_layer("Reduction", name, [bottom], [top], operation=operation, axis=axis, coeff=coeff)
+
+
+def argmax(name: str, bottom: Blob, top: str, *, axis: int) -> Layer:
+    """ArgMax along `axis` (kept, size 1): the index of the maximum, the largest among equal ones."""
+    return make_layer("ArgMax", name, [bottom], [top], out_max_val=False, top_k=1, axis=axis)
 
 
 def tile(name: str, bottom: Blob, top: str, *, axis: int = 1, tiles: int) -> Layer:

@@ -12,9 +12,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from purecaffe.converter.decompositions import decompose_attention, decompose_einsum, decompose_lstm_cell
 from purecaffe.converter.graph import DROPOUT_OPS, GETITEM, Graph, Node, Ref, TensorInfo, map_refs
 from purecaffe.converter.patterns import (fold_permute_into_linear, forget_copy_destination, fuse_channel_layer_norm,
-                                         fuse_channel_shuffle, fuse_stack_sum)
+                                         fuse_channel_shuffle, fuse_local_response_norm, fuse_stack_sum)
 
 log = logging.getLogger(__name__)
 
@@ -195,6 +196,9 @@ def fold_zero_pad_into_conv(graph: Graph) -> Graph:
 
 
 PASSES: tuple[Pass, ...] = (
+    decompose_attention,
+    decompose_einsum,
+    decompose_lstm_cell,
     fold_constants,
     remove_identities,
     fold_zero_pad_into_conv,
@@ -202,6 +206,7 @@ PASSES: tuple[Pass, ...] = (
     fuse_channel_layer_norm,
     fuse_stack_sum,
     forget_copy_destination,
+    fuse_local_response_norm,
     fold_permute_into_linear,
     remove_dead_nodes,
 )

@@ -18,6 +18,9 @@
 * `forget_copy_destination`: `copy(dest, src)` (a functionalized `dest[...] = src`) never reads
   dest's values, only its shape, which the node's result records: dest is dropped from its
   arguments so that a slice computed only to be overwritten leaves no Caffe layer (and no unused top).
+* `fuse_local_response_norm`: `F.local_response_norm`'s squares, 5-D view, depth padding,
+  `avg_pool3d`, power and division become one `aten.local_response_norm(x, size, alpha, beta, k)`
+  node (`lowerings/lrn.py`), named after the division.
 
 The channel shuffle keeps the last node's name (it computes the same tensor), so later nodes and
 the model outputs still refer to it; the intermediate values removed (a 5-D view, a transposed
@@ -216,6 +219,99 @@ def fuse_stack_sum(graph: Graph) -> Graph:
         removed.add(stack.name)
         replaced[reduce.name] = reduce.replace(op="aten.sum_stacked", overload="default",
                                                args={"tensors": stack.arg("tensors"), "mean": reduce.op == "aten.mean"})
+    if not replaced:
+        return graph
+    nodes = tuple(replaced.get(n.name, n) for n in graph.nodes if n.name not in removed)
+    return graph.replace(nodes=nodes)
+
+
+def _scalar_arg(node: Node, name: str) -> float | None:
+    value = node.args.get(name)
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _next(users: dict[str, list[Node]], outputs: set[str], node: Node, ops: Sequence[str], arg: str = "self"
+          ) -> Node | None:
+    """The one reader of `node`, if it is one of `ops` and reads it as `arg`."""
+    reader = _only_user(users, node.name, outputs)
+    if reader is None or reader.op not in ops or reader.args.get(arg) != Ref(node.name):
+        return None
+    return reader
+
+
+def _lrn_window(pool: Node) -> int | None:
+    """The window of `avg_pool3d((size, 1, 1), stride 1)` with PyTorch's defaults, else None."""
+    kernel = [int(k) for k in pool.args.get("kernel_size", [])]
+    stride = [int(s) for s in pool.args.get("stride", [])]
+    if len(kernel) != 3 or kernel[1:] != [1, 1] or stride not in ([], [1], [1, 1, 1]):
+        return None
+    if [int(p) for p in pool.args.get("padding", [0])] not in ([0], [0, 0, 0]) or pool.args.get("ceil_mode"):
+        return None
+    if pool.args.get("count_include_pad") is False or pool.args.get("divisor_override") is not None:
+        return None
+    return kernel[0]
+
+
+def fuse_local_response_norm(graph: Graph) -> Graph:
+    """`F.local_response_norm` on a 4-D input, as PyTorch writes it:
+
+        x * x -> view (N, 1, C, H, W) -> pad depth (size // 2, (size - 1) // 2) with zeros
+          -> avg_pool3d((size, 1, 1), stride 1) -> squeeze(1) -> view (N, C, H, W)
+          -> * alpha -> + k -> ** beta -> x / that
+
+    becomes one `aten.local_response_norm(input, size, alpha, beta, k)` node (no such ATen op;
+    named like one for its lowering key, `lowerings/lrn.py`), keeping the division's name.
+    """
+    users = graph.users()
+    outputs = {ref.name for ref in graph.outputs}
+    shapes = _value_shapes(graph)
+    removed: set[str] = set()
+    replaced: dict[str, Node] = {}
+    for square in graph.nodes:
+        if square.op != "aten.mul" or not isinstance(square.args.get("self"), Ref) \
+                or square.args.get("other") != square.args.get("self"):
+            continue
+        source = square.args["self"]
+        before = shapes.get(source.name)
+        if before is None or len(before) != 4:
+            continue
+        view = _next(users, outputs, square, VIEW_OPS)
+        if view is None or _shape(view) != (before[0], 1, *before[1:]):
+            continue
+        pad = _next(users, outputs, view, ("aten.pad", "aten.constant_pad_nd"))
+        if pad is None or pad.args.get("mode", "constant") != "constant" or pad.args.get("value") not in (None, 0, 0.0):
+            continue
+        pool = _next(users, outputs, pad, ("aten.avg_pool3d",))
+        size = None if pool is None else _lrn_window(pool)
+        if pool is None or size is None or [int(p) for p in pad.arg("pad")] != [0, 0, 0, 0, size // 2,
+                                                                               (size - 1) // 2]:
+            continue
+        squeeze = _next(users, outputs, pool, ("aten.squeeze",))
+        if squeeze is None or _shape(squeeze) != before:
+            continue
+        chain = [square, view, pad, pool, squeeze]
+        last = squeeze
+        back = _next(users, outputs, last, VIEW_OPS)
+        if back is not None and _shape(back) == before:
+            chain.append(back)
+            last = back
+        scaled = _next(users, outputs, last, ("aten.mul",))
+        alpha = None if scaled is None else _scalar_arg(scaled, "other")
+        shifted = None if scaled is None else _next(users, outputs, scaled, ("aten.add",))
+        k = None if shifted is None else _scalar_arg(shifted, "other")
+        power = None if shifted is None else _next(users, outputs, shifted, ("aten.pow",))
+        beta = None if power is None else _scalar_arg(power, "exponent")
+        divide = None if power is None else _next(users, outputs, power, ("aten.div",), arg="other")
+        if (alpha is None or k is None or beta is None or divide is None or shifted.args.get("alpha", 1) != 1
+                or divide.args.get("self") != source or divide.args.get("rounding_mode") is not None):
+            continue
+        chain += [scaled, shifted, power]
+        removed.update(n.name for n in chain)
+        replaced[divide.name] = Node(
+            name=divide.name, op="aten.local_response_norm", overload="default",
+            args={"input": source, "size": size, "alpha": alpha, "beta": beta, "k": k}, outputs=divide.outputs,
+            module_path=pool.module_path, module_type=pool.module_type, source=pool.source,
+            module_calls=pool.module_calls)
     if not replaced:
         return graph
     nodes = tuple(replaced.get(n.name, n) for n in graph.nodes if n.name not in removed)

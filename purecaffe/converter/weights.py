@@ -73,6 +73,14 @@ def inner_product_blobs(weight: Any, bias: Any | None) -> list[np.ndarray]:
     return blobs
 
 
+def embed_blobs(weight: Any) -> list[np.ndarray]:
+    """Embed (bias_term: false): weight (input_dim, num_output), nn.Embedding's (num_embeddings, dim) as is."""
+    blob = caffe_blob(weight, what="embedding weight")
+    if blob.ndim != 2:
+        raise ValueError(f"embedding weight must be 2-D, got {blob.shape}")
+    return [blob]
+
+
 def batch_norm_blobs(mean: Any, var: Any) -> list[np.ndarray]:
     """BatchNorm (use_global_stats): [mean, variance, factor=1]; eps goes in the layer parameter."""
     return [caffe_blob(mean, what="running mean").reshape(-1),

@@ -34,9 +34,10 @@ NNIE_LAYERS = CAFFE1_LAYERS | {"Upsample", "Permute", "Normalize"}
 # RKNN-Toolkit2 2.5's Caffe front end (the types it recognises, dialects.md section 5), less what
 # it reads wrongly, measured with its own simulator: Clip and Swish are left out as identities
 # ("OP ... Current not support!!!", load_caffe still returns 0); HardSwish becomes an ONNX node
-# onnxruntime rejects; Silence is left out.
+# onnxruntime rejects; Silence is left out; ArgMax's top becomes int64, so the build fails at any
+# float layer reading it (measured: "Mul bound to different types").
 RKNN_LAYERS = frozenset({
-    "Input", "ArgMax", "BNLL", "BatchNorm", "Concat", "Convolution", "Crop", "Deconvolution",
+    "Input", "BNLL", "BatchNorm", "Concat", "Convolution", "Crop", "Deconvolution",
     "Dropout", "Eltwise", "Flatten", "InnerProduct", "LRN", "Normalize", "Permute", "Pooling",
     "Power", "PReLU", "ReLU", "ReLU6", "Reduction", "Reshape", "Scale", "Sigmoid", "Slice", "Softmax",
     "Split", "TanH", "Tile", "Upsample",

@@ -21,8 +21,9 @@ from purecaffe.canonical import CaffeLayer, builders, resolve
 from purecaffe.errors import PurecaffeError
 from purecaffe.io.sidecar import TensorRecord
 
-# Layer types whose forward pass is element-wise and correct with bottom == top in Caffe.
-INPLACE_TYPES = frozenset({"ReLU", "PReLU", "ELU", "Sigmoid", "TanH", "AbsVal", "Clip", "Power",
+# Layer types whose forward pass is element-wise and correct with bottom == top in Caffe (not
+# AbsVal: its LayerSetUp checks top != bottom and aborts, measured in real Caffe).
+INPLACE_TYPES = frozenset({"ReLU", "PReLU", "ELU", "Sigmoid", "TanH", "Clip", "Power",
                            "BatchNorm", "Scale", "BNLL", "Swish", "ReLU6", "HardSwish"})
 # Layer types whose tops share memory with their bottom in Caffe (`ShareData`): a layer writing
 # in place into any blob of such a group would change the others too (found by the real-Caffe

@@ -108,9 +108,11 @@ X6 = Blob("x", (1, 6, 5, 7))
     (make_layer("LRN", "n", [X6], ["n"], local_size=3, norm_region="WITHIN_CHANNEL"), "rknn", "lrn-across-k1"),
     (make_layer("LRN", "n", [X6], ["n"], local_size=3), "rknn", None),
     (make_layer("LRN", "n", [X6], ["n"], local_size=3, k=2.0), "bvlc", None),
-    (make_layer("ArgMax", "a", [X6], ["a"], axis=1), "rknn", None),
-    (make_layer("ArgMax", "a", [X6], ["a"], axis=1, out_max_val=True), "rknn", "argmax-of-channels"),
-    (make_layer("ArgMax", "a", [X6], ["a"]), "rknn", "argmax-of-channels"),
+    # RKNN reads a channel ArgMax right as a net output, but types its top int64, so the float layer
+    # after it that purecaffe's argmax always has (tests/converter/lowerings/test_argmax.py) fails
+    # RKNN's build (measured): ArgMax is out of the rknn set, its channel limit kept for when it returns.
+    (make_layer("ArgMax", "a", [X6], ["a"], axis=1), "rknn", "layer-type"),
+    (make_layer("ArgMax", "a", [X6], ["a"]), "rknn", "layer-type"),
     (make_layer("ArgMax", "a", [X6], ["a"], axis=1), "opencv", "layer-type"),
     (builders.log("l", X6, "l", base=2.0), "opencv", "plain-log"),
     (builders.log("l", X6, "l"), "opencv", None),

@@ -11,8 +11,8 @@ select.  All exact: Concat and Slice only copy values.
   Silence layer by the driver.  `unbind` adds a Reshape per part to drop the axis.
 * `slice` (`x[:, 2:5]`) with step 1 -> Slice at the start and end, keeping the middle part.
   A step > 1 along H or W of a 4-D tensor is a depthwise 1x1 Convolution with weight 1.0 and that
-  stride, which picks exactly every step-th element (1.0 * x); any other step is refused (no
-  stock layer strides over channels or an arbitrary axis).
+  stride, which picks exactly every step-th element (1.0 * x); along any other axis, a Slice into
+  single elements and a Concat of every step-th (copies; the others are unused tops).
 * `select` (`x[:, 0]`) -> Slice, then Reshape without the axis.
 
 Slicing or concatenating along the batch axis is expressible in BVLC Caffe and done; some
@@ -173,12 +173,35 @@ def lower_slice(ctx: LoweringContext, node: Node) -> None:
             keep_range(ctx, node, x, axis, lo, hi)
         return
     if len(x.shape) != 4 or axis not in (2, 3):
-        raise ctx.unsupported(f"slice with step {step} along axis {axis} of a {len(x.shape)}-D tensor: stock "
-                              f"Caffe can stride only over H and W of a 4-D blob (a strided 1x1 Convolution)")
+        _pick_every(ctx, node, x, axis, lo, hi, step)
+        return
     if (lo, hi) != (0, size):
         x = keep_range(ctx, node, x, axis, lo, hi, part="range")
     stride = (step, 1) if axis == 2 else (1, step)
     ctx.emit(*subsample_layer(ctx.name(node), x, ctx.name(node), stride), result=node)
+
+
+# One Slice top per element of a strided pick along another axis: past this it is refused.
+MAX_PICKED_SLICES = 512
+
+
+def _pick_every(ctx: LoweringContext, node: Node, x: Blob, axis: int, lo: int, hi: int, step: int) -> None:
+    """x[lo:hi:step] along an axis no Convolution strides over (channels, or any axis of a blob that is not
+    4-D): one Slice into single elements and a Concat of every step-th (copies)."""
+    size = x.shape[axis]
+    points = sorted({*range(lo, hi), hi} - {0, size})
+    if len(points) + 1 > MAX_PICKED_SLICES:
+        raise ctx.unsupported(f"slice with step {step} along axis {axis}: {len(points) + 1} Slice tops "
+                              f"(at most {MAX_PICKED_SLICES})")
+    bounds = list(zip([0, *points], [*points, size]))
+    name = ctx.name(node, "elements")
+    parts = dict(zip(bounds, ctx.emit(builders.slice_layer(name, x, [f"{name}/{a}_{b}" for a, b in bounds],
+                                                           axis=axis, slice_point=points))))
+    picked = [parts[(i, i + 1)] for i in range(lo, hi, step)]
+    if len(picked) == 1:
+        ctx.emit(builders.split(ctx.name(node), picked[0], [ctx.name(node)]), result=node)
+        return
+    ctx.emit(builders.concat(ctx.name(node), picked, ctx.name(node), axis=axis), result=node)
 
 
 @lowering("aten.narrow")

@@ -108,6 +108,13 @@ def lower_pow(ctx: LoweringContext, node: Node) -> None:
              result=node)
 
 
+@lowering("aten.square", aliases=("aten.square_",))
+def lower_square(ctx: LoweringContext, node: Node) -> None:
+    """x ** 2 = Power(power 2), exact like x * x."""
+    require_float(ctx, node, "arithmetic")
+    ctx.emit(builders.power(ctx.name(node), ctx.blob(node.arg("self")), ctx.name(node), power=2.0), result=node)
+
+
 @lowering("aten.sqrt", aliases=("aten.sqrt_",))
 def lower_sqrt(ctx: LoweringContext, node: Node) -> None:
     """sqrt(x) = Power(power 0.5): std::pow(x, 0.5), within 1 ulp of the correctly rounded sqrt."""

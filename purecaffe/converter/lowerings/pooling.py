@@ -1,4 +1,4 @@
-"""max/avg pooling (floor and ceil mode), adaptive pooling -> Pooling.
+"""max/avg pooling (floor and ceil mode), adaptive pooling (any sizes) -> Pooling (+ Slice, Concat).
 
 Window placement is the same in Caffe and PyTorch (start i*s - p); what can
 differ is how many windows there are and what AVE divides by:
@@ -23,7 +23,7 @@ import numpy as np
 from purecaffe.canonical import Blob, CaffeLayer as Layer, builders
 from purecaffe.converter import weights
 from purecaffe.converter.context import LoweringContext
-from purecaffe.converter.graph import Node
+from purecaffe.converter.graph import GETITEM, Node
 from purecaffe.converter.lowerings._support import hw_pair, single
 from purecaffe.converter.registry import lowering
 from purecaffe.runtime.layers.pool import pooled_size
@@ -111,10 +111,56 @@ def lower_max_pool2d(ctx: LoweringContext, node: Node) -> None:
     if hw_pair(ctx, dilation, "dilation") != (1, 1):
         raise ctx.unsupported(f"max pooling with dilation {list(dilation)}; Caffe's Pooling has no dilation")
     del ceil_mode  # the captured output shape already says how many windows there are
+    stride_hw, pad = hw_pair(ctx, stride, "stride", kernel), hw_pair(ctx, padding, "padding")
+    if node.op == "aten.max_pool2d_with_indices" and _indices_read(ctx, node):
+        _max_pool_with_mask(ctx, node, x, kernel=kernel, stride=stride_hw, pad=pad)
+        return
     outputs = (0,) if node.op == "aten.max_pool2d_with_indices" else None
-    _pool(ctx, node, x, method="MAX", kernel=kernel, stride=hw_pair(ctx, stride, "stride", kernel),
-          pad=hw_pair(ctx, padding, "padding"),
-          outputs=outputs)
+    _pool(ctx, node, x, method="MAX", kernel=kernel, stride=stride_hw, pad=pad, outputs=outputs)
+
+
+def _indices_read(ctx: LoweringContext, node: Node) -> bool:
+    """Whether anything reads the indices (output 1) of a max_pool2d_with_indices node."""
+    users = ctx.graph.users()
+    outputs = {ref.name for ref in ctx.graph.outputs}
+    return any(user.op == GETITEM and user.args.get("index") == 1 and (users.get(user.name) or user.name in outputs)
+               for user in users.get(node.name, []))
+
+
+def _max_pool_with_mask(ctx: LoweringContext, node: Node, x: Blob, *, kernel: tuple[int, int],
+                        stride: tuple[int, int], pad: tuple[int, int]) -> None:
+    """Values and indices: Pooling MAX with a mask top (Caffe's argmax, the flat index h * W + w in
+    the input plane, as PyTorch's indices; both keep the first maximum in the same row-major scan).
+    Always Caffe's CEIL round mode (no rule has to rewrite a two-top Pooling); surplus windows are
+    sliced off both tops."""
+    for axis in (0, 1):
+        if pad[axis] >= kernel[axis]:
+            raise ctx.unsupported(f"padding {pad[axis]} >= kernel {kernel[axis]} (Caffe requires pad < kernel)")
+    wanted = tuple(node.outputs[0].shape[2:])  # type: ignore[index]
+    padded = pad != (0, 0)
+    got = tuple(pooled_size(x.shape[axis], kernel[axis - 2], stride[axis - 2], pad[axis - 2], "CEIL", padded=padded)
+                for axis in (2, 3))
+    if got[0] < wanted[0] or got[1] < wanted[1]:
+        raise ctx.unsupported(f"Caffe pooling gives {list(got)} windows where PyTorch has {list(wanted)}")
+    cuts = [axis for axis in (2, 3) if got[axis - 2] != wanted[axis - 2]]
+    final = (ctx.name(node), ctx.name(node, "indices"))  # the last layer (and top) of values, indices
+    if not cuts:
+        layer = builders.pooling(final[0], x, final[0], method="MAX", kernel=kernel, stride=stride, pad=pad,
+                                 round_mode="CEIL", mask_top=final[1])
+        ctx.emit(layer, result=node, outputs=(0, 1))
+        return
+    name = ctx.name(node, "pool")
+    layer = builders.pooling(name, x, name, method="MAX", kernel=kernel, stride=stride, pad=pad,
+                             round_mode="CEIL", mask_top=ctx.name(node, "pool_mask"))
+    current = list(ctx.emit(layer))
+    for index in (0, 1):
+        for k, axis in enumerate(cuts):
+            last = k == len(cuts) - 1
+            name = final[index] if last else ctx.name(node, f"crop{axis}_{index}")
+            cut = builders.slice_keep(name, current[index], name, axis=axis, start=0, end=wanted[axis - 2])
+            tops = ctx.emit(cut, result=node if last else None,
+                            outputs=[index if t.name == name else None for t in cut.tops] if last else None)
+            current[index] = next(t for t in tops if t.name == name)
 
 
 def _valid_counts(size: int, kernel: int, stride: int, pad: int, count: int) -> tuple[np.ndarray, np.ndarray]:
@@ -153,8 +199,61 @@ def lower_avg_pool2d(ctx: LoweringContext, node: Node) -> None:
           divisor_map=divisor_map)
 
 
+def adaptive_bins(size: int, out: int) -> list[tuple[int, int]]:
+    """PyTorch's adaptive pooling windows along one axis: [floor(i*size/out), ceil((i+1)*size/out))."""
+    return [((i * size) // out, -((-(i + 1) * size) // out)) for i in range(out)]
+
+
+def _adaptive_axis(ctx: LoweringContext, node: Node, x: Blob, axis: int, out: int, method: str, *, last: bool,
+                   outputs: tuple[int, ...] | None) -> Blob:
+    """Adaptive pooling of `x` along one spatial `axis` (2 or 3) to `out` windows.
+
+    A size `out` divides is one Pooling (kernel = stride = size / out).  Otherwise one Slice cuts
+    the axis at every window's start and end (the windows cover the axis, so every part is read:
+    no unused top); each window is its parts (a Concat where it has several), pooled by a
+    Pooling whose kernel is the window; a Concat joins the windows.  With `last` the final layer
+    is the node's own."""
+    size = x.shape[axis]
+    bind = {"result": node, "outputs": outputs} if last else {}
+    final = ctx.name(node) if last else ctx.name(node, f"axis{axis}")
+
+    def kernel(k: int) -> tuple[int, int]:
+        return (k, 1) if axis == 2 else (1, k)
+
+    if size % out == 0:
+        k = size // out
+        layer = builders.pooling(final, x, final, method=method, kernel=kernel(k), stride=kernel(k))
+        return ctx.emit(layer, **bind)[0]  # type: ignore[arg-type]
+    bins = adaptive_bins(size, out)
+    cuts = sorted({p for window in bins for p in window} - {0, size})
+    bounds = list(zip([0, *cuts], [*cuts, size]))
+    name = ctx.name(node, f"axis{axis}_parts")
+    pieces = dict(zip(bounds, ctx.emit(builders.slice_layer(name, x, [f"{name}/{lo}_{hi}" for lo, hi in bounds],
+                                                            axis=axis, slice_point=cuts))))
+    pooled = []
+    for i, (start, end) in enumerate(bins):
+        window = [pieces[b] for b in bounds if start <= b[0] and b[1] <= end]
+        joined = window[0]
+        if len(window) > 1:
+            name = ctx.name(node, f"axis{axis}_window{i}")
+            joined = ctx.emit(builders.concat(name, window, name, axis=axis))[0]
+        name = ctx.name(node, f"axis{axis}_pool{i}")
+        pooled.append(ctx.emit(builders.pooling(name, joined, name, method=method, kernel=kernel(end - start),
+                                                stride=1))[0])
+    return ctx.emit(builders.concat(final, pooled, final, axis=axis), **bind)[0]  # type: ignore[arg-type]
+
+
 def _adaptive(ctx: LoweringContext, node: Node, self: object, output_size: Sequence[int] | None, method: str,
               outputs: tuple[int, ...] | None) -> None:
+    """Global pooling for 1x1; one Pooling where the sizes divide; else rows then columns.
+
+    Pooling over a rectangle is pooling its rows' results over columns (max of maxima; for AVE
+    the mean of equally long rows' means, which differs from PyTorch's single sum only in float32
+    rounding), so a non-dividing size becomes per-window Pooling along H, then along W
+    (`_adaptive_axis`): exact for max, float32 rounding for average.  Each window is cut from
+    one Slice of disjoint parts (and Concats), so no part is left unread on targets that cannot
+    end an unused top.
+    """
     x = ctx.blob(self)
     _check_4d(ctx, x)
     out_shape = node.info.shape if outputs is None else node.outputs[outputs[0]].shape  # type: ignore[index]
@@ -164,13 +263,15 @@ def _adaptive(ctx: LoweringContext, node: Node, self: object, output_size: Seque
         layer = builders.pooling(ctx.name(node), x, ctx.name(node), method=method, global_pooling=True)
         ctx.emit(layer, result=node, outputs=outputs)
         return
-    if h % oh or w % ow:
-        raise ctx.unsupported(f"adaptive pooling from {h}x{w} to {oh}x{ow}: not divisible, so PyTorch's windows "
-                              f"vary in size and overlap, which one Caffe Pooling cannot express")
-    kernel = (h // oh, w // ow)
-    layer = builders.pooling(ctx.name(node), x, ctx.name(node), method=method, kernel=kernel,
-                             stride=kernel)
-    ctx.emit(layer, result=node, outputs=outputs)
+    if h % oh == 0 and w % ow == 0:
+        kernel = (h // oh, w // ow)
+        layer = builders.pooling(ctx.name(node), x, ctx.name(node), method=method, kernel=kernel,
+                                 stride=kernel)
+        ctx.emit(layer, result=node, outputs=outputs)
+        return
+    rows = x if oh == h else _adaptive_axis(ctx, node, x, 2, oh, method, last=ow == w, outputs=outputs)
+    if ow != w:
+        _adaptive_axis(ctx, node, rows, 3, ow, method, last=True, outputs=outputs)
 
 
 @lowering("aten.adaptive_avg_pool2d", aliases=("aten._adaptive_avg_pool2d",))

@@ -46,7 +46,10 @@ CASES += [
     Case("narrow", Fn(lambda x: x.narrow(2, 1, 4) + 1), [X], **EXACT),
     Case("select-channel", Fn(lambda x: x[:, 2] + 1), [X], **EXACT),
     Case("select-last-w", Fn(lambda x: x[..., -1] + 1), [X], **EXACT),
-    Case("refuse-step-channels", Fn(lambda x: x[:, ::2] + 1), [X], refused="step 2 along axis 1"),
+    Case("slice-step2-channels", Fn(lambda x: x[:, ::2] + 1), [X], expect_layers=("Slice", "Concat"), **EXACT),
+    Case("slice-step3-channels-offset", Fn(lambda x: x[:, 1:6:3] + 1), [(1, 7, 3, 5)], **EXACT),
+    Case("slice-step2-3d-last", Fn(lambda x: x[..., 1::2] + 1), [(2, 3, 9)], **EXACT),
+    Case("slice-step4-one-left", Fn(lambda x: x[:, 2::4] + 1), [(1, 5, 3, 3)], **EXACT),
     Case("refuse-empty-slice", Fn(lambda x: x[:, 3:3].sum() + x), [X], refused="empty"),
 ]
 

@@ -108,6 +108,7 @@ SCALARS = {
     "div_4": lambda x: x / 4,
     "neg": lambda x: -x,
     "pow_2": lambda x: x ** 2,
+    "square": torch.square,
     "scalar_tensor_const": lambda x: x * torch.tensor(3.0),
 }
 for name, fn in SCALARS.items():

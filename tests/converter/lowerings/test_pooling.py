@@ -12,6 +12,8 @@ import torch.nn as nn
 from batched_compare import Case, compare_cases
 from torch_compare import run_compare_torch
 
+from converter.lowerings._deploy import on_target
+
 pytestmark = pytest.mark.real_caffe
 
 # (kernel, stride, padding, input H, input W)
@@ -56,11 +58,48 @@ def test_adaptive_pool2d(size, output, kind: str) -> None:
     run_compare_torch(module, (1, 3, *size), expect_layers=["Pooling"])
 
 
+# Adaptive pooling where the sizes do not divide (Fast-SCNN's and ICNet's pyramid pooling: 8x16 to
+# 3x3 and 6x6): per-window Pooling along H, then W.  Max is exact; average pools each row's mean
+# over columns, which differs from PyTorch's one sum only in float32 rounding (default 1e-4 bound).
+ADAPTIVE_CASES = [
+    Case(f"adaptive-{kind}-{h}x{w}-to-{oh}x{ow}",
+         nn.AdaptiveAvgPool2d((oh, ow)) if kind == "avg" else nn.AdaptiveMaxPool2d((oh, ow)),
+         [(n, 3, h, w)], expect_layers=("Slice", "Pooling", "Concat"))
+    for kind in ("avg", "max")
+    for n, h, w, oh, ow in [(1, 8, 16, 3, 3), (2, 8, 16, 6, 6), (1, 7, 8, 3, 3), (1, 5, 5, 2, 3),
+                            (1, 2, 3, 3, 5), (2, 9, 6, 4, 3), (1, 13, 11, 1, 4), (1, 7, 1, 3, 1)]
+]
+
+
+@pytest.fixture(scope="module")
+def adaptive_results():
+    return compare_cases(ADAPTIVE_CASES)
+
+
+@pytest.mark.parametrize("case", ADAPTIVE_CASES, ids=lambda c: c.id)
+def test_adaptive_pool2d_not_dividing(case: Case, adaptive_results) -> None:
+    adaptive_results[case.id].check()
+
+
+def test_adaptive_max_pool2d_not_dividing_is_exact() -> None:
+    """Max pooling only copies values: the construction must give PyTorch's maxima bit for bit."""
+    comparison = run_compare_torch(nn.AdaptiveMaxPool2d((3, 5)), (1, 4, 8, 13), backend="runtime")
+    assert comparison.worst is not None and comparison.worst.max_abs_error == 0.0
+
+
+@pytest.mark.parametrize("target", ["opencv", "nnie", "caffe1", "rknn"])
+@pytest.mark.parametrize("kind", ["avg", "max"])
+def test_adaptive_pool2d_not_dividing_on_targets(kind: str, target: str, tmp_path, request) -> None:
+    """One Slice of disjoint parts, every part read (rknn cannot end an unused top), on each consumer."""
+    if target == "rknn":
+        request.getfixturevalue("rknn_venv")
+    module = nn.AdaptiveAvgPool2d((3, 6)) if kind == "avg" else nn.AdaptiveMaxPool2d((3, 6))
+    on_target(module, (1, 3, 8, 16), target, tmp_path)
+
+
 @pytest.mark.parametrize("module,shape,reason", [
-    (nn.AdaptiveAvgPool2d((3, 3)), (1, 2, 7, 8), "not divisible"),
-    (nn.AdaptiveMaxPool2d((2, 3)), (1, 2, 5, 5), "not divisible"),
     (nn.MaxPool2d(3, 1, 1, dilation=2), (1, 2, 9, 9), "dilation"),
-], ids=["adaptive_avg_7x8_to_3x3", "adaptive_max_5x5_to_2x3", "dilated_max"])
+], ids=["dilated_max"])
 def test_refused_with_reason(module: nn.Module, shape, reason: str) -> None:
     import torch
 
