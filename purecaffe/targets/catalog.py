@@ -13,6 +13,7 @@ Adding a target is adding an entry here.
 from __future__ import annotations
 
 from purecaffe.errors import PurecaffeError
+from purecaffe.targets import opencv_rules
 from purecaffe.targets.judges import JUDGES
 from purecaffe.targets.limits import NNIE_LIMITS, OPENCV_LIMITS, POOLING_ALWAYS_CEIL, RKNN_LIMITS
 from purecaffe.targets.rules import RULES
@@ -71,7 +72,8 @@ TARGETS: dict[str, Target] = {t.name: t for t in (
            RKNN_LIMITS, inplace=False),
     # OpenCV's own caffe.proto (opencv-caffe.proto) is not in the team corpus: OpenCV parses the files itself.
     Target("opencv", "OpenCV DNN 4.x readNetFromCaffe: ReLU6, Permute; no Clip or Swish",
-           OPENCV_LAYERS, JUDGES["opencv"], None, RULES, (POOLING_ALWAYS_CEIL, *OPENCV_LIMITS),
+           OPENCV_LAYERS, JUDGES["opencv"], None, RULES + opencv_rules.RULES,
+           (POOLING_ALWAYS_CEIL, *OPENCV_LIMITS, opencv_rules.FAST_DEPTHWISE),
            missing_fields=AFTER_CAFFE1),
 )}
 
