@@ -73,8 +73,10 @@ def fp16_reference(prototxt: PathLike, caffemodel: PathLike, inputs: Mapping[str
         name, tops = entry["torch"], after.get(entry.get("layer"), {})
         if name in values or entry["blob"] not in tops or name not in expected:
             continue
-        values[name] = tops[entry["blob"]]
-        cost[name] = distance(values[name], expected[name])
+        cost_here = distance(tops[entry["blob"]], expected[name])
+        if not all(np.isfinite(cost_here)):
+            continue  # fp16 storage overflows here: that blob keeps the fixed fp16 bound against PyTorch
+        values[name], cost[name] = tops[entry["blob"]], cost_here
     return Fp16Values(values, cost)
 
 
