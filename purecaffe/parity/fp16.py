@@ -15,16 +15,18 @@ rounds at other points than the runtime (RKNN folds BatchNorm and Scale into the
 rounds the folded weights), so its rounding errors are independent of the reference's and add up:
 R is about as far from F as F and R each are from T together, which k covers.  A smooth drift
 grows with the cost and passes; a misread layer errs by far more than fp16 storage costs at
-that point and fails, named at its layer.
+that point and fails, named at its layer.  A fault of the files themselves (which the reference
+would share) is found by running them in float32 too, held to the float32 bound (`file_faults`).
 """
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from purecaffe.parity.compare import DEFAULT_ATOL, DEFAULT_RTOL, compare_arrays
 from purecaffe.targets.fp16_judge import Fp16Reference
 
 PathLike = str | os.PathLike[str]
@@ -49,6 +51,7 @@ class Fp16Values:
 
     values: Mapping[str, np.ndarray]           # torch name -> F
     cost: Mapping[str, tuple[float, float]]    # torch name -> (1 - cos(F, T), max-rel(F, T))
+    file_faults: Mapping[str, str] = field(default_factory=dict)  # torch name -> how the file itself is off (float32)
 
     def bounds(self, judge: Fp16Reference) -> dict[str, tuple[float, float, float]]:
         """torch name -> (rtol, atol, min cosine) of each blob under `judge`."""
@@ -62,22 +65,33 @@ class Fp16Values:
 
 def fp16_reference(prototxt: PathLike, caffemodel: PathLike, inputs: Mapping[str, np.ndarray],
                    sidecar: Mapping[str, object], expected: Mapping[str, np.ndarray]) -> Fp16Values:
-    """Run the files in fp16 storage; map each sidecar entry's blob (right after its layer) to its torch name."""
+    """Run the files in fp16 storage; map each sidecar entry's blob (right after its layer) to its torch name.
+
+    The files are also run in float32 and held to the float32 bound against PyTorch (`file_faults`):
+    the fp16 reference computes what the files say, so it is a reference only where they are right,
+    and only there is its distance to PyTorch the fp16 cost.
+    """
     from purecaffe.runtime import run
 
-    result = run(str(prototxt), str(caffemodel), inputs, fp16_storage=True)
-    after = {step.name: dict(step.tops) for step in result.steps}
+    after = {step.name: dict(step.tops) for step in run(str(prototxt), str(caffemodel), inputs, fp16_storage=True).steps}
+    after32 = {step.name: dict(step.tops) for step in run(str(prototxt), str(caffemodel), inputs).steps}
     values: dict[str, np.ndarray] = {}
     cost: dict[str, tuple[float, float]] = {}
+    faults: dict[str, str] = {}
     for entry in sidecar["tensors"]:  # type: ignore[index]
         name, tops = entry["torch"], after.get(entry.get("layer"), {})
         if name in values or entry["blob"] not in tops or name not in expected:
             continue
+        *_, rel32, _, _, right, note = compare_arrays(after32[entry["layer"]][entry["blob"]], expected[name],
+                                                      rtol=DEFAULT_RTOL, atol=DEFAULT_ATOL)
+        if not right:
+            off = "" if rel32 is None else f" is {rel32:.2e} x max|torch| away from PyTorch"
+            faults[name] = f"the files themselves are off here: the runtime in float32{off}{'; ' + note if note else ''}"
         cost_here = distance(tops[entry["blob"]], expected[name])
         if not all(np.isfinite(cost_here)):
             continue  # fp16 storage overflows here: that blob keeps the fixed fp16 bound against PyTorch
         values[name], cost[name] = tops[entry["blob"]], cost_here
-    return Fp16Values(values, cost)
+    return Fp16Values(values, cost, faults)
 
 
 __all__ = ["Fp16Values", "distance", "fp16_reference"]

@@ -10,6 +10,7 @@ import torch
 
 import purecaffe
 from judge_nets import ConvBnPoolLinear, randomized
+from purecaffe.io.weights import load_weights, save_weights
 from purecaffe.parity import build_report
 from purecaffe.parity.backends import LayerOutputs
 from purecaffe.parity.fp16 import distance, fp16_reference
@@ -59,6 +60,7 @@ def test_a_consumer_equal_to_the_reference_passes_and_a_wrong_layer_fails_there(
     expected = converted.torch_values((x,))
     reference = fp16_reference(prototxt, prototxt.with_suffix(".caffemodel"), inputs, sidecar, expected)
     assert set(reference.values) <= set(expected) and len(reference.values) >= 5
+    assert not reference.file_faults
     assert max(cost[1] for cost in reference.cost.values()) > 1e-5  # fp16 storage does cost something
     assert [blob for blob, _, _ in reference.output_cost(sidecar)] == list(converted.output_names)
 
@@ -73,3 +75,20 @@ def test_a_consumer_equal_to_the_reference_passes_and_a_wrong_layer_fails_there(
     bad = report(_fp16_outputs(converted, prototxt, inputs, wrong=conv))
     assert not bad.passed and bad.first_divergence.layer == conv
     assert "fp16 cost" in bad.first_divergence.note and "max|err|" in bad.first_divergence.note
+
+
+def test_a_fault_of_the_files_is_found_in_float32(saved) -> None:
+    """The reference computes what the files say: a wrong weight is shared by it, so the files are held to the
+    float32 bound too, and the fault is named at its layer."""
+    converted, x, prototxt = saved
+    caffemodel = prototxt.with_suffix(".caffemodel")
+    conv = next(layer.name for layer in converted.net.layer if layer.type == "Convolution")
+    weights = load_weights(caffemodel)
+    weights[conv] = [np.ascontiguousarray(weights[conv][0][..., ::-1]), *weights[conv][1:]]
+    save_weights(caffemodel, weights, net=converted.net)
+    sidecar = converted.sidecar()
+    expected = converted.torch_values((x,))
+    right = fp16_reference(prototxt, caffemodel, {converted.input_names[0]: x.numpy()}, sidecar, expected)
+    faulty = {record.layer for record in converted.mapping if record.torch_name in right.file_faults}
+    assert conv in faulty, sorted(faulty)
+    assert all(note.startswith("the files themselves are off here") for note in right.file_faults.values())
