@@ -34,7 +34,7 @@ RKNN_FP16 = Fp16Reference(
     reason="RKNN rounds at other points than the runtime's fp16 storage (it folds BatchNorm and Scale into "
            "the convolution and rounds the folded weights), so its errors add to the reference's: measured "
            "with BatchNorm statistics from data, RKNN is at most 1.6 x the fp16 cost from the reference in "
-           "1 - cosine and 1.3 x in max-rel over every dumped blob of ResNet-50, MobileNetV2 and Inception-v3 "
+           "1 - cosine and 1.6 x in max-rel over every dumped blob of ResNet-50, MobileNetV2 and Inception-v3 "
            "(benchmarks/fp16_reference.py); independent errors give 2 x at worst; 3 x leaves room.  The floors "
            "are one fp16 rounding's worth (5e-4 relative, 1e-5 in 1 - cosine), times ten.  A misread layer errs "
            "by 1e-2 to 0.3 in 1 - cosine where the cost is 1e-7 to 3e-3")
