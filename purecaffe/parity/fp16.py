@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from purecaffe.parity.compare import DEFAULT_ATOL, DEFAULT_RTOL, compare_arrays
+from purecaffe.parity.compare import compare_arrays
+from purecaffe.targets.judges import FLOAT32
 from purecaffe.targets.fp16_judge import Fp16Reference
 
 PathLike = str | os.PathLike[str]
@@ -83,7 +84,7 @@ def fp16_reference(prototxt: PathLike, caffemodel: PathLike, inputs: Mapping[str
         if name in values or entry["blob"] not in tops or name not in expected:
             continue
         *_, rel32, _, _, right, note = compare_arrays(after32[entry["layer"]][entry["blob"]], expected[name],
-                                                      rtol=DEFAULT_RTOL, atol=DEFAULT_ATOL)
+                                                      rtol=FLOAT32.rtol, atol=FLOAT32.atol)
         if not right:
             off = "" if rel32 is None else f" is {rel32:.2e} x max|torch| away from PyTorch"
             faults[name] = f"the files themselves are off here: the runtime in float32{off}{'; ' + note if note else ''}"
