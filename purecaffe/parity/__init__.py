@@ -10,13 +10,16 @@ Interpreter), runs the Caffe files on a backend (`runtime`: in-process,
 Caffe semantics; `caffe`: real Caffe 1.0; `opencv`: OpenCV DNN 4.x; `rknn`:
 RKNN-Toolkit2's fp16 simulator; ...), and compares each pair: max abs error, max
 error relative to the tensor's scale, cosine similarity, shape, within the judge's
-tolerance from the target catalog (`purecaffe.targets.judges`: the fp16 `rknn`
-backend passes a blob on cosine >= 0.9999 and max|err| <= 5e-2 x max|torch|, and
-sees only the layers RKNN kept after its fusions).  The first failing blob in Caffe's layer order names
+tolerance from the target catalog (`purecaffe.targets.judges`).  The fp16 `rknn`
+backend is judged against the runtime's fp16 storage of the same files (`parity.fp16`:
+within k x the fp16 cost at each blob, `targets.fp16_judge`), with the fp16 cost, that
+reference's distance to PyTorch float32, reported apart; it sees only the layers RKNN
+kept after its fusions.  The first failing blob in Caffe's layer order names
 the layer and the PyTorch module behind it.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import tempfile
@@ -30,10 +33,11 @@ from purecaffe.io.sidecar import output_paths, read_sidecar
 from purecaffe.errors import FormatError, PurecaffeError
 from purecaffe.parity.backends import BACKENDS, LayerOutputs, run_backend
 from purecaffe.parity.compare import BlobComparison, compare_arrays
+from purecaffe.parity.fp16 import fp16_reference
 from purecaffe.parity.progress import Progress
 from purecaffe.parity.report import ParityReport
 from purecaffe.targets import TARGETS
-from purecaffe.targets.judges import judge_tolerance
+from purecaffe.targets.judges import JUDGES, judge_tolerance
 from purecaffe.tpumlir.judge import Deploy
 
 if TYPE_CHECKING:
@@ -76,6 +80,10 @@ def verify(model: Any, inputs: Sequence[Any] | Any, converted: Any, *, backend: 
     if quantize is not None and (backend != "rknn" or deploy is not None):
         raise PurecaffeError(f"int8 quantization with calibration is judged on --backend rknn, not {backend}")
     default_rtol, default_atol, min_cosine = default_tolerances(backend, deploy)
+    # A judge that computes in fp16 storage is held to the runtime's fp16 storage unless a tolerance is given.
+    judge = JUDGES.get(backend)
+    fp16_judge = judge.fp16_reference if judge is not None and deploy is None and rtol is None and atol is None \
+        else None
     rtol = default_rtol if rtol is None else rtol
     atol = default_atol if atol is None else atol
     if isinstance(inputs, torch.Tensor):
@@ -110,6 +118,17 @@ def verify(model: Any, inputs: Sequence[Any] | Any, converted: Any, *, backend: 
         with progress.stage(f"running the net on {backend}" + (f" ({deploy.describe()})" if deploy else "")):
             outputs = run_backend(backend, prototxt, caffemodel, caffe_inputs, caffe_backend=caffe_backend,
                                   deploy=deploy)
+        if fp16_judge is not None and not outputs.error:
+            with progress.stage("the runtime in fp16 storage and in float32 (the fp16 reference)"):
+                reference = fp16_reference(prototxt, caffemodel, caffe_inputs, sidecar, expected)
+            with progress.stage("comparing"):
+                report = build_report(sidecar, {**expected, **reference.values}, outputs, rtol=rtol, atol=atol,
+                                      min_cosine=min_cosine, prototxt=prototxt, bounds=reference.bounds(fp16_judge),
+                                      costs=reference.cost)
+            rows = tuple(dataclasses.replace(c, passed=False, note=reference.file_faults[c.torch_name])
+                         if c.torch_name in reference.file_faults else c for c in report.comparisons)
+            return dataclasses.replace(report, comparisons=rows, fp16_reference=fp16_judge.describe(),
+                                       fp16_cost=reference.output_cost(sidecar))
         with progress.stage("comparing"):
             return build_report(sidecar, expected, outputs, rtol=rtol, atol=atol, min_cosine=min_cosine,
                                 prototxt=prototxt)
@@ -126,8 +145,6 @@ def _verify_int8(model: Any, inputs: tuple[Any, ...], prefix: Path, quantize: Rk
                  expected: Mapping[str, np.ndarray], caffe_inputs: Mapping[str, np.ndarray], *, atol: float,
                  prototxt: Path) -> ParityReport:
     """Both int8 routes (`purecaffe.int8.rknn_int8`); the Caffe route's per-layer dump as the rows."""
-    import dataclasses
-
     from purecaffe.int8 import rknn_int8
     from purecaffe.parity.backends import rknn_layer_outputs
 
@@ -174,8 +191,13 @@ def _caffe_inputs(sidecar: Mapping[str, Any], inputs: tuple[Any, ...]) -> dict[s
 
 
 def build_report(sidecar: Mapping[str, Any], expected: Mapping[str, np.ndarray], outputs: LayerOutputs, *,
-                 rtol: float, atol: float, prototxt: Path, min_cosine: float | None = None) -> ParityReport:
-    """Compare each sidecar entry with its torch value (`expected`, by torch name).
+                 rtol: float, atol: float, prototxt: Path, min_cosine: float | None = None,
+                 bounds: Mapping[str, tuple[float, float, float]] | None = None,
+                 costs: Mapping[str, tuple[float, float]] | None = None) -> ParityReport:
+    """Compare each sidecar entry with its reference value (`expected`, by torch name).
+
+    `bounds`: (rtol, atol, min cosine) per torch name where the reference is the fp16 one
+    (`purecaffe.parity.fp16`), with `costs`, the fp16 cost there, written in the row's note.
 
     When the backend refused the net, compare shapes from shape inference; when it
     shows only some layers (`outputs.partial`, RKNN's fusions), compare those.
@@ -215,8 +237,15 @@ def build_report(sidecar: Mapping[str, Any], expected: Mapping[str, np.ndarray],
         else:
             tops = outputs.after(entry["layer"])
             caffe_value = None if tops is None else tops.get(entry["blob"])
+            bound = (bounds or {}).get(entry["torch"])
+            blob_rtol, blob_atol, blob_cosine = bound or (rtol, atol, min_cosine)
             shape, max_abs, max_rel, cosine, scale, passed, note = compare_arrays(
-                caffe_value, torch_value, rtol=rtol, atol=atol, min_cosine=min_cosine)
+                caffe_value, torch_value, rtol=blob_rtol, atol=blob_atol, min_cosine=blob_cosine)
+            if bound is not None and costs is not None:
+                cost = costs[entry["torch"]]
+                if not passed and not note and max_abs is not None:
+                    note = f"max|err| {max_abs:.3e} > {blob_rtol:.3g} x {scale:.3e}"
+                note = "; ".join(part for part in (note, f"fp16 cost 1-cos {cost[0]:.1e}, rel {cost[1]:.1e}") if part)
             if entry["layer"] in outputs.dropped:
                 passed, note = False, f"the backend left this layer out: {outputs.dropped[entry['layer']]}"
         comparisons.append(BlobComparison(

@@ -30,6 +30,10 @@ class ParityReport:
     """The target the net was converted for (from the sidecar)."""
     judge_hint: str = ""
     """When the backend is not the target's judge: which backend is."""
+    fp16_reference: str = ""
+    """An fp16 backend judged against the runtime's fp16 storage (`purecaffe.parity.fp16`): the bound."""
+    fp16_cost: tuple[tuple[str, float, float], ...] = ()
+    """Then, per net output, (blob, 1 - cosine, max-rel) of the fp16 storage against PyTorch float32."""
     int8: Int8Comparison | None = None
     """An int8 build (`verify(..., quantize=...)`): both routes' scores, which decide `passed`; the
     per-blob rows then show each layer's cosine to PyTorch without a bound."""
@@ -52,6 +56,9 @@ class ParityReport:
 
     def summary(self) -> str:
         text = self._summary() if self.int8 is None or self.backend_error else f"{self.name}: {self.int8.summary()}"
+        if self.fp16_cost and self.int8 is None and not self.backend_error:
+            text += "; fp16 cost at the outputs (fp16 storage vs PyTorch float32): " + ", ".join(
+                f"{blob} 1-cos {cos:.1e} rel {rel:.1e}" for blob, cos, rel in self.fp16_cost)
         if self.target:
             text += f" [target {self.target}{'; ' + self.judge_hint if self.judge_hint else ''}]"
         return f"{text} (net cut at {', '.join(self.cut)}: compared up to the cut)" if self.cut else text
@@ -77,6 +84,8 @@ class ParityReport:
     def _criterion(self) -> str:
         if self.int8 is not None:
             return "int8: each blob's cosine to PyTorch shown, unbounded; the int8 routes decide"
+        if self.fp16_reference:
+            return self.fp16_reference
         text = f"{self.rtol:g} x max|torch| + {self.atol:g}"
         return text if self.min_cosine is None else f"{text}, cosine >= {self.min_cosine:g}"
 
@@ -88,6 +97,8 @@ class ParityReport:
                 "rtol": None if math.isinf(self.rtol) else self.rtol,
                 "cut": list(self.cut),
                 "atol": self.atol, "min_cosine": self.min_cosine, "backend_error": self.backend_error,
+                "fp16_reference": self.fp16_reference or None,
+                "fp16_cost": [{"blob": b, "one_minus_cosine": c, "max_rel": r} for b, c, r in self.fp16_cost],
                 "first_divergence": None if first is None else {"layer": first.layer, "blob": first.blob,
                                                                  "module": first.module, "op": first.op},
                 "summary": self.summary(),

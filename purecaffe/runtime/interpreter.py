@@ -7,6 +7,12 @@ replace whatever the name held, so an in-place layer (`top == bottom`) changes w
 layers and the final result see, as in Caffe.  Layer functions never modify their inputs,
 so sharing arrays between names (Split, Dropout, Flatten) is safe and Caffe's automatic
 Split insertion is not needed.
+
+`fp16_storage=True` runs the net the way an fp16 NPU stores it (RKNN's): the net inputs, every
+layer's parameters and every top are rounded to float16 (round to nearest even) as they are
+stored, while each layer still computes in float32 (fp32 accumulation).  It is the reference an
+fp16 consumer is judged against (`purecaffe.parity`); the distance from it to PyTorch's float32
+values is what fp16 storage costs, not a fault of the consumer.
 """
 from __future__ import annotations
 
@@ -105,14 +111,19 @@ def layer_blobs(layer: PlannedLayer, expected: Sequence[Shape], weights: Weights
 class Interpreter:
     """Runs a net's TEST-phase forward pass with Caffe's semantics."""
 
-    def __init__(self, net: Message, weights: Weights, *, keep_steps: bool = True) -> None:
+    def __init__(self, net: Message, weights: Weights, *, keep_steps: bool = True, fp16_storage: bool = False) -> None:
         self.net = net
         self.layers = plan_net(net)
         self.weights = weights
         self.keep_steps = keep_steps
+        self.fp16_storage = fp16_storage
+
+    def stored(self, value: Tensor) -> Tensor:
+        """A blob as it is stored: unchanged in float32, rounded to float16 (held as float32) in fp16 storage."""
+        return value.to(torch.float16).to(torch.float32) if self.fp16_storage else value
 
     def run(self, inputs: Mapping[str, object]) -> RunResult:
-        feeds = {name: _as_tensor(value, copy=True) for name, value in inputs.items()}
+        feeds = {name: self.stored(_as_tensor(value, copy=True)) for name, value in inputs.items()}
         shapes = infer_planned(self.net, self.layers, {name: tuple(t.shape) for name, t in feeds.items()})
         missing = [name for name in shapes.inputs if name not in feeds]
         if missing:
@@ -121,8 +132,8 @@ class Interpreter:
         steps: list[LayerStep] = []
         with torch.inference_mode():
             for layer, shape_step in zip(self.layers, shapes.steps):
-                blobs = layer_blobs(layer, shape_step.params, self.weights)
-                tops = self.run_layer(layer, env, blobs, feeds)
+                blobs = [self.stored(blob) for blob in layer_blobs(layer, shape_step.params, self.weights)]
+                tops = [self.stored(top) for top in self.run_layer(layer, env, blobs, feeds)]
                 for (top_name, expected), value in zip(shape_step.tops, tops):
                     if tuple(value.shape) != tuple(expected):
                         raise ShapeError(f"top '{top_name}' came out {format_shape(value.shape)}, shape "
@@ -170,13 +181,14 @@ def _to_numpy(value: Tensor) -> np.ndarray:
 
 
 def run(prototxt: Message | str, caffemodel: Weights | str | None, inputs: Mapping[str, object], *,
-        keep_steps: bool = True) -> RunResult:
+        keep_steps: bool = True, fp16_storage: bool = False) -> RunResult:
     """Forward `inputs` (input name -> array) through a Caffe net with Caffe's semantics.
 
     `prototxt` is a path or a NetParameter; `caffemodel` a path, a weights dict (layer name ->
     list of arrays, as `purecaffe.load_weights` returns), or None for a net without parameters.
     Weights are matched by layer name; entries for layers not in the net are ignored.
-    `keep_steps=False` skips the per-layer snapshots (less memory on big nets).
+    `keep_steps=False` skips the per-layer snapshots (less memory on big nets).  `fp16_storage`:
+    inputs, parameters and every top rounded to float16 as stored, float32 arithmetic (`Interpreter`).
     """
     net = load_net_arg(prototxt)
     if caffemodel is None:
@@ -186,4 +198,4 @@ def run(prototxt: Message | str, caffemodel: Weights | str | None, inputs: Mappi
     else:
         from purecaffe.io.weights import load_weights
         weights = load_weights(caffemodel)
-    return Interpreter(net, weights, keep_steps=keep_steps).run(inputs)
+    return Interpreter(net, weights, keep_steps=keep_steps, fp16_storage=fp16_storage).run(inputs)

@@ -13,6 +13,7 @@ Adding a target is adding an entry here.
 from __future__ import annotations
 
 from purecaffe.errors import PurecaffeError
+from purecaffe.targets import opencv_rules, rknn_rules
 from purecaffe.targets.judges import JUDGES
 from purecaffe.targets.limits import NNIE_LIMITS, OPENCV_LIMITS, POOLING_ALWAYS_CEIL, RKNN_LIMITS
 from purecaffe.targets.rules import RULES
@@ -68,11 +69,13 @@ TARGETS: dict[str, Target] = {t.name: t for t in (
     # and AVE pooling measured right); its other limits are measured (`limits.RKNN_LIMITS`); in-place
     # chains make its per-layer dump ambiguous.
     Target("rknn", "Rockchip RKNN-Toolkit2 (Caffe front end): ReLU6, Permute, round_mode; no Clip, Swish, "
-           "HardSwish, Interp or Silence", RKNN_LAYERS, JUDGES["rknn"], "rknn_toolkit2_caffe.proto", RULES,
+           "HardSwish, Interp or Silence", RKNN_LAYERS, JUDGES["rknn"], "rknn_toolkit2_caffe.proto",
+           RULES + rknn_rules.RULES,
            RKNN_LIMITS, inplace=False),
     # OpenCV's own caffe.proto (opencv-caffe.proto) is not in the team corpus: OpenCV parses the files itself.
     Target("opencv", "OpenCV DNN 4.x readNetFromCaffe: ReLU6, Permute; no Clip or Swish",
-           OPENCV_LAYERS, JUDGES["opencv"], None, RULES, (POOLING_ALWAYS_CEIL, *OPENCV_LIMITS),
+           OPENCV_LAYERS, JUDGES["opencv"], None, RULES + opencv_rules.RULES,
+           (POOLING_ALWAYS_CEIL, *OPENCV_LIMITS, opencv_rules.FAST_DEPTHWISE),
            missing_fields=AFTER_CAFFE1),
 )}
 

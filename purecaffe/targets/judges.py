@@ -5,6 +5,7 @@ tolerances from here.  Each bound says why it is what it is.
 """
 from __future__ import annotations
 
+from purecaffe.targets.fp16_judge import RKNN_FP16
 from purecaffe.targets.target import Judge, Tolerance
 
 # Floor for tensors that are (almost) all zeros, where a relative bound means nothing.
@@ -37,7 +38,7 @@ JUDGES: dict[str, Judge] = {j.backend: j for j in (
     Judge("runtime", "purecaffe's in-process runtime (Caffe's semantics, float32)", FLOAT32),
     Judge("caffe", "real Caffe (Debian rootfs or container), float32", FLOAT32),
     Judge("opencv", "OpenCV DNN 4.x readNetFromCaffe, CPU backend, float32", FLOAT32),
-    Judge("rknn", "RKNN-Toolkit2 load_caffe + its fp16 simulator", FP16),
+    Judge("rknn", "RKNN-Toolkit2 load_caffe + its fp16 simulator", FP16, fp16_reference=RKNN_FP16),
     Judge("tpu-mlir", "Sophgo tpu-mlir: its Caffe front end and float32 interpreter, or a compiled model",
           FLOAT32, {"F32": FLOAT32, "F16": FP16, "BF16": BF16}),
     Judge("mnn", "MNN's Caffe converter and CPU runtime (float32, Winograd convolutions)", MNN_FLOAT32),

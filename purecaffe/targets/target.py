@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+
 from purecaffe.canonical import CaffeLayer
+from purecaffe.targets.fp16_judge import Fp16Reference
 
 ANY_TYPE = "*"  # a Limit on every layer type (e.g. NNIE's feature map width)
 
@@ -82,6 +84,7 @@ class Judge:
     summary: str
     tolerance: Tolerance
     precisions: Mapping[str, Tolerance] = field(default_factory=dict)
+    fp16_reference: Fp16Reference | None = None  # judged against the runtime's fp16 storage (parity.fp16)
 
     def tolerance_for(self, precision: str | None = None) -> Tolerance:
         if precision is None:
