@@ -27,7 +27,7 @@ POOLING_ALWAYS_CEIL = Limit(
 
 
 def _flatten_to_end(layer: CaffeLayer) -> bool:
-    return int(layer.params.get("end_axis", -1)) == -1
+    return int(layer.params.get("end_axis", -1)) == -1 and int(layer.params.get("axis", 1)) == 1
 
 
 def _channel_parameters(layer: CaffeLayer) -> bool:
@@ -41,7 +41,8 @@ def _reduces_chw(layer: CaffeLayer) -> bool:
 # RKNN-Toolkit2 2.5 (measured with its own loader and simulator, dialects.md section 5).
 RKNN_FLATTEN_TO_END = Limit(
     frozenset({"Flatten"}), "flatten-end-axis", _flatten_to_end,
-    "{target} ignores Flatten's end_axis (measured: (1, 105) for (1, 35, 3))", f"{NOTES} section 5")
+    "{target} reads Flatten as ONNX's, always 2-D: it ignores end_axis (measured: (1, 105) for (1, 35, 3)) and "
+    "merges the axes before `axis` (measured: (8, 60) for (1, 8, 6, 10) from axis 2)", f"{NOTES} section 5")
 RKNN_CHANNEL_PARAMETERS = Limit(
     frozenset({"Scale", "Bias"}), "channel-parameters-only", _channel_parameters,
     "{target} takes {type} parameters over the channel axis only (measured: it refuses a per-position blob)",
@@ -50,6 +51,40 @@ RKNN_REDUCTION_OVER_CHW = Limit(
     frozenset({"Reduction"}), "reduction-over-chw", _reduces_chw,
     "{target} reduces only C, H, W of a 4-D blob (axis 1); measured: other Reductions fail to build",
     f"{NOTES} section 5")
+
+
+# Placements of a two-bottom Scale's factor f (`scale_factor_placement`).  RKNN-Toolkit2 2.5 ignores
+# Scale's `axis` (measured, rules_broadcast's table): it reads right only these three.
+BATCH_CHANNEL = "batch-channel"   # (N, C) at axis 0 of a 4-D blob: an SE gate
+LAST_AXIS = "last-axis"           # a 1-D factor on the last axis
+SINGLE = "single"                 # one element: shape () or (1,)
+OTHER = "other"
+RKNN_PLACEMENTS = frozenset({BATCH_CHANNEL, LAST_AXIS, SINGLE})
+
+
+def scale_factor_placement(layer: CaffeLayer) -> str:
+    """Where a two-bottom Scale/Bias puts its factor, in the terms RKNN reads it by."""
+    x, factor = layer.bottoms[0], layer.bottoms[1]
+    rank = len(x.shape)
+    axis = canonical_axis(int(layer.params["axis"]), rank) if rank else 0
+    if factor.shape in ((), (1,)):
+        return SINGLE
+    if len(factor.shape) == 1 and axis == rank - 1:
+        return LAST_AXIS
+    if rank == 4 and axis == 0 and len(factor.shape) == 2:
+        return BATCH_CHANNEL
+    return OTHER
+
+
+def _factor_read_right(layer: CaffeLayer) -> bool:
+    return len(layer.bottoms) != 2 or scale_factor_placement(layer) in RKNN_PLACEMENTS
+
+
+RKNN_SCALE_FACTOR_PLACEMENT = Limit(
+    frozenset({"Scale"}), "scale-factor-placement", _factor_read_right,
+    "{target} ignores a second bottom's axis and reads only SE-style (N, C) at axis 0, a 1-D factor on the last "
+    "axis or one element right (measured: \"Incompatible dimensions\", or the product along another axis), not "
+    "this factor of {bottom}", "measured: RKNN-Toolkit2 2.5 simulator (purecaffe.targets.rules_broadcast)")
 
 
 def _lrn_across_plain(layer: CaffeLayer) -> bool:
@@ -95,8 +130,8 @@ RKNN_ELTWISE_PAIRS = Limit(
     frozenset({"Eltwise"}), "eltwise-two-bottoms", _two_bottoms,
     "{target} builds Eltwise of two bottoms only (measured: three fail to build)",
     "measured: RKNN-Toolkit2 2.5 simulator")
-RKNN_LIMITS = (RKNN_FLATTEN_TO_END, RKNN_CHANNEL_PARAMETERS, RKNN_REDUCTION_OVER_CHW, RKNN_LRN, RKNN_ARGMAX,
-               RKNN_ELTWISE_SIGNS, RKNN_ELTWISE_PAIRS)
+RKNN_LIMITS = (RKNN_FLATTEN_TO_END, RKNN_CHANNEL_PARAMETERS, RKNN_REDUCTION_OVER_CHW, RKNN_SCALE_FACTOR_PLACEMENT,
+               RKNN_LRN, RKNN_ARGMAX, RKNN_ELTWISE_SIGNS, RKNN_ELTWISE_PAIRS)
 
 
 def _lrn_k_read(layer: CaffeLayer) -> bool:
@@ -189,5 +224,7 @@ NNIE_LIMITS = (
           f"a feature map wider than {NNIE_MAX_WIDTH} (tops {{tops}})", NNIE_SOURCE),
 )
 
-__all__ = ["AXIS_LAYERS", "NNIE_LIMITS", "NNIE_PERMUTE_NHWC", "NOTES", "OPENCV_LIMITS", "POOLING_ALWAYS_CEIL",
-           "RKNN_ELTWISE_PAIRS", "RKNN_ELTWISE_SIGNS", "RKNN_FLATTEN_TO_END", "RKNN_LIMITS"]
+__all__ = ["AXIS_LAYERS", "BATCH_CHANNEL", "LAST_AXIS", "NNIE_LIMITS", "NNIE_PERMUTE_NHWC", "NOTES", "OPENCV_LIMITS",
+           "OTHER", "POOLING_ALWAYS_CEIL", "RKNN_CHANNEL_PARAMETERS", "RKNN_ELTWISE_PAIRS", "RKNN_ELTWISE_SIGNS",
+           "RKNN_FLATTEN_TO_END", "RKNN_LIMITS", "RKNN_PLACEMENTS", "RKNN_REDUCTION_OVER_CHW",
+           "RKNN_SCALE_FACTOR_PLACEMENT", "SINGLE", "scale_factor_placement"]
