@@ -73,9 +73,15 @@ def tiled_factor(layer: CaffeLayer) -> tuple[list[CaffeLayer], Blob]:
     return made, current
 
 
+def _four_axes_at_most(layer: CaffeLayer) -> bool:
+    """A Scale of more than 4 axes is first given a 4-D view (`rknn_rules.scale_in_four_axes`); these rules
+    then see that."""
+    return len(layer.bottoms[0].shape) <= 4
+
+
 def _tiles(layer: CaffeLayer, target: Target) -> bool:
-    return target.has("Tile") and target.has("Eltwise") and len(layer.bottoms) == 2 and \
-        not (layer.type == "Scale" and layer.params.get("bias_term"))
+    return target.has("Tile") and target.has("Eltwise") and len(layer.bottoms) == 2 and _four_axes_at_most(layer) \
+        and not (layer.type == "Scale" and layer.params.get("bias_term"))
 
 
 def scale_as_tiled_product(layer: CaffeLayer, target: Target) -> Outcome:
@@ -108,7 +114,7 @@ def scale_params_over_channels(layer: CaffeLayer, target: Target) -> Outcome:
     Bias -> Reshape x to (A, B, R, 1), A the axes before, B the scaled ones, R the rest; Scale over channels
     (B); Reshape back.  Reshapes move no value and each element is the same x * gamma + beta: exact."""
     if layer.type not in ("Scale", "Bias") or len(layer.bottoms) != 1 or not target.has("Scale") or \
-            not target.has("Reshape"):
+            not target.has("Reshape") or not _four_axes_at_most(layer):
         return None
     if RKNN_CHANNEL_PARAMETERS not in target.broken(layer) and not (layer.type == "Bias" and not target.has("Bias")):
         return None
