@@ -1,6 +1,6 @@
 """The targets: which Caffe each toolchain reads, as data.
 
-Facts and their sources are in the team's dialect notes (shared/docs/dialects.md):
+Facts and their sources (each limit names its own):
 BVLC master as Debian ships it; the Caffe 1.0 release (no round_mode, Clip, Swish);
 HiSilicon NNIE (Caffe 1.0 + extension layers + its limits); Rockchip RKNN-Toolkit2's
 Caffe front end; OpenCV DNN 4.x.  A target (`target.Target`) is its layer set, its
@@ -32,7 +32,7 @@ BVLC_LAYERS = frozenset({
 CAFFE1_LAYERS = BVLC_LAYERS - {"Clip", "Swish"}
 # NNIE: Caffe 1.0 plus its extension layers that purecaffe's runtime knows.
 NNIE_LAYERS = CAFFE1_LAYERS | {"Upsample", "Permute", "Normalize"}
-# RKNN-Toolkit2 2.5's Caffe front end (the types it recognises, dialects.md section 5), less what
+# RKNN-Toolkit2 2.5's Caffe front end (the types it recognises), less what
 # it reads wrongly, measured with its own simulator: Clip and Swish are left out as identities
 # ("OP ... Current not support!!!", load_caffe still returns 0); HardSwish becomes an ONNX node
 # onnxruntime rejects; Silence is left out; ArgMax's top becomes int64, so the build fails at any

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from purecaffe.canonical import CaffeLayer, Origin
-from purecaffe.targets.limits import NOTES
+from purecaffe.targets.limits import LAYER_SET, RKNN_MEASURED
 from purecaffe.targets.rules import declined
 from purecaffe.targets.target import Target
 
@@ -47,7 +47,7 @@ def unread_tops(layers: Sequence[CaffeLayer], outputs: Sequence[str], target: Ta
     read = {b.name for layer in layers for b in layer.bottoms} | set(outputs)
     return [_finding(layer, "unread-top", f"top '{top.name}' is read by no layer and {target.name} has no "
                      f"Silence to end it (it would become an extra output, which {target.name} mishandles)",
-                     f"{NOTES} section 5")
+                     RKNN_MEASURED)
             for layer in layers if layer.type != "Input" for top in layer.tops if top.name not in read]
 
 
@@ -64,7 +64,7 @@ def _layer_findings(layer: CaffeLayer, target: Target) -> Iterator[Finding]:
     why = "" if refusal is None else f"; its rewrite is declined: {refusal.reason}"
     if layer.type != "Input" and not target.has(layer.type):
         yield _finding(layer, "layer-type", f"{target.name} has no {layer.type} layer{why}",
-                       f"{NOTES} section 2 ({target.name})")
+                       f"{LAYER_SET}: {target.name}")
         return
     for limit in target.broken(layer):
         yield _finding(layer, limit.rule, limit.describe(layer, target.name) + why, limit.source)

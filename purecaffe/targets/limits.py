@@ -3,7 +3,8 @@
 Each `Limit` is one predicate (`allows`) with its reason and source; the catalog lists
 a target's limits, `Target.allows` applies them, the rules rewrite what they refuse
 and `checks` reports what is still refused.  Facts: the team's dialect notes
-(shared/docs/dialects.md) and the measurements quoted.
+and the measurements quoted; each limit's `source` names what a user can check (a public
+schema, a vendor's guide, or the consumer run that measured it).
 """
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ from purecaffe.canonical import CaffeLayer
 from purecaffe.runtime.layers.base import canonical_axis
 from purecaffe.targets.target import ANY_TYPE, Limit
 
-NOTES = "shared/docs/dialects.md"
-NNIE_SOURCE = "HiSVP NNIE guide as quoted by users (dialects.md section 3)"
+CAFFE1_PROTO = "Caffe 1.0's caffe.proto (BVLC tag 1.0; PoolingParameter.round_mode came later, BVLC/caffe#6320)"
+RKNN_MEASURED = "measured with RKNN-Toolkit2 2.5.0's load_caffe and its simulator"
+LAYER_SET = "the target's layer set (`purecaffe targets`)"
+NNIE_SOURCE = "HiSVP NNIE guide (Caffe layer constraints) as quoted by users"
 
 
 def _floor_free(layer: CaffeLayer) -> bool:
@@ -23,7 +26,7 @@ def _floor_free(layer: CaffeLayer) -> bool:
 POOLING_ALWAYS_CEIL = Limit(
     frozenset({"Pooling"}), "pooling-round-mode", _floor_free,
     "{target}'s Pooling has no round_mode: it always rounds up (ceil), so FLOOR would be read as CEIL",
-    f"{NOTES} section 4")
+    CAFFE1_PROTO)
 
 
 def _flatten_to_end(layer: CaffeLayer) -> bool:
@@ -38,19 +41,19 @@ def _reduces_chw(layer: CaffeLayer) -> bool:
     return not layer.bottoms or (len(layer.bottoms[0].shape) == 4 and canonical_axis(int(layer.params["axis"]), 4) == 1)
 
 
-# RKNN-Toolkit2 2.5 (measured with its own loader and simulator, dialects.md section 5).
+# RKNN-Toolkit2 2.5 (measured with its own loader and simulator).
 RKNN_FLATTEN_TO_END = Limit(
     frozenset({"Flatten"}), "flatten-end-axis", _flatten_to_end,
     "{target} reads Flatten as ONNX's, always 2-D: it ignores end_axis (measured: (1, 105) for (1, 35, 3)) and "
-    "merges the axes before `axis` (measured: (8, 60) for (1, 8, 6, 10) from axis 2)", f"{NOTES} section 5")
+    "merges the axes before `axis` (measured: (8, 60) for (1, 8, 6, 10) from axis 2)", RKNN_MEASURED)
 RKNN_CHANNEL_PARAMETERS = Limit(
     frozenset({"Scale", "Bias"}), "channel-parameters-only", _channel_parameters,
     "{target} takes {type} parameters over the channel axis only (measured: it refuses a per-position blob)",
-    f"{NOTES} section 5")
+    RKNN_MEASURED)
 RKNN_REDUCTION_OVER_CHW = Limit(
     frozenset({"Reduction"}), "reduction-over-chw", _reduces_chw,
     "{target} reduces only C, H, W of a 4-D blob (axis 1); measured: other Reductions fail to build",
-    f"{NOTES} section 5")
+    RKNN_MEASURED)
 
 
 # Placements of a two-bottom Scale's factor f (`scale_factor_placement`).  RKNN-Toolkit2 2.5 ignores
@@ -224,7 +227,7 @@ NNIE_LIMITS = (
           f"a feature map wider than {NNIE_MAX_WIDTH} (tops {{tops}})", NNIE_SOURCE),
 )
 
-__all__ = ["AXIS_LAYERS", "BATCH_CHANNEL", "LAST_AXIS", "NNIE_LIMITS", "NNIE_PERMUTE_NHWC", "NOTES", "OPENCV_LIMITS",
+__all__ = ["AXIS_LAYERS", "BATCH_CHANNEL", "LAST_AXIS", "NNIE_LIMITS", "NNIE_PERMUTE_NHWC", "CAFFE1_PROTO", "LAYER_SET", "RKNN_MEASURED", "OPENCV_LIMITS",
            "OTHER", "POOLING_ALWAYS_CEIL", "RKNN_CHANNEL_PARAMETERS", "RKNN_ELTWISE_PAIRS", "RKNN_ELTWISE_SIGNS",
            "RKNN_FLATTEN_TO_END", "RKNN_LIMITS", "RKNN_PLACEMENTS", "RKNN_REDUCTION_OVER_CHW",
            "RKNN_SCALE_FACTOR_PLACEMENT", "SINGLE", "scale_factor_placement"]

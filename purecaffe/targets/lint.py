@@ -22,7 +22,7 @@ from purecaffe.runtime.plan import plan_net
 from purecaffe.runtime.shapes import infer_planned
 from purecaffe.schema import CaffeSchema, load_schema
 from purecaffe.targets.checks import Finding, findings
-from purecaffe.targets.limits import NOTES
+from purecaffe.targets.limits import CAFFE1_PROTO, NNIE_SOURCE
 from purecaffe.targets.target import Target
 
 _LAYER_OPEN = re.compile(r"^\s*layers?\s*\{")
@@ -105,7 +105,7 @@ def lint_net(net: Message, target: Target, *, text: str | None = None,
     line_of = {layer.name: (lines[i] if i < len(lines) else None) for i, layer in enumerate(net.layer)}
     out: list[LintFinding] = []
     source = schema.source if schema is not None else \
-        f"{NOTES} section 4" + (f" ({target.schema})" if target.schema else "")
+        (target.schema or CAFFE1_PROTO)
     for layer in net.layer:
         fields = set(_set_fields(layer))
         missing = fields & target.missing_fields | (unspelled(fields, schema) if schema is not None else set())
@@ -117,7 +117,7 @@ def lint_net(net: Message, target: Target, *, text: str | None = None,
         first = next(layer for layer in net.layer if layer.type == "Input")
         out.append(LintFinding(line_of.get(first.name), Finding(
             first.name, "Input", "input-declaration", f"{target.name} wants the input declared as `input:` + "
-            f"`input_shape`, not an Input layer", f"{NOTES} section 3")))
+            f"`input_shape`, not an Input layer", NNIE_SOURCE)))
     for finding in findings(canonical_layers(net, input_shapes), target):
         if finding.layer_type == "Input":
             continue

@@ -16,7 +16,7 @@ select.  All exact: Concat and Slice only copy values.
 * `select` (`x[:, 0]`) -> Slice, then Reshape without the axis.
 
 Slicing or concatenating along the batch axis is expressible in BVLC Caffe and done; some
-targets refuse it (docs/dialects.md), which their dialects will check.
+targets refuse it (NNIE), which their limits check.
 """
 from __future__ import annotations
 

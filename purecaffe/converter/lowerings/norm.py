@@ -1,7 +1,7 @@
 """Normalisation by statistics of the input: LayerNorm, GroupNorm, InstanceNorm, LayerNorm over C.
 
-Not MVN: Caffe's MVN divides by sqrt(var) + eps, PyTorch by sqrt(var + eps) (docs/dialects.md,
-section 7).  Each is built from stock layers instead, in PyTorch's order of operations:
+Not MVN: Caffe's MVN divides by sqrt(var) + eps, PyTorch by sqrt(var + eps) (Caffe's
+mvn_layer.cpp adds eps after the square root).  Each is built from stock layers instead, in PyTorch's order of operations:
 
 =====================================  =====================================================
 torch                                  Caffe
