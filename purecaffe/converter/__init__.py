@@ -112,7 +112,8 @@ class ConvertedNet:
                             output_names=self.output_names, output_keys=self.graph.output_keys,
                             target=self.target.name, torch_inputs=self.torch_input_names,
                             torch_outputs=self.torch_output_names,
-                            cut=None if self.cut is None else self.cut.to_json(), weights=self.weights_fingerprint)
+                            cut=None if self.cut is None else self.cut.to_json(), weights=self.weights_fingerprint,
+                            output_order=targets.listed_outputs(self.net, self.output_names, self.target))
 
     def torch_values(self, inputs: Sequence[Any] | Mapping[str, Any]) -> dict[str, np.ndarray]:
         """PyTorch's value of every captured tensor for `inputs`, keyed by torch value name.
@@ -192,7 +193,8 @@ def _lower_for(graph: Graph, chosen: targets.Target, *, input_names: Sequence[st
     if chosen.declare_inputs == "field":  # no Input layer: the fed inputs need no record
         records = tuple(r for r in records if r.op != "input")
     finished = targets.finish(legal, records, inputs=lowered.input_names, outputs=lowered.output_names,
-                              output_names=output_names, silence=chosen.has("Silence"), inplace=chosen.inplace)
+                              output_names=output_names, silence=chosen.has("Silence"), inplace=chosen.inplace,
+                              output_order=chosen.output_order)
     return _ForTarget(finished.layers, finished.records, lowered.input_names, finished.output_names), \
         len(lowered.layers)
 

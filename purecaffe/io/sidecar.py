@@ -45,11 +45,14 @@ VERSION = 1
 def sidecar_dict(*, name: str, records: Sequence[TensorRecord], net: Message, input_names: Sequence[str],
                  output_names: Sequence[str], output_keys: Sequence[str], target: str,
                  torch_inputs: Sequence[str], torch_outputs: Sequence[str],
-                 cut: Mapping[str, Any] | None = None, weights: Mapping[str, Any] | None = None) -> dict[str, Any]:
+                 cut: Mapping[str, Any] | None = None, weights: Mapping[str, Any] | None = None,
+                 output_order: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The sidecar's content.  `cut` (a net ended early by `convert(..., outputs=...)`): where it was
     cut and what was removed; its outputs are then PyTorch's values at those modules, which the
     `outputs` entries name (`torch`) like every other tensor.  `weights`: the fingerprint of the
-    model's weights (`purecaffe.converter.fingerprint`), which `verify` checks first."""
+    model's weights (`purecaffe.converter.fingerprint`), which `verify` checks first.  `output_order`:
+    how the target's consumer lists the outputs (`{"listed_by": rule, "order": [blobs]}`); `outputs`
+    itself is in the model's order, the one the files are written for."""
     writers: dict[str, list[str]] = {}
     for layer in net.layer:
         for top in layer.top:
@@ -69,6 +72,8 @@ def sidecar_dict(*, name: str, records: Sequence[TensorRecord], net: Message, in
         "inputs": [{"blob": b, "torch": t} for b, t in zip(input_names, torch_inputs)],
         "outputs": [{"blob": b, "torch": t, "key": k} for b, t, k in zip(output_names, torch_outputs, output_keys)],
     }
+    if output_order is not None:
+        data["output_order"] = dict(output_order)
     if cut is not None:
         data["cut"] = dict(cut)
     if weights is not None:

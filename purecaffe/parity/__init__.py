@@ -35,6 +35,7 @@ from purecaffe.parity.backends import BACKENDS, LayerOutputs, run_backend
 from purecaffe.parity.compare import BlobComparison, compare_arrays
 from purecaffe.parity.fp16 import fp16_reference
 from purecaffe.parity.progress import Progress
+from purecaffe.parity.reads import compare_reads
 from purecaffe.parity.report import ParityReport
 from purecaffe.targets import TARGETS
 from purecaffe.targets.judges import JUDGES, judge_tolerance
@@ -117,7 +118,7 @@ def verify(model: Any, inputs: Sequence[Any] | Any, converted: Any, *, backend: 
                                     caffe_inputs, atol=atol, prototxt=prototxt)
         with progress.stage(f"running the net on {backend}" + (f" ({deploy.describe()})" if deploy else "")):
             outputs = run_backend(backend, prototxt, caffemodel, caffe_inputs, caffe_backend=caffe_backend,
-                                  deploy=deploy)
+                                  deploy=deploy, outputs=[entry["blob"] for entry in sidecar.get("outputs", [])])
         if fp16_judge is not None and not outputs.error:
             with progress.stage("the runtime in fp16 storage and in float32 (the fp16 reference)"):
                 reference = fp16_reference(prototxt, caffemodel, caffe_inputs, sidecar, expected)
@@ -149,7 +150,8 @@ def _verify_int8(model: Any, inputs: tuple[Any, ...], prefix: Path, quantize: Rk
     from purecaffe.parity.backends import rknn_layer_outputs
 
     comparison = rknn_int8(model, inputs, prefix, quantize, evaluate=evaluate, onnx=onnx_baseline)
-    outputs = rknn_layer_outputs(comparison.caffe_run, prototxt, caffe_inputs, "int8 simulator")
+    outputs = rknn_layer_outputs(comparison.caffe_run, prototxt, caffe_inputs, "int8 simulator",
+                                 outputs=[entry["blob"] for entry in sidecar.get("outputs", [])])
     report = build_report(sidecar, expected, outputs, rtol=math.inf, atol=atol, prototxt=prototxt)
     return dataclasses.replace(report, int8=comparison)
 
@@ -200,7 +202,8 @@ def build_report(sidecar: Mapping[str, Any], expected: Mapping[str, np.ndarray],
     (`purecaffe.parity.fp16`), with `costs`, the fp16 cost there, written in the row's note.
 
     When the backend refused the net, compare shapes from shape inference; when it
-    shows only some layers (`outputs.partial`, RKNN's fusions), compare those.
+    shows only some layers (`outputs.partial`, RKNN's fusions), compare those.  Then the net
+    outputs as the consumer's users read them (`outputs.reads`), one row per read and output.
     """
     from purecaffe.io.prototxt import read_net
 
@@ -253,6 +256,9 @@ def build_report(sidecar: Mapping[str, Any], expected: Mapping[str, np.ndarray],
             torch_name=entry["torch"], module=entry.get("module", ""), op=entry.get("op", ""),
             torch_shape=tuple(entry.get("shape", ())), caffe_shape=shape, max_abs_err=max_abs, max_rel_err=max_rel,
             cosine=cosine, scale=scale, passed=passed, note=note))
+    if not outputs.error:
+        comparisons += compare_reads(outputs.reads, net, sidecar, expected, rtol=rtol, atol=atol,
+                                     min_cosine=min_cosine, start=len(comparisons), bounds=bounds)
     cut = tuple((sidecar.get("cut") or {}).get("outputs", ()))
     target = str(sidecar.get("target", "bvlc"))
     judge = TARGETS[target].judge.backend if target in TARGETS else None

@@ -17,11 +17,16 @@ the converter's sidecar names.
   `Deploy` (processor, quantize), the compiled model in the chip's simulator, its outputs only.
 * `mnn`: MNN's Caffe converter and CPU runtime (fp32; its own venv, see purecaffe.mnn), every
   tensor its runtime computed after its fusions.
+
+Given the net outputs in the model's order (`outputs`), the real consumers also read them the way
+their users do (`reads`: real Caffe's `net.forward()` dict, OpenCV's `forward(names)` with default
+fusion and `forward(getUnconnectedOutLayersNames())`, RKNN's `inference()` list by place): the
+verdict on the outputs (`purecaffe.parity.reads`).
 """
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,6 +35,7 @@ import numpy as np
 
 from purecaffe.errors import BackendUnavailableError, PurecaffeError
 from purecaffe.judgejob import JudgeRun
+from purecaffe.parity.reads import OutputsRead, caffe_read, opencv_reads, positional_read
 from purecaffe.tpumlir.judge import Deploy
 
 if TYPE_CHECKING:
@@ -49,6 +55,7 @@ class LayerOutputs:
     error: str | None = None
     partial: bool = False  # True: a layer missing from `layers` was fused away, not skipped by mistake
     dropped: Mapping[str, str] = field(default_factory=dict)  # layer -> why the backend left it out (a failure)
+    reads: tuple[OutputsRead, ...] = ()  # the net outputs as the consumer's users read them
 
     def after(self, layer: str) -> Mapping[str, np.ndarray] | None:
         for name, _, tops in self.layers:
@@ -58,18 +65,20 @@ class LayerOutputs:
 
 
 def run_backend(backend: str, prototxt: PathLike, caffemodel: PathLike, inputs: Mapping[str, np.ndarray],
-                *, caffe_backend: str = "auto", deploy: Deploy | None = None) -> LayerOutputs:
-    """`deploy` (tpu-mlir only): compile for that processor and precision and judge the compiled model."""
+                *, caffe_backend: str = "auto", deploy: Deploy | None = None,
+                outputs: Sequence[str] = ()) -> LayerOutputs:
+    """`deploy` (tpu-mlir only): compile for that processor and precision and judge the compiled model.
+    `outputs`: the net's output blobs in the model's order, which the users' reads are judged by."""
     if deploy is not None and backend != "tpu-mlir":
         raise PurecaffeError(f"a processor/quantize mode is for the tpu-mlir backend, not {backend}")
     if backend == "runtime":
         return _run_runtime(prototxt, caffemodel, inputs)
     if backend == "caffe":
-        return _run_real_caffe(prototxt, caffemodel, inputs, caffe_backend)
+        return _run_real_caffe(prototxt, caffemodel, inputs, caffe_backend, outputs)
     if backend == "opencv":
-        return _run_opencv(prototxt, caffemodel, inputs)
+        return _run_opencv(prototxt, caffemodel, inputs, outputs)
     if backend == "rknn":
-        return _run_rknn(prototxt, caffemodel, inputs)
+        return _run_rknn(prototxt, caffemodel, inputs, outputs)
     if backend == "tpu-mlir":
         from purecaffe.tpumlir import run_tpumlir
 
@@ -93,17 +102,20 @@ def _run_runtime(prototxt: PathLike, caffemodel: PathLike, inputs: Mapping[str, 
 
 
 def _run_real_caffe(prototxt: PathLike, caffemodel: PathLike, inputs: Mapping[str, np.ndarray],
-                    caffe_backend: str) -> LayerOutputs:
+                    caffe_backend: str, outputs: Sequence[str]) -> LayerOutputs:
     from purecaffe.realcaffe import run_real_caffe
 
     result = run_real_caffe(prototxt, caffemodel, dict(inputs), backend=caffe_backend)
     name = f"caffe ({result.backend})"
     if result.error:
         return LayerOutputs(name, (), error=result.error)
-    return LayerOutputs(name, tuple((snap.name, snap.type, dict(snap.outputs)) for snap in result.layers))
+    reads = (caffe_read(result.blobs, result.outputs, outputs),) if outputs else ()
+    return LayerOutputs(name, tuple((snap.name, snap.type, dict(snap.outputs)) for snap in result.layers), reads=reads)
 
 
-def _run_opencv(prototxt: PathLike, caffemodel: PathLike, inputs: Mapping[str, np.ndarray]) -> LayerOutputs:
+def _run_opencv(prototxt: PathLike, caffemodel: PathLike, inputs: Mapping[str, np.ndarray],
+                net_outputs: Sequence[str] = ()) -> LayerOutputs:
+    """Every layer's output with fusion off (the diagnostic), and the users' reads with its default fusion."""
     try:
         import cv2
     except ImportError:
@@ -141,19 +153,23 @@ def _run_opencv(prototxt: PathLike, caffemodel: PathLike, inputs: Mapping[str, n
         else:
             values = computed[layer.name]
             layers.append((layer.name, layer.type, {top: np.asarray(v) for top, v in zip(layer.top, values)}))
-    return LayerOutputs(f"opencv {cv2.__version__}", tuple(layers))
+    reads = opencv_reads(cv2, prototxt, caffemodel, inputs, net_outputs) if net_outputs else ()
+    return LayerOutputs(f"opencv {cv2.__version__}", tuple(layers), reads=reads)
 
 
-def _run_rknn(prototxt: PathLike, caffemodel: PathLike, inputs: Mapping[str, np.ndarray]) -> LayerOutputs:
+def _run_rknn(prototxt: PathLike, caffemodel: PathLike, inputs: Mapping[str, np.ndarray],
+              outputs: Sequence[str] = ()) -> LayerOutputs:
     """RKNN's per-layer dump (by Caffe layer name) for the layers it kept, its inference outputs for the net's."""
     from purecaffe.rknn import run_rknn
 
-    return rknn_layer_outputs(run_rknn(prototxt, caffemodel, inputs), prototxt, inputs, "fp16 simulator")
+    return rknn_layer_outputs(run_rknn(prototxt, caffemodel, inputs), prototxt, inputs, "fp16 simulator",
+                              outputs=outputs)
 
 
 def rknn_layer_outputs(run: RknnRun, prototxt: PathLike, inputs: Mapping[str, np.ndarray],
-                       mode: str) -> LayerOutputs:
-    """An RKNN run as per-layer snapshots: the dump by Caffe layer name, the outputs at their last writer."""
+                       mode: str, *, outputs: Sequence[str] = ()) -> LayerOutputs:
+    """An RKNN run as per-layer snapshots: the dump by Caffe layer name, the outputs at their last writer
+    (in the order RKNN lists them); with `outputs`, `inference()`'s list read by place as board code does."""
     from purecaffe.io.prototxt import read_net
 
     consumer = f"rknn {run.version} ({mode})"
@@ -162,7 +178,12 @@ def rknn_layer_outputs(run: RknnRun, prototxt: PathLike, inputs: Mapping[str, np
     tops = {layer.name: layer.top[0] for layer in read_net(prototxt).layer if len(layer.top) == 1}
     layers = {name: {tops[name]: value} for name, value in run.layers.items() if name in tops}
     judged = JudgeRun(consumer, outputs=run.outputs, layers=layers, version=run.version)
-    return judge_outputs(judged, prototxt, inputs, dropped=run.dropped)
+    snapshots = judge_outputs(judged, prototxt, inputs, dropped=run.dropped)
+    if not outputs:
+        return snapshots
+    read = positional_read("rknn inference()", run.positional)
+    return LayerOutputs(snapshots.backend, snapshots.layers, snapshots.error, snapshots.partial, snapshots.dropped,
+                        reads=(read,))
 
 
 def judge_outputs(run: JudgeRun, prototxt: PathLike, inputs: Mapping[str, np.ndarray], *,

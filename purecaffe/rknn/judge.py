@@ -35,13 +35,17 @@ bottom: an identity, measured for Clip and Swish in 2.5.0) and still returns 0."
 class RknnRun:
     """What RKNN computed: net outputs by name (NCHW, float32) and, when dumped, per-layer values.
 
-    `layers` is keyed by Caffe layer name; RKNN fuses chains (Convolution + BatchNorm +
+    `positional` is `inference()`'s list as board code indexes it; `outputs` the same keyed by the
+    net's output blobs in the order RKNN lists them (the place of each one's last writer, measured),
+    empty when RKNN returned another number of outputs than the net has (it drops an output that a
+    layer also reads).  `layers` is keyed by Caffe layer name; RKNN fuses chains (Convolution + BatchNorm +
     Scale, ...) and names the fused node after the chain's last layer, so only the
     layers it kept appear.  `golden` (int8 builds): RKNN's own float32 run of the same layers,
     what it quantized from.  `evaluated`: the net outputs for each of the `evaluate` samples.  `dropped`: layers RKNN left out because it lacks their type.  `error` is RKNN's own one-line refusal (then nothing else is set).
     """
 
     outputs: Mapping[str, np.ndarray] = field(default_factory=dict)
+    positional: tuple[np.ndarray, ...] = ()  # inference()'s list, as returned
     layers: Mapping[str, np.ndarray] = field(default_factory=dict)
     golden: Mapping[str, np.ndarray] = field(default_factory=dict)  # int8 builds: RKNN's float run, by layer
     evaluated: tuple[Mapping[str, np.ndarray], ...] = ()  # the outputs for each `evaluate` sample
@@ -152,9 +156,10 @@ def _run(request: dict, net: Path, names_in: list[str], names_out: list[str], in
     golden = {name: arrays[f"golden:{name}"] for name in result.get("golden", [])}
     evaluated = tuple({name: arrays[f"evaluate:{index}:{i}"] for i, name in enumerate(names_out)}
                       for index in range(len(evaluate)))
+    outputs = dict(zip(names_out, produced))
     if len(produced) != len(names_out):
-        raise PurecaffeError(f"RKNN returned {len(produced)} outputs, the net has {len(names_out)} "
-                             f"({', '.join(names_out)})", path=net)
+        log.warning("RKNN returned %d outputs for %s, whose outputs are %s", len(produced), net, ", ".join(names_out))
+        outputs = {}
     dropped = {}
     for line in result.get("load_errors", []):
         match = DROPPED.search(line)
@@ -162,7 +167,7 @@ def _run(request: dict, net: Path, names_in: list[str], names_out: list[str], in
             dropped[match.group(1)] = line
     for name, line in dropped.items():
         log.warning("RKNN-Toolkit2 left layer %s out of %s (load_caffe still returned 0): %s", name, net, line)
-    return RknnRun(outputs=dict(zip(names_out, produced)), layers=layers, golden=golden, evaluated=evaluated,
+    return RknnRun(outputs=outputs, positional=tuple(produced), layers=layers, golden=golden, evaluated=evaluated,
                    dropped=dropped,
                    seconds=result["seconds"], version=result.get("version") or RKNN_VERSION)
 

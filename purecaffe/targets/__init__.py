@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from purecaffe.targets.catalog import TARGETS, get_target
 from purecaffe.targets.checks import Finding, findings, unread_tops
+from purecaffe.targets.outputs import listed_outputs
 from purecaffe.targets.policy import Finished, finish
 from purecaffe.targets.rules import legalize
 from purecaffe.targets.serialize import net_parameter
 from purecaffe.targets.target import Applied, Declined, Judge, Limit, Target, Tolerance
 
 __all__ = ["TARGETS", "Applied", "Declined", "Finding", "Finished", "Judge", "Limit", "Target", "Tolerance",
-           "findings", "finish", "get_target", "legalize", "net_parameter", "unread_tops"]
+           "findings", "finish", "get_target", "legalize", "listed_outputs", "net_parameter", "unread_tops"]

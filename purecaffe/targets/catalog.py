@@ -55,11 +55,11 @@ AFTER_CAFFE1 = frozenset({"PoolingParameter.round_mode", "LayerParameter.clip_pa
 
 TARGETS: dict[str, Target] = {t.name: t for t in (
     Target("bvlc", "stock BVLC Caffe (Debian python3-caffe, BVLC master): round_mode, Clip, Swish",
-           BVLC_LAYERS, JUDGES["caffe"], "bvlc_reference_caffe.proto", RULES),
+           BVLC_LAYERS, JUDGES["caffe"], "bvlc_reference_caffe.proto", RULES, output_order="name"),
     Target("caffe1", "the Caffe 1.0 release (2017): no round_mode, Clip or Swish; Ambarella CVflow, "
            "Xilinx DPU and other 'standard Caffe' toolchains",
            CAFFE1_LAYERS, JUDGES["caffe"], "bvlc_caffe_1.0_caffe.proto", RULES, (POOLING_ALWAYS_CEIL,),
-           missing_fields=AFTER_CAFFE1),
+           missing_fields=AFTER_CAFFE1, output_order="name"),
     # NNIE's own caffe.proto (Caffe 1.0 + its extension layers' parameters) is HiSilicon's, not public.
     # No public mapper either: its files are judged by its limits and the runtime.
     Target("nnie", "HiSilicon NNIE (nnie_mapper): Caffe 1.0 + Upsample/Permute/Normalize, its limits",

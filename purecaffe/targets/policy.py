@@ -6,11 +6,15 @@ Lowerings and rules always emit fresh top names.  Here, in order:
    where the target has Silence (elsewhere it stays an extra net output);
 2. an element-wise layer whose bottom nobody else reads becomes in-place (top := bottom),
    as hand-written Caffe nets do and NNIE's "efficient mode" expects;
-3. the net outputs take the names asked for.
+3. every net output becomes the one top of a layer named like it, in output order
+   (`outputs.arrange_outputs`: what each consumer needs to hand it back under its name
+   and at its place).
 
-Steps 2 and 3 only add entries to one rename map (old top name -> new name), applied
-once to the layers and to the torch<->Caffe records, which keep saying which layer's
-output each torch value is (a verifier compares the blob's snapshot right after it).
+Step 2 only adds entries to one rename map (old top name -> new name), applied once to
+the layers and to the torch<->Caffe records, which keep saying which layer's output each
+torch value is (a verifier compares the blob's snapshot right after it).  A net output's
+own layer never goes in place: its top would take the bottom's name, and a consumer that
+looks outputs up by layer name (OpenCV) would find the layer before it.
 """
 from __future__ import annotations
 
@@ -18,8 +22,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from purecaffe.canonical import CaffeLayer, builders, resolve
-from purecaffe.errors import PurecaffeError
 from purecaffe.io.sidecar import TensorRecord
+from purecaffe.targets.outputs import BY_LAYER, arrange_outputs
 
 # Layer types whose forward pass is element-wise and correct with bottom == top in Caffe (not
 # AbsVal: its LayerSetUp checks top != bottom and aborts, measured in real Caffe).
@@ -42,7 +46,8 @@ class Finished:
 
 def finish(layers: Sequence[CaffeLayer], records: Sequence[TensorRecord], *, inputs: Sequence[str],
            outputs: Sequence[str], output_names: Sequence[str] | None, silence: bool,
-           inplace: bool = True) -> Finished:
+           inplace: bool = True, output_order: str = BY_LAYER) -> Finished:
+    """`output_order`: how the target's consumer lists net outputs (`outputs.ORDER_RULES`)."""
     layers = list(layers)
     if silence:
         consumed = {b.name for layer in layers for b in layer.bottoms}
@@ -55,27 +60,17 @@ def finish(layers: Sequence[CaffeLayer], records: Sequence[TensorRecord], *, inp
                 name, i = f"silence_{i}", i + 1
             layers.append(builders.silence(name, dangling))
     renames = inplace_renames(layers, protected=set(inputs) | set(outputs)) if inplace else {}
-    final = [resolve(name, renames) for name in outputs]
-    if output_names is not None:
-        wanted = list(output_names)
-        if len(set(wanted)) != len(wanted) or set(wanted) & set(inputs):
-            raise PurecaffeError(f"output names must be distinct and differ from the input names: {wanted}")
-        renamed = {old: new for old, new in zip(final, wanted) if old != new}
-        taken = {resolve(t.name, renames) for layer in layers for t in layer.tops} - set(renamed)
-        clash = [new for new in renamed.values() if new in taken]
-        if clash:
-            raise PurecaffeError(f"output name(s) {', '.join(clash)} already name other blobs of the net")
-        renames.update(renamed)
-        final = wanted
-    out_layers = tuple(layer.renamed(renames) for layer in layers)
-    out_records = tuple(_renamed_record(r, renames) for r in records)
-    return Finished(out_layers, out_records, tuple(final))
+    renamed = [layer.renamed(renames) for layer in layers]
+    arranged = arrange_outputs(renamed, [_renamed_record(r, renames) for r in records], inputs=inputs,
+                               blobs=[resolve(name, renames) for name in outputs], names=output_names,
+                               rule=output_order)
+    return Finished(arranged.layers, arranged.records, arranged.output_names)
 
 
 def inplace_renames(layers: Sequence[CaffeLayer], *, protected: set[str]) -> dict[str, str]:
     """Top renames that make safe element-wise layers in-place.
 
-    Safe: one bottom and one top, the bottom is not `protected` (net inputs, net outputs),
+    Safe: one bottom and one top, neither `protected` (net inputs, net outputs), the bottom
     shares no memory with another blob, and no other layer reads it (apart from layers
     already in-place on it).
     """
@@ -93,7 +88,7 @@ def inplace_renames(layers: Sequence[CaffeLayer], *, protected: set[str]) -> dic
         if layer.type not in INPLACE_TYPES or len(layer.bottoms) != 1 or len(layer.tops) != 1:
             continue
         bottom, top = resolve(layer.bottoms[0].name, renames), layer.tops[0].name
-        if bottom == top or bottom in protected or bottom in shared or readers.get(bottom, 0) != 1:
+        if bottom == top or bottom in protected or top in protected or bottom in shared or readers.get(bottom, 0) != 1:
             continue
         # Only this layer reads `bottom`: its top takes bottom's name, the top's readers
         # become bottom's readers, and this layer stops counting as one.

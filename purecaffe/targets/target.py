@@ -110,6 +110,9 @@ class Target:
     # Serialization policy (not legality):
     declare_inputs: str = "layer"         # "layer": Input layers; "field": net `input:` + `input_shape`
     inplace: bool = True                  # makes safe element-wise layers in-place
+    # How the consumer lists net outputs (targets.outputs): "layer", by their last writers' places
+    # (RKNN, OpenCV: measured), or "name", sorted by blob name (real Caffe's net.outputs: measured).
+    output_order: str = "layer"
 
     def has(self, layer_type: str) -> bool:
         return layer_type in self.layers
