@@ -24,7 +24,10 @@ their channel counts; tests/targets/test_outputs.py keeps them on each consumer)
   getUnconnectedOutLayersNames() [zz, aa, mm];
 - zz, aa, then a ReLU in place on zz: RKNN and OpenCV [aa, zz] (the last writer's place);
 - feat, then head reading feat: one output, head, on all three; with a one-top Split (or an
-  identity Power) copying feat after head: [head, copy] on all three, the copy's values feat's.
+  identity Power) copying feat after head: [head, copy] on all three, the copy's values feat's;
+- OpenCV lists no layer one of whose tops is read (a Slice whose unused part ends in a Silence),
+  and lists the Silence itself (handing back its first bottom): so output layers have one top,
+  and the Silence comes last, after the outputs.
 """
 from __future__ import annotations
 
@@ -141,7 +144,7 @@ def _why_copied(layers: Sequence[CaffeLayer], index: int, blobs: Sequence[str], 
     writer = writers[-1]
     if len(writers) > 1 or blob in writer.bottom_names:
         return "it is written in place"
-    if len(writer.tops) != 1:
+    if len(writer.tops) != 1:  # OpenCV lists a layer as an output only when no layer reads any of its tops
         return f"its layer {writer.name} has {len(writer.tops)} tops"
     readers = [layer.name for layer in layers if blob in layer.bottom_names]
     if readers:

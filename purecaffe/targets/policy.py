@@ -2,15 +2,15 @@
 
 Lowerings and rules always emit fresh top names.  Here, in order:
 
-1. every top nobody reads (the cut-off parts of a Slice, ...) ends in one Silence layer,
-   where the target has Silence (elsewhere it stays an extra net output);
-2. an element-wise layer whose bottom nobody else reads becomes in-place (top := bottom),
+1. an element-wise layer whose bottom nobody else reads becomes in-place (top := bottom),
    as hand-written Caffe nets do and NNIE's "efficient mode" expects;
-3. every net output becomes the one top of a layer named like it, in output order
+2. every net output becomes the one top of a layer named like it, in output order
    (`outputs.arrange_outputs`: what each consumer needs to hand it back under its name
-   and at its place).
+   and at its place);
+3. every top nobody reads (the cut-off parts of a Slice, ...) ends in one Silence layer at
+   the end, where the target has Silence (elsewhere it stays an extra net output).
 
-Step 2 only adds entries to one rename map (old top name -> new name), applied once to
+Step 1 only adds entries to one rename map (old top name -> new name), applied once to
 the layers and to the torch<->Caffe records, which keep saying which layer's output each
 torch value is (a verifier compares the blob's snapshot right after it).  A net output's
 own layer never goes in place: its top would take the bottom's name, and a consumer that
@@ -48,23 +48,23 @@ def finish(layers: Sequence[CaffeLayer], records: Sequence[TensorRecord], *, inp
            outputs: Sequence[str], output_names: Sequence[str] | None, silence: bool,
            inplace: bool = True, output_order: str = BY_LAYER) -> Finished:
     """`output_order`: how the target's consumer lists net outputs (`outputs.ORDER_RULES`)."""
-    layers = list(layers)
-    if silence:
-        consumed = {b.name for layer in layers for b in layer.bottoms}
-        dangling = [top for layer in layers for top in layer.tops
-                    if top.name not in consumed and top.name not in outputs and layer.type != "Input"]
-        if dangling:
-            taken = {layer.name for layer in layers}
-            name, i = "silence", 1
-            while name in taken:
-                name, i = f"silence_{i}", i + 1
-            layers.append(builders.silence(name, dangling))
     renames = inplace_renames(layers, protected=set(inputs) | set(outputs)) if inplace else {}
     renamed = [layer.renamed(renames) for layer in layers]
     arranged = arrange_outputs(renamed, [_renamed_record(r, renames) for r in records], inputs=inputs,
                                blobs=[resolve(name, renames) for name in outputs], names=output_names,
                                rule=output_order)
-    return Finished(arranged.layers, arranged.records, arranged.output_names)
+    final = list(arranged.layers)
+    if silence:  # last: OpenCV lists a Silence among its unconnected outputs, so after the net's own ones
+        consumed = {b.name for layer in final for b in layer.bottoms}
+        dangling = [top for layer in final for top in layer.tops
+                    if top.name not in consumed and top.name not in arranged.output_names and layer.type != "Input"]
+        if dangling:
+            taken = {layer.name for layer in final}
+            name, i = "silence", 1
+            while name in taken:
+                name, i = f"silence_{i}", i + 1
+            final.append(builders.silence(name, dangling))
+    return Finished(tuple(final), arranged.records, arranged.output_names)
 
 
 def inplace_renames(layers: Sequence[CaffeLayer], *, protected: set[str]) -> dict[str, str]:

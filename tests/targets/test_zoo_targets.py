@@ -85,7 +85,8 @@ def test_zoo_on_the_target_judge(name: str, target: str, tmp_path: Path, request
         return
     assert report.backend_error is None, report.summary()
     outputs = [c for c in report.comparisons if c.blob in set(net.output_names)]
-    assert len(outputs) == len(net.output_names), f"outputs not compared: {report.summary()}"
+    assert {c.blob for c in outputs} == set(net.output_names), f"outputs not compared: {report.summary()}"
+    assert any(c.op.endswith("as rknn inference() gives it") for c in outputs), report.summary()  # by place
     assert all(c.passed for c in outputs), report.summary()
 
 
