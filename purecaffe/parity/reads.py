@@ -82,6 +82,8 @@ def compare_reads(reads: Sequence[OutputsRead], net: Any, sidecar: Mapping[str, 
             shape, max_abs, max_rel, cosine, scale, passed, note = compare_arrays(
                 value, want, rtol=own_rtol, atol=own_atol, min_cosine=own_cosine)
             if not passed:
+                if not note and max_rel is not None and cosine is not None:
+                    note = f"max|err| {max_rel:.2e} x max|torch|, cosine {cosine:.4f}"
                 note = _why(read, place, blob, value, outputs, expected, note, rtol=rtol, atol=atol,
                             min_cosine=min_cosine)
             layer, layer_type = writer.get(blob, (blob, "?"))
