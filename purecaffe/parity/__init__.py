@@ -15,7 +15,10 @@ backend is judged against the runtime's fp16 storage of the same files (`parity.
 within k x the fp16 cost at each blob, `targets.fp16_judge`), with the fp16 cost, that
 reference's distance to PyTorch float32, reported apart; it sees only the layers RKNN
 kept after its fusions.  The first failing blob in Caffe's layer order names
-the layer and the PyTorch module behind it.
+the layer and the PyTorch module behind it.  On the real consumers the net outputs are
+also read as their users read them (`reads`: Caffe's forward() dict, OpenCV's
+forward(names) with default fusion and its unconnected outputs, RKNN's inference() list
+by place), one row each: the verdict on the outputs.
 """
 from __future__ import annotations
 
