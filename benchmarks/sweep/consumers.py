@@ -4,7 +4,7 @@
 * opencv: `cv2.dnn.readNetFromCaffe`, default backend and fusion, `forward(list of output names)`
   (OpenCV takes those as layer names), values in the order asked for;
 * rknn: RKNN-Toolkit2 2.5's fp16 simulator, `inference()`'s list taken BY POSITION (what board code
-  does); `run_rknn` hands it back keyed by the prototxt's own output order, which is the list order;
+  does): `RknnRun.positional`, as many tensors as RKNN returned;
 * nnie: no public consumer: purecaffe's Caffe-semantics runtime, by blob name.
 
 A consumer that refuses the file gives `Consumed.error` (its own words); anything else raised is left
@@ -35,7 +35,8 @@ class Consumed:
 
 
 def caffe_output_order(prototxt: PathLike) -> list[str]:
-    """Caffe's own `net.outputs` (blobs no later layer reads, in layer order)."""
+    """The blobs no later layer reads, in their last writers' order: what RKNN and OpenCV list (real
+    Caffe's own `net.outputs` has the same blobs sorted by name)."""
     from purecaffe.rknn import net_io_names
 
     return net_io_names(prototxt)[1]
@@ -84,21 +85,15 @@ def run_opencv(prototxt: Path, caffemodel: Path, inputs: Mapping[str, np.ndarray
 
 def run_rknn(prototxt: Path, caffemodel: Path, inputs: Mapping[str, np.ndarray], outputs: Sequence[str],
              venv: PathLike | None) -> Consumed:
-    from purecaffe.errors import PurecaffeError
     from purecaffe.rknn import run_rknn as rknn
 
-    try:
-        run = rknn(prototxt, caffemodel, inputs, dump_layers=False, venv=venv)
-    except PurecaffeError as error:
-        if "RKNN returned" in error.message:  # the toolkit dropped an output: the user gets fewer tensors
-            return Consumed(outputs=(), positional=True, notes={"dropped": error.message})
-        raise
+    run = rknn(prototxt, caffemodel, inputs, dump_layers=False, venv=venv)
     notes: dict[str, object] = {"caffe_outputs": caffe_output_order(prototxt)}
     if run.dropped:
         notes["rknn_left_out_layers"] = sorted(run.dropped)
     if not run.ok:
         return Consumed(error=f"RKNN {run.stage}: {' '.join(str(run.error).split())[:600]}", notes=notes)
-    return Consumed(outputs=tuple(np.asarray(v) for v in run.outputs.values()), positional=True, notes=notes)
+    return Consumed(outputs=tuple(np.asarray(v) for v in run.positional), positional=True, notes=notes)
 
 
 def consume(target: str, prototxt: Path, caffemodel: Path, inputs: Mapping[str, np.ndarray],

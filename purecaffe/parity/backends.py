@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -181,9 +181,7 @@ def rknn_layer_outputs(run: RknnRun, prototxt: PathLike, inputs: Mapping[str, np
     snapshots = judge_outputs(judged, prototxt, inputs, dropped=run.dropped)
     if not outputs:
         return snapshots
-    read = positional_read("rknn inference()", run.positional)
-    return LayerOutputs(snapshots.backend, snapshots.layers, snapshots.error, snapshots.partial, snapshots.dropped,
-                        reads=(read,))
+    return replace(snapshots, reads=(positional_read("rknn inference()", run.positional),))
 
 
 def judge_outputs(run: JudgeRun, prototxt: PathLike, inputs: Mapping[str, np.ndarray], *,
