@@ -113,13 +113,15 @@ def test_a_refusal_comes_back_as_one_line_data(rknn_venv: Path, tmp_path: Path) 
 
 
 def test_a_crash_of_rknn_is_a_one_line_error_naming_the_file(rknn_venv: Path, tmp_path: Path) -> None:
-    """Measured: RKNN-Toolkit2 2.5.0 dies of SIGSEGV on a `ReLU6` layer that ends the net (a type it lists)."""
+    """Measured: RKNN-Toolkit2 2.5.0 dies of SIGSEGV on a `ReLU6` layer written in place that ends the net (a
+    type it lists; with a top of its own, as purecaffe writes a net output's layer, it runs)."""
     x = torch.randn(1, 3, 8, 8, generator=torch.Generator().manual_seed(6))
     model = randomized(Activation(nn.ReLU6()))
     model.head = nn.Identity().eval()
     files = purecaffe.convert(model, (x,)).save(tmp_path / "r6")
     text = files.prototxt.read_text()
     edited = text.replace('type: "Clip"', 'type: "ReLU6"').replace("clip_param {\n    min: 0.0\n    max: 6.0\n  }", "")
+    edited = edited.replace('top: "act"', 'top: "conv"')
     assert edited != text and "clip_param" not in edited
     files.prototxt.write_text(edited)
     with pytest.raises(PurecaffeError) as error:
