@@ -260,8 +260,13 @@ def build_report(sidecar: Mapping[str, Any], expected: Mapping[str, np.ndarray],
             torch_shape=tuple(entry.get("shape", ())), caffe_shape=shape, max_abs_err=max_abs, max_rel_err=max_rel,
             cosine=cosine, scale=scale, passed=passed, note=note))
     if not outputs.error:
-        comparisons += compare_reads(outputs.reads, net, sidecar, expected, rtol=rtol, atol=atol,
-                                     min_cosine=min_cosine, start=len(comparisons), bounds=bounds)
+        for row in compare_reads(outputs.reads, net, sidecar, expected, rtol=rtol, atol=atol,
+                                 min_cosine=min_cosine, start=len(comparisons), bounds=bounds):
+            if bounds is not None and costs is not None and row.torch_name in costs:
+                cost = costs[row.torch_name]
+                row = dataclasses.replace(row, note="; ".join(
+                    part for part in (row.note, f"fp16 cost 1-cos {cost[0]:.1e}, rel {cost[1]:.1e}") if part))
+            comparisons.append(row)
     cut = tuple((sidecar.get("cut") or {}).get("outputs", ()))
     target = str(sidecar.get("target", "bvlc"))
     judge = TARGETS[target].judge.backend if target in TARGETS else None

@@ -58,9 +58,10 @@ def _drop_copy(name: str) -> Callable[[Any, dict[str, Any]], None]:
 
 
 def _output_failures(report: ParityReport) -> tuple[list[str], list[str]]:
-    """(failed per-layer rows, failed output rows) by note."""
+    """(failed per-layer rows, failed output rows) by note (without the fp16 cost an RKNN row ends with)."""
     layers = [c.note for c in report.comparisons if not c.passed and not c.op.startswith("net output")]
-    outputs = [c.note for c in report.comparisons if not c.passed and c.op.startswith("net output")]
+    outputs = [c.note.split("; fp16 cost")[0] for c in report.comparisons
+               if not c.passed and c.op.startswith("net output")]
     return layers, outputs
 
 
