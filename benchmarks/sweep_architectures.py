@@ -3,6 +3,7 @@
     nice -n 10 python benchmarks/sweep_architectures.py --targets bvlc,caffe1,nnie
     python benchmarks/sweep_architectures.py --targets opencv --models 'timm_*,smp_Unet*'
     python benchmarks/sweep_architectures.py --families timm,ultralytics --targets rknn --skip 'timm_repvgg*'
+    python benchmarks/sweep_architectures.py --targets sophgo,mnn         # tpu-mlir's interpreter, MNN's runtime
     python benchmarks/sweep_architectures.py --summary-only        # the markdown from the results so far
     python benchmarks/sweep_architectures.py --list                # the registry
 
@@ -45,7 +46,7 @@ from sweep.registry import architectures  # noqa: E402
 
 log = logging.getLogger("sweep")
 
-TARGETS = ("bvlc", "caffe1", "nnie", "opencv", "rknn")
+TARGETS = ("bvlc", "caffe1", "nnie", "opencv", "rknn", "sophgo", "mnn")
 DEFAULT_RESULTS = HERE / "results" / "sweep.jsonl"
 
 

@@ -4,7 +4,7 @@
   the target lacks, one of its limits, an unread top where it has no Silence).
 * `target_schema(target)`: the toolchain's own caffe.proto from the team corpus, loaded.
 * `JUDGE_RUNS[target.judge.backend]`: run a saved net on the target's judge the user's way,
-  its outputs by name (real Caffe's blobs, OpenCV's forward(names), RKNN's outputs).
+  its outputs by name (real Caffe's blobs, OpenCV's forward(names), RKNN's, tpu-mlir's and MNN's outputs).
 """
 from __future__ import annotations
 
@@ -91,6 +91,26 @@ def run_rknn(prototxt: Path, caffemodel: Path, feeds: Mapping[str, np.ndarray],
     return {name: np.asarray(result.outputs[name]) for name in outputs}
 
 
+def run_tpumlir(prototxt: Path, caffemodel: Path, feeds: Mapping[str, np.ndarray],
+                outputs: Sequence[str]) -> dict[str, np.ndarray]:
+    from purecaffe.tpumlir import run_tpumlir as run
+    from venv_judges import get_tpumlir_venv
+
+    result = run(prototxt, caffemodel, dict(feeds), venv=get_tpumlir_venv(), dump_layers=False)
+    assert result.error is None, f"tpu-mlir refused the net: {result.error}"
+    return {name: np.asarray(result.outputs[name]) for name in outputs}
+
+
+def run_mnn(prototxt: Path, caffemodel: Path, feeds: Mapping[str, np.ndarray],
+            outputs: Sequence[str]) -> dict[str, np.ndarray]:
+    from purecaffe.mnn import run_mnn as run
+    from venv_judges import get_mnn_venv
+
+    result = run(prototxt, caffemodel, dict(feeds), venv=get_mnn_venv(), dump_layers=False)
+    assert result.error is None, f"MNN refused the net: {result.error}"
+    return {name: np.asarray(result.outputs[name]) for name in outputs}
+
+
 # By the catalog's judge backend (`Target.judge.backend`).
 JUDGE_RUNS: dict[str, JudgeRun] = {"caffe": run_real_caffe, "opencv": run_opencv, "runtime": run_runtime,
-                                   "rknn": run_rknn}
+                                   "rknn": run_rknn, "tpu-mlir": run_tpumlir, "mnn": run_mnn}

@@ -5,7 +5,10 @@
   (OpenCV takes those as layer names), values in the order asked for;
 * rknn: RKNN-Toolkit2 2.5's fp16 simulator, `inference()`'s list taken BY POSITION (what board code
   does): `RknnRun.positional`, as many tensors as RKNN returned;
-* nnie: no public consumer: purecaffe's Caffe-semantics runtime, by blob name.
+* nnie: no public consumer: purecaffe's Caffe-semantics runtime, by blob name;
+* sophgo: tpu-mlir 1.30.2's `model_transform` and its top-level fp32 interpreter, the values its MLIR
+  returns, by blob name (its front end returns the prototxt's outputs, in their order);
+* mnn: MNNConvert and MNN 3.6.1's CPU runtime (fp32), outputs by blob name.
 
 A consumer that refuses the file gives `Consumed.error` (its own words); anything else raised is left
 to the caller (a CRASH).
@@ -96,6 +99,27 @@ def run_rknn(prototxt: Path, caffemodel: Path, inputs: Mapping[str, np.ndarray],
     return Consumed(outputs=tuple(np.asarray(v) for v in run.positional), positional=True, notes=notes)
 
 
+def run_tpumlir(prototxt: Path, caffemodel: Path, inputs: Mapping[str, np.ndarray],
+                outputs: Sequence[str]) -> Consumed:
+    from purecaffe.tpumlir import run_tpumlir as tpumlir
+
+    run = tpumlir(prototxt, caffemodel, inputs, dump_layers=False)
+    notes: dict[str, object] = {"caffe_outputs": caffe_output_order(prototxt)}
+    if not run.ok:
+        return Consumed(error=f"tpu-mlir {run.stage}: {' '.join(str(run.error).split())[:600]}", notes=notes)
+    return Consumed(outputs=tuple(np.asarray(run.outputs[name]) for name in outputs), notes=notes)
+
+
+def run_mnn(prototxt: Path, caffemodel: Path, inputs: Mapping[str, np.ndarray], outputs: Sequence[str]) -> Consumed:
+    from purecaffe.mnn import run_mnn as mnn
+
+    run = mnn(prototxt, caffemodel, inputs, dump_layers=False)
+    notes: dict[str, object] = {"caffe_outputs": caffe_output_order(prototxt)}
+    if not run.ok:
+        return Consumed(error=f"MNN {run.stage}: {' '.join(str(run.error).split())[:600]}", notes=notes)
+    return Consumed(outputs=tuple(np.asarray(run.outputs[name]) for name in outputs), notes=notes)
+
+
 def consume(target: str, prototxt: Path, caffemodel: Path, inputs: Mapping[str, np.ndarray],
             outputs: Sequence[str], *, caffe_backend: str, rknn_venv: PathLike | None) -> Consumed:
     """Run the file on the target's judge (the catalog's `Target.judge`), the user's way."""
@@ -108,4 +132,8 @@ def consume(target: str, prototxt: Path, caffemodel: Path, inputs: Mapping[str, 
         return run_rknn(prototxt, caffemodel, inputs, outputs, rknn_venv)
     if backend == "runtime":
         return run_runtime(prototxt, caffemodel, inputs, outputs)
+    if backend == "tpu-mlir":
+        return run_tpumlir(prototxt, caffemodel, inputs, outputs)
+    if backend == "mnn":
+        return run_mnn(prototxt, caffemodel, inputs, outputs)
     raise ValueError(f"the sweep has no runner for {target!r}'s judge {backend!r}")

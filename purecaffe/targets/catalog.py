@@ -3,7 +3,8 @@
 Facts and their sources (each limit names its own):
 BVLC master as Debian ships it; the Caffe 1.0 release (no round_mode, Clip, Swish);
 HiSilicon NNIE (Caffe 1.0 + extension layers + its limits); Rockchip RKNN-Toolkit2's
-Caffe front end; OpenCV DNN 4.x.  A target (`target.Target`) is its layer set, its
+Caffe front end; OpenCV DNN 4.x; Sophgo tpu-mlir's and Alibaba MNN's Caffe converters
+(measured on them, README "tpu-mlir judge" and "MNN judge").  A target (`target.Target`) is its layer set, its
 limits (`limits`: what it refuses in the layers it has), its rules (`rules`: exact
 rewrites of what it refuses), its schema (its own caffe.proto, where public, and the
 fields it lacks), its serialization policy (input declaration, in-place tops) and the
@@ -15,9 +16,11 @@ from __future__ import annotations
 from purecaffe.errors import PurecaffeError
 from purecaffe.targets import opencv_rules, rknn_rules
 from purecaffe.targets.judges import JUDGES
-from purecaffe.targets.limits import NNIE_LIMITS, OPENCV_LIMITS, POOLING_ALWAYS_CEIL, RKNN_LIMITS
+from purecaffe.targets import rules_affine, rules_forms
+from purecaffe.targets.limits import (MNN_LIMITS, NNIE_LIMITS, OPENCV_LIMITS, POOLING_ALWAYS_CEIL, RKNN_LIMITS,
+                                     SOPHGO_LIMITS)
 from purecaffe.targets.rules import RULES
-from purecaffe.targets.target import Target
+from purecaffe.targets.target import Rule, Target
 
 # Stock BVLC Caffe (Debian's python3-caffe, BVLC master 2018): every type it registers
 # that a converted net can use.
@@ -50,6 +53,36 @@ OPENCV_LAYERS = (BVLC_LAYERS - {"Clip", "Swish", "Embed", "LSTM", "RNN", "Thresh
                                 "Tile", "ArgMax"}) | {
     "ReLU6", "Permute", "Normalize", "PriorBox", "DetectionOutput", "Interp"}
 
+# tpu-mlir 1.30.2's Caffe front end (python/transform/CaffeConverter.py), less what it refuses or reads
+# wrongly, measured with its top-level fp32 interpreter: it has no Power ("not implemented"), Bias, ELU,
+# BNLL, Clip, Swish, Tile or Split ("not implemented"), Parameter or HardSwish; it flattens every Flatten
+# to (N, rest) whatever its axes and reduces only Reduction's `axis` (MEAN only, `coeff` dropped).
+# Only types purecaffe writes and that were measured are listed (not its Crop, Upsample, Normalize ...).
+SOPHGO_LAYERS = frozenset({
+    "Input", "Convolution", "Deconvolution", "InnerProduct", "BatchNorm", "Scale", "Pooling", "ReLU", "PReLU",
+    "Sigmoid", "TanH", "AbsVal", "ReLU6", "Eltwise", "Concat", "Slice", "Silence", "Reshape", "Softmax",
+    "Permute", "Interp",
+})
+# MNN 3.6.1's Caffe converter (tools/converter/source/caffe/), less what it refuses or reads wrongly,
+# measured with its CPU runtime: no Clip, Swish, HardSwish, Tile, Parameter or LSTM; its Flatten keeps
+# 4 axes ((1, 105, 1, 1) for (1, 105)).  Only types purecaffe writes and that were measured are listed.
+MNN_LAYERS = frozenset({
+    "Input", "Convolution", "Deconvolution", "InnerProduct", "BatchNorm", "Scale", "Pooling", "ReLU", "PReLU",
+    "ELU", "Sigmoid", "TanH", "AbsVal", "BNLL", "ReLU6", "Power", "Eltwise", "Concat", "Slice", "Silence",
+    "Reshape", "Softmax", "Reduction", "Permute", "Interp",
+})
+# The rules of the targets that read fewer forms of the affine and broadcast layers (sophgo, mnn): theirs
+# first (their rewrites may use Power, Concat or Reshape, which the common rules and `power_as_scale`
+# then legalize in turn).
+NPU_RULES: tuple[Rule, ...] = (
+    rules_affine.eltwise_coeff_as_power, rules_affine.reduction_coeff_as_power, rules_affine.bias_as_scale,
+    rules_forms.broadcast_as_eltwise, rules_forms.inner_product_as_2d, rules_affine.shared_prelu_as_channels,
+    rules_affine.scale_as_diagonal_product, rules_forms.grouped_deconvolution_as_groups,
+    rules_forms.reduction_as_lower_rank, rules_forms.rectangular_dilation_as_dense_kernel,
+    rules_forms.even_slice_as_points, rules_forms.full_max_pooling_as_two,
+    *RULES, rules_affine.power_as_scale, rules_forms.scale_as_4d,
+)
+
 # Fields BVLC master added after the 1.0 release (#6282 Clip, #6320 round_mode, #6002 Swish).
 AFTER_CAFFE1 = frozenset({"PoolingParameter.round_mode", "LayerParameter.clip_param", "LayerParameter.swish_param"})
 
@@ -77,6 +110,16 @@ TARGETS: dict[str, Target] = {t.name: t for t in (
            OPENCV_LAYERS, JUDGES["opencv"], None, RULES + opencv_rules.RULES,
            (POOLING_ALWAYS_CEIL, *OPENCV_LIMITS, opencv_rules.FAST_DEPTHWISE),
            missing_fields=AFTER_CAFFE1),
+    # tpu-mlir reads round_mode (its own caffe.proto, in the tpu_mlir wheel and not in the team corpus,
+    # has it with ceil_mode); its front end stops at the first layer writing a net output blob, so
+    # nothing may be in place on one: no in-place tops.
+    Target("sophgo", "Sophgo tpu-mlir (BM1684X, BM1688, CV18xx) Caffe front end: ReLU6, Permute, Interp, "
+           "round_mode; no Power, Bias, Clip, Swish, ELU, Tile or Split", SOPHGO_LAYERS, JUDGES["tpu-mlir"], None,
+           NPU_RULES, SOPHGO_LIMITS, inplace=False),
+    # MNN parses round_mode and ignores it (always ceil); its caffe.proto has no swish_param.
+    Target("mnn", "Alibaba MNN (MNNConvert -f CAFFE): ReLU6, Permute, Interp; Pooling always ceil; no Clip, "
+           "Swish, Tile or Flatten", MNN_LAYERS, JUDGES["mnn"], "mnn_caffe.proto", NPU_RULES, MNN_LIMITS,
+           missing_fields=frozenset({"LayerParameter.swish_param"})),
 )}
 
 

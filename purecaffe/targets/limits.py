@@ -8,6 +8,8 @@ schema, a vendor's guide, or the consumer run that measured it).
 """
 from __future__ import annotations
 
+import math
+
 from purecaffe.canonical import CaffeLayer
 from purecaffe.runtime.layers.base import canonical_axis
 from purecaffe.targets.target import ANY_TYPE, Limit
@@ -227,7 +229,168 @@ NNIE_LIMITS = (
           f"a feature map wider than {NNIE_MAX_WIDTH} (tops {{tops}})", NNIE_SOURCE),
 )
 
-__all__ = ["AXIS_LAYERS", "BATCH_CHANNEL", "LAST_AXIS", "NNIE_LIMITS", "NNIE_PERMUTE_NHWC", "CAFFE1_PROTO", "LAYER_SET", "RKNN_MEASURED", "OPENCV_LIMITS",
-           "OTHER", "POOLING_ALWAYS_CEIL", "RKNN_CHANNEL_PARAMETERS", "RKNN_ELTWISE_PAIRS", "RKNN_ELTWISE_SIGNS",
-           "RKNN_FLATTEN_TO_END", "RKNN_LIMITS", "RKNN_PLACEMENTS", "RKNN_REDUCTION_OVER_CHW",
-           "RKNN_SCALE_FACTOR_PLACEMENT", "SINGLE", "scale_factor_placement"]
+# tpu-mlir 1.30.2 (sophgo) and MNN 3.6.1 (mnn), measured on their judges (README: "tpu-mlir judge", "MNN
+# judge"); their rules are `rules_affine` and `rules_forms`.
+TPU_MLIR_MEASURED = "measured: tpu-mlir 1.30.2's Caffe front end and top-level fp32 interpreter"
+MNN_MEASURED = "measured: MNN 3.6.1's MNNConvert and CPU runtime"
+
+
+def _no_coeff(layer: CaffeLayer) -> bool:
+    return layer.params["operation"] != "SUM" or not tuple(layer.params["coeff"])
+
+
+def _no_coeff_or_difference(layer: CaffeLayer) -> bool:
+    return _no_coeff(layer) or tuple(float(c) for c in layer.params["coeff"]) == (1.0, -1.0)
+
+
+def _one_bottom(layer: CaffeLayer) -> bool:
+    return len(layer.bottoms) == 1
+
+
+def _one_bottom_or_from_batch(layer: CaffeLayer) -> bool:
+    return len(layer.bottoms) == 1 or canonical_axis(int(layer.params["axis"]), len(layer.bottoms[0].shape)) == 0
+
+
+def _channel_parameters_npu(layer: CaffeLayer) -> bool:
+    return len(layer.bottoms) != 1 or (int(layer.params["axis"]) == 1 and int(layer.params["num_axes"]) == 1)
+
+
+def _scale_rank_2_or_4(layer: CaffeLayer) -> bool:
+    return len(layer.bottoms) != 1 or len(layer.bottoms[0].shape) in (2, 4)
+
+
+def inner_product_from_axis_1(layer: CaffeLayer) -> bool:
+    """tpu-mlir reads an InnerProduct from axis 1 over K > 1 only (a K = 1 MatMul fails its shape inference)."""
+    shape = layer.bottoms[0].shape
+    return canonical_axis(int(layer.params["axis"]), len(shape)) == 1 and math.prod(shape[1:]) > 1
+
+
+def _per_channel_slope(layer: CaffeLayer) -> bool:
+    return not layer.params["channel_shared"]
+
+
+def clipped_ave_window(layer: CaffeLayer) -> bool:
+    """An AVE Pooling whose last window along H or W runs past H + pad (Caffe then divides by less)."""
+    params = layer.params
+    if params["pool"] != "AVE" or params.get("global_pooling") or not layer.bottoms:
+        return False
+    size_in, size_out = layer.bottoms[0].shape[2:], layer.top.shape[2:]
+    return any((out - 1) * stride - pad + kernel > size + pad for size, out, kernel, stride, pad in
+               zip(size_in, size_out, params["kernel"], params["stride"], params["pad"]))
+
+
+def _ave_window_inside(layer: CaffeLayer) -> bool:
+    return not clipped_ave_window(layer)
+
+
+def read_as_global(layer: CaffeLayer) -> bool:
+    """tpu-mlir takes a Pooling whose kernel equals the input's H x W for a global one (its pads and stride
+    dropped), which is right only when Caffe's output is 1 x 1 too."""
+    params = layer.params
+    if params.get("global_pooling") or not layer.bottoms or params["kernel"] is None:
+        return False
+    return tuple(params["kernel"]) == tuple(layer.bottoms[0].shape[2:]) and tuple(layer.top.shape[2:]) != (1, 1)
+
+
+def _not_read_as_global(layer: CaffeLayer) -> bool:
+    return not read_as_global(layer)
+
+
+def _square_dilation(layer: CaffeLayer) -> bool:
+    return len(set(layer.params["dilation"])) <= 1
+
+
+def _one_output_per_group(layer: CaffeLayer) -> bool:
+    return int(layer.params["group"]) in (1, int(layer.params["num_output"]))
+
+
+def _plain_reduction(layer: CaffeLayer) -> bool:
+    return float(layer.params["coeff"]) == 1.0
+
+
+def _reduces_4d_at_most(layer: CaffeLayer) -> bool:
+    return not layer.bottoms or len(layer.bottoms[0].shape) <= 4
+
+
+def _slice_points(layer: CaffeLayer) -> bool:
+    return len(layer.tops) == 1 or bool(tuple(layer.params["slice_point"]))
+
+
+NPU_CHANNEL_PARAMETERS = "channel-parameters-only"
+SLICE_POINTS = "slice-points"
+POOLING_AS_GLOBAL = "pooling-as-global"
+ELTWISE_COEFF = "eltwise-coeff"
+BROADCAST = "broadcast"
+SCALE_RANK = "scale-rank"
+INNER_PRODUCT_AXIS = "inner-product-axis"
+SHARED_SLOPE = "prelu-shared"
+DILATION_PAIR = "dilation-pair"
+DECONVOLUTION_GROUPS = "deconvolution-groups"
+REDUCTION_COEFF = "reduction-coeff"
+REDUCTION_RANK = "reduction-rank"
+
+
+def _dilation_limit(source: str) -> Limit:
+    return Limit(frozenset({"Convolution", "Deconvolution"}), DILATION_PAIR, _square_dilation,
+                 "{target} reads a two-valued dilation {params[dilation]} as [W, H] (Caffe has no "
+                 "dilation_h/dilation_w to spell it otherwise)", source)
+
+
+def _channel_limit(source: str) -> Limit:
+    return Limit(frozenset({"Scale"}), NPU_CHANNEL_PARAMETERS, _channel_parameters_npu,
+                 "{target} reads Scale parameters per channel only (measured: wrong over other axes)", source)
+
+
+SOPHGO_LIMITS = (
+    Limit(frozenset({"Eltwise"}), ELTWISE_COEFF, _no_coeff,
+          "{target} ignores Eltwise coefficients {params[coeff]} (measured: it adds the bottoms)", TPU_MLIR_MEASURED),
+    Limit(frozenset({"Scale"}), BROADCAST, _one_bottom_or_from_batch,
+          "{target} broadcasts a second Scale bottom right only from axis 0 (it pads its shape with trailing 1s)",
+          TPU_MLIR_MEASURED),
+    _channel_limit(TPU_MLIR_MEASURED),
+    Limit(frozenset({"Scale"}), SCALE_RANK, _scale_rank_2_or_4,
+          "{target} scales only 2-D and 4-D blobs (this one: {bottom}; its front end asserts)", TPU_MLIR_MEASURED),
+    Limit(frozenset({"InnerProduct"}), INNER_PRODUCT_AXIS, inner_product_from_axis_1,
+          "{target} reads InnerProduct from axis 1 over more than one input only (this one: axis {params[axis]} "
+          "of {bottom})", TPU_MLIR_MEASURED),
+    Limit(frozenset({"PReLU"}), SHARED_SLOPE, _per_channel_slope,
+          "{target} takes one PReLU slope per channel only (a shared one asserts)", TPU_MLIR_MEASURED),
+    Limit(frozenset({"Pooling"}), "ave-pooling-window", _ave_window_inside,
+          "{target} divides AVE Pooling by the whole window, Caffe by the part before H + pad: its last window "
+          "runs past the padded edge (ceil rounding); pool with floor rounding or without the overhang",
+          TPU_MLIR_MEASURED),
+    Limit(frozenset({"Pooling"}), POOLING_AS_GLOBAL, _not_read_as_global,
+          "{target} reads a Pooling whose kernel {params[kernel]} equals its input {bottom} as global (pads "
+          "and stride dropped: a 1 x 1 output where Caffe gives {top}; measured on YOLOv8's SPPF at 160 x 160)",
+          TPU_MLIR_MEASURED),
+    _dilation_limit(TPU_MLIR_MEASURED),
+    Limit(frozenset({"Deconvolution"}), DECONVOLUTION_GROUPS, _one_output_per_group,
+          "{target} reads a grouped Deconvolution's weights right only with one output per group (it permutes "
+          "them as for one group)", TPU_MLIR_MEASURED),
+)
+MNN_LIMITS = (
+    POOLING_ALWAYS_CEIL,
+    Limit(frozenset({"Eltwise"}), ELTWISE_COEFF, _no_coeff_or_difference,
+          "{target} reads no Eltwise coefficients but (1, -1) (measured: {params[coeff]} wrong; an explicit "
+          "(1, 1) 2.3 x scale off)", MNN_MEASURED),
+    Limit(frozenset({"Scale"}), BROADCAST, _one_bottom,
+          "{target}'s converter takes Scale's gamma from its blobs only (a second bottom aborts it)", MNN_MEASURED),
+    _channel_limit(MNN_MEASURED),
+    Limit(frozenset({"Reduction"}), REDUCTION_COEFF, _plain_reduction,
+          "{target} drops Reduction's coeff ({params[coeff]})", MNN_MEASURED),
+    Limit(frozenset({"Reduction"}), REDUCTION_RANK, _reduces_4d_at_most,
+          "{target} reduces blobs of at most 4 axes (this one: {bottom}: an empty result)", MNN_MEASURED),
+    _dilation_limit(MNN_MEASURED),
+    Limit(frozenset({"Slice"}), SLICE_POINTS, _slice_points,
+          "{target}'s runtime crashes on a Slice into equal parts without slice_point (measured: exit -11)",
+          MNN_MEASURED),
+)
+
+__all__ = ["AXIS_LAYERS", "BATCH_CHANNEL", "BROADCAST", "CAFFE1_PROTO", "DECONVOLUTION_GROUPS", "DILATION_PAIR",
+           "ELTWISE_COEFF", "INNER_PRODUCT_AXIS", "LAST_AXIS", "LAYER_SET", "MNN_LIMITS", "NNIE_LIMITS",
+           "NNIE_PERMUTE_NHWC", "NPU_CHANNEL_PARAMETERS", "OPENCV_LIMITS", "OTHER", "POOLING_ALWAYS_CEIL",
+           "POOLING_AS_GLOBAL", "REDUCTION_COEFF", "REDUCTION_RANK", "RKNN_CHANNEL_PARAMETERS", "RKNN_ELTWISE_PAIRS",
+           "RKNN_ELTWISE_SIGNS", "RKNN_FLATTEN_TO_END", "RKNN_LIMITS", "RKNN_MEASURED", "RKNN_PLACEMENTS",
+           "RKNN_REDUCTION_OVER_CHW", "RKNN_SCALE_FACTOR_PLACEMENT", "SCALE_RANK", "SHARED_SLOPE", "SINGLE",
+           "SLICE_POINTS", "SOPHGO_LIMITS", "clipped_ave_window", "inner_product_from_axis_1", "read_as_global",
+           "scale_factor_placement"]

@@ -234,9 +234,9 @@ def interp_as_matrices(layer: CaffeLayer, target: Target) -> Outcome:
 
 
 def flatten_as_reshape(layer: CaffeLayer, target: Target) -> Outcome:
-    """Flatten with an end_axis or from an axis after 1 -> Reshape to the same shape, for targets that read
-    Flatten as ONNX's 2-D one (a Reshape moves no value: identical)."""
-    if layer.type != "Flatten" or RKNN_FLATTEN_TO_END not in target.broken(layer):
+    """Flatten -> Reshape to the same shape, for targets without Flatten, or with an end_axis or from an axis
+    after 1 for targets that read Flatten as ONNX's 2-D one (a Reshape moves no value: identical)."""
+    if layer.type != "Flatten" or target.has("Flatten") and RKNN_FLATTEN_TO_END not in target.broken(layer):
         return None
     return _origin([builders.reshape_to(layer.name, layer.bottoms[0], layer.top.name, layer.top.shape)], layer)
 

@@ -65,7 +65,14 @@ REFUSED = frozenset({
     ("lstm", "opencv"), ("lstm", "rknn"), ("lstm", "nnie"), ("gru", "rknn"), ("gru", "nnie"), ("gru", "opencv"),
     ("reflect_pad", "rknn"), ("replicate_pad", "rknn"), ("group_norm", "opencv"), ("instance_norm", "opencv"),
     ("layer_norm", "opencv"),
+    ("lstm", "sophgo"), ("gru", "sophgo"), ("lstm", "mnn"), ("gru", "mnn"), ("group_norm", "sophgo"),
+    ("instance_norm", "sophgo"), ("layer_norm", "sophgo"),
 })
+
+
+# Known gap (the outputs stage runs after legalization): a net output that is one of a Slice's tops is
+# copied with a Split, which mnn lacks.
+OUTPUT_COPY_GAP = frozenset({("avgpool_floor_padded", "mnn"), ("maxpool_floor", "mnn"), ("maxpool_floor_h", "mnn")})
 
 
 class _Fn(nn.Module):
@@ -90,6 +97,9 @@ class _Sequence(nn.Module):
 
 def _converted(case: str, target: str) -> tuple[nn.Module, torch.Tensor, purecaffe.ConvertedNet | None]:
     """The case converted for `target`; None (after checking the refusal and its reason) where it refuses."""
+    if (case, target) in OUTPUT_COPY_GAP:
+        pytest.xfail("targets.outputs copies this net output (a Slice top) with a Split after legalization; "
+                     f"{target} has no Split")
     make, shape = CASES[case]
     torch.manual_seed(0)
     model = make().eval()
@@ -164,6 +174,19 @@ def test_relu6_is_native_where_the_target_has_it() -> None:
     for target, expected in (("opencv", "ReLU6"), ("rknn", "ReLU6"), ("bvlc", "Clip")):
         _, _, net = _converted("relu6", target)
         assert expected in {layer.type for layer in net.net.layer}, target
+
+
+@pytest.mark.mnn
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_rule_in_mnn(case: str, tmp_path: Path, mnn_venv: Path) -> None:
+    """MNN's converter and CPU runtime, every tensor it exposes (tpu-mlir's judge runs the sophgo rules in
+    tests/targets/test_rules_sophgo_mnn.py)."""
+    model, x, net = _converted(case, "mnn")
+    if net is None:
+        return
+    net.save(tmp_path / "net")
+    report = purecaffe.verify(model, (x,), tmp_path / "net", backend="mnn")
+    assert report.passed, report.summary()
 
 
 @pytest.mark.rknn

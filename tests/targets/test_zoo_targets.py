@@ -34,6 +34,8 @@ REFUSED = {
     ("crnn", "opencv"): "opencv has no LSTM layer",
     ("crnn", "rknn"): "rknn has no LSTM layer",
     ("crnn", "nnie"): "NNIE does nothing on the batch axis",
+    ("crnn", "sophgo"): "sophgo has no Parameter layer",
+    ("crnn", "mnn"): "mnn has no Parameter layer",
 }
 
 
@@ -88,6 +90,43 @@ def test_zoo_on_the_target_judge(name: str, target: str, tmp_path: Path, request
     assert {c.blob for c in outputs} == set(net.output_names), f"outputs not compared: {report.summary()}"
     assert any(c.op.endswith("as rknn inference() gives it") for c in outputs), report.summary()  # by place
     assert all(c.passed for c in outputs), report.summary()
+
+
+# sophgo: tpu-mlir's front end and top-level fp32 interpreter (every tensor it kept, float32 bounds) on
+# every model, and the compiled F16 bmodel (bm1684x, model_runner, the fp16 bounds) on two tiny ones:
+# a deploy takes ~10 s for those and minutes for a ResNet-class net on 2 cores.  mnn: MNNConvert and
+# MNN's CPU runtime (`MNN_RTOL`).
+NPU_BACKENDS = {"sophgo": ("tpu-mlir", "tpumlir_venv"), "mnn": ("mnn", "mnn_venv")}
+BMODEL_MODELS = ("mtcnn_pnet", "espcn")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("target", sorted(NPU_BACKENDS))
+@pytest.mark.parametrize("name", MODELS)
+def test_zoo_on_the_npu_judges(name: str, target: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    model, inputs, net = _converted(name, target)
+    if net is None:
+        return
+    backend, venv = NPU_BACKENDS[target]
+    request.getfixturevalue(venv)
+    net.save(tmp_path / name)
+    report = purecaffe.verify(model, inputs, tmp_path / name, backend=backend)
+    log.warning("%s on %s: %s", name, target, report.summary())
+    assert report.passed, report.summary()
+
+
+@pytest.mark.tpu_mlir
+@pytest.mark.slow
+@pytest.mark.parametrize("name", BMODEL_MODELS)
+def test_tiny_zoo_models_as_f16_bmodels(name: str, tmp_path: Path, tpumlir_venv: Path) -> None:
+    from purecaffe.tpumlir import Deploy
+
+    model, inputs, net = _converted(name, "sophgo")
+    net.save(tmp_path / name)
+    report = purecaffe.verify(model, inputs, tmp_path / name, backend="tpu-mlir", deploy=Deploy("bm1684x", "F16"))
+    log.warning("%s as a bm1684x F16 bmodel: %s", name, report.summary())
+    outputs = [c for c in report.comparisons if c.blob in set(net.output_names)]
+    assert len(outputs) == len(net.output_names) and report.passed, report.summary()
 
 
 def test_rknn_and_opencv_convert_nearly_all_that_bvlc_converts() -> None:
