@@ -194,7 +194,7 @@ def _lower_for(graph: Graph, chosen: targets.Target, *, input_names: Sequence[st
         records = tuple(r for r in records if r.op != "input")
     finished = targets.finish(legal, records, inputs=lowered.input_names, outputs=lowered.output_names,
                               output_names=output_names, silence=chosen.has("Silence"), inplace=chosen.inplace,
-                              output_order=chosen.output_order)
+                              output_order=chosen.output_order, copy_by_split=chosen.has("Split"))
     return _ForTarget(finished.layers, finished.records, lowered.input_names, finished.output_names), \
         len(lowered.layers)
 

@@ -35,7 +35,7 @@ import numpy as np
 
 from purecaffe.errors import BackendUnavailableError, PurecaffeError
 from purecaffe.judgejob import JudgeRun
-from purecaffe.parity.reads import OutputsRead, caffe_read, opencv_reads, positional_read
+from purecaffe.parity.reads import OutputsRead, caffe_read, named_read, opencv_reads, positional_read
 from purecaffe.tpumlir.judge import Deploy
 
 if TYPE_CHECKING:
@@ -82,13 +82,22 @@ def run_backend(backend: str, prototxt: PathLike, caffemodel: PathLike, inputs: 
     if backend == "tpu-mlir":
         from purecaffe.tpumlir import run_tpumlir
 
-        return judge_outputs(run_tpumlir(prototxt, caffemodel, inputs, deploy=deploy), prototxt, inputs,
-                             only_outputs=deploy is not None)
+        run = run_tpumlir(prototxt, caffemodel, inputs, deploy=deploy)
+        return _read_by_name(judge_outputs(run, prototxt, inputs, only_outputs=deploy is not None), run,
+                             "tpu-mlir outputs by name", outputs)
     if backend == "mnn":
         from purecaffe.mnn import run_mnn
 
-        return judge_outputs(run_mnn(prototxt, caffemodel, inputs), prototxt, inputs)
+        run = run_mnn(prototxt, caffemodel, inputs)
+        return _read_by_name(judge_outputs(run, prototxt, inputs), run, "mnn outputs by name", outputs)
     raise PurecaffeError(f"unknown verify backend {backend!r} (choose from {', '.join(BACKENDS)})")
+
+
+def _read_by_name(snapshots: LayerOutputs, run: JudgeRun, call: str, outputs: Sequence[str]) -> LayerOutputs:
+    """The users' read of a consumer that hands its outputs back by name (tpu-mlir, MNN)."""
+    if not outputs or run.error:
+        return snapshots
+    return replace(snapshots, reads=(named_read(call, run.outputs, outputs),))
 
 
 def _run_runtime(prototxt: PathLike, caffemodel: PathLike, inputs: Mapping[str, np.ndarray]) -> LayerOutputs:

@@ -39,6 +39,12 @@ def caffe_read(blobs: Mapping[str, np.ndarray], net_outputs: Sequence[str], outp
     return OutputsRead("caffe net.forward()[name]", values, tuple(net_outputs))
 
 
+def named_read(call: str, produced: Mapping[str, np.ndarray], outputs: Sequence[str]) -> OutputsRead:
+    """Outputs looked up by blob name in what the consumer handed back (tpu-mlir's and MNN's runs return
+    their outputs by name): an output it did not hand back is missing."""
+    return OutputsRead(call, tuple(produced.get(name) for name in outputs), tuple(produced))
+
+
 def positional_read(call: str, produced: Sequence[np.ndarray], names: Sequence[str] = ()) -> OutputsRead:
     return OutputsRead(call, tuple(produced), tuple(names))
 
@@ -114,4 +120,4 @@ def _why(read: OutputsRead, place: int, blob: str, value: np.ndarray | None, out
     return f"{where}{named}: {note}" if note else f"{where}{named}"
 
 
-__all__ = ["OutputsRead", "caffe_read", "compare_reads", "opencv_reads", "positional_read"]
+__all__ = ["OutputsRead", "caffe_read", "compare_reads", "named_read", "opencv_reads", "positional_read"]

@@ -59,9 +59,11 @@ class Arranged:
 
 
 def arrange_outputs(layers: Sequence[CaffeLayer], records: Sequence[TensorRecord], *, blobs: Sequence[str],
-                    names: Sequence[str] | None, inputs: Sequence[str], rule: str = BY_LAYER) -> Arranged:
+                    names: Sequence[str] | None, inputs: Sequence[str], rule: str = BY_LAYER,
+                    copy_by_split: bool = True) -> Arranged:
     """`blobs`: the blob holding each net output now, in output order; `names`: the name each takes
-    (default: its blob's).  Raises PurecaffeError when the names clash with each other, the inputs or
+    (default: its blob's); `copy_by_split`: copy an output with a one-top Split, else (a target
+    without Split: sophgo, mnn) with a Reshape to the same shape, every dim written out.  Raises PurecaffeError when the names clash with each other, the inputs or
     other blobs of the net."""
     wanted = list(blobs) if names is None else list(names)
     if names is not None and (len(set(wanted)) != len(wanted) or set(wanted) & set(inputs)):
@@ -96,13 +98,14 @@ def arrange_outputs(layers: Sequence[CaffeLayer], records: Sequence[TensorRecord
             continue
         value = out[writers[blob]].tops[list(layers[writers[blob]].top_names).index(blob)] \
             if writers[blob] is not None else Blob(blob_map.get(blob, blob), _input_shape(layers, blob))
-        out.append(builders.split(name, value, [name]))
+        out.append(builders.split(name, value, [name]) if copy_by_split
+                   else builders.reshape(name, value, name, dims=value.shape))
         final_layers.append(len(out) - 1)
         source = _value_record(records, blob, None if writers[blob] is None else layers[writers[blob]].name)
         if source is not None:
             out_records.append(TensorRecord(torch_name=source.torch_name, blob=name, layer=name, module_path="",
                                             op="output copy", shape=value.shape))
-        log.info("net output %s: a Split copies %s (%s)", name, value.name, _why_copied(layers, i, blobs, inputs))
+        log.info("net output %s: a %s copies %s (%s)", name, "Split" if copy_by_split else "Reshape", value.name, _why_copied(layers, i, blobs, inputs))
     out = _in_output_order(out, final_layers)
     if rule == BY_NAME and sorted(wanted) != wanted:
         log.warning("real Caffe lists net.outputs by blob name (%s), not in the order of the model's outputs "

@@ -46,13 +46,15 @@ class Finished:
 
 def finish(layers: Sequence[CaffeLayer], records: Sequence[TensorRecord], *, inputs: Sequence[str],
            outputs: Sequence[str], output_names: Sequence[str] | None, silence: bool,
-           inplace: bool = True, output_order: str = BY_LAYER) -> Finished:
-    """`output_order`: how the target's consumer lists net outputs (`outputs.ORDER_RULES`)."""
+           inplace: bool = True, output_order: str = BY_LAYER, copy_by_split: bool = True) -> Finished:
+    """`output_order`: how the target's consumer lists net outputs (`outputs.ORDER_RULES`);
+    `copy_by_split`: an output copy is a one-top Split (else, for targets without Split, a Reshape to
+    the same shape)."""
     renames = inplace_renames(layers, protected=set(inputs) | set(outputs)) if inplace else {}
     renamed = [layer.renamed(renames) for layer in layers]
     arranged = arrange_outputs(renamed, [_renamed_record(r, renames) for r in records], inputs=inputs,
                                blobs=[resolve(name, renames) for name in outputs], names=output_names,
-                               rule=output_order)
+                               rule=output_order, copy_by_split=copy_by_split)
     final = list(arranged.layers)
     if silence:  # last: OpenCV lists a Silence among its unconnected outputs, so after the net's own ones
         consumed = {b.name for layer in final for b in layer.bottoms}

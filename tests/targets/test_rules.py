@@ -70,9 +70,6 @@ REFUSED = frozenset({
 })
 
 
-# Known gap (the outputs stage runs after legalization): a net output that is one of a Slice's tops is
-# copied with a Split, which mnn lacks.
-OUTPUT_COPY_GAP = frozenset({("avgpool_floor_padded", "mnn"), ("maxpool_floor", "mnn"), ("maxpool_floor_h", "mnn")})
 
 
 class _Fn(nn.Module):
@@ -97,9 +94,6 @@ class _Sequence(nn.Module):
 
 def _converted(case: str, target: str) -> tuple[nn.Module, torch.Tensor, purecaffe.ConvertedNet | None]:
     """The case converted for `target`; None (after checking the refusal and its reason) where it refuses."""
-    if (case, target) in OUTPUT_COPY_GAP:
-        pytest.xfail("targets.outputs copies this net output (a Slice top) with a Split after legalization; "
-                     f"{target} has no Split")
     make, shape = CASES[case]
     torch.manual_seed(0)
     model = make().eval()
