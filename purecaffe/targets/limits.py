@@ -158,6 +158,10 @@ OPENCV_MEASURED = "measured: OpenCV 4.14 CPU backend"
 # Log with base 2, scale 0.5 or shift 0.1 by 0.23-0.42 (it computes ln x); MVN with eps 0.1 by 0.045
 # (it adds eps elsewhere than Caffe's sqrt(var) + eps; Caffe's default 1e-9 is below float32 rounding).
 OPENCV_LIMITS = (
+    Limit(frozenset({"Scale"}), "channel-parameters-only", _channel_parameters,
+          "{target} fuses a Scale into the Convolution/Deconvolution before it one parameter per output channel "
+          "(measured: a per-position Scale after a Deconvolution fails forward() with default fusion: "
+          "'w.empty() || numOutput == w.total()' in fuseWeights)", OPENCV_MEASURED),
     Limit(frozenset({"LRN"}), "lrn-k1", _lrn_k_read,
           "{target} reads LRN's k as 1 (measured: off by 0.32 with k = 2)", OPENCV_MEASURED),
     Limit(frozenset({"Log"}), "plain-log", _plain_log,

@@ -110,13 +110,15 @@ def _params_on_channels(layer: CaffeLayer) -> bool:
 
 def scale_params_over_channels(layer: CaffeLayer, target: Target) -> Outcome:
     """A one-bottom Scale (or Bias, as a Scale of ones with that bias) over axes the target takes no parameters
-    on (`limits.RKNN_CHANNEL_PARAMETERS`: RKNN, e.g. LayerNorm's affine over W), or a Bias on a target without
+    on (a "channel-parameters-only" limit: RKNN, e.g. LayerNorm's affine over W; OpenCV, whose fusion into a
+    preceding convolution takes one parameter per channel), or a Bias on a target without
     Bias -> Reshape x to (A, B, R, 1), A the axes before, B the scaled ones, R the rest; Scale over channels
     (B); Reshape back.  Reshapes move no value and each element is the same x * gamma + beta: exact."""
     if layer.type not in ("Scale", "Bias") or len(layer.bottoms) != 1 or not target.has("Scale") or \
             not target.has("Reshape") or not _four_axes_at_most(layer):
         return None
-    if RKNN_CHANNEL_PARAMETERS not in target.broken(layer) and not (layer.type == "Bias" and not target.has("Bias")):
+    if not any(limit.rule == RKNN_CHANNEL_PARAMETERS.rule for limit in target.broken(layer)) and \
+            not (layer.type == "Bias" and not target.has("Bias")):
         return None
     x = layer.bottoms[0]
     rank = len(x.shape)

@@ -63,7 +63,7 @@ def test_where(case: Case, results) -> None:
 
 @pytest.mark.parametrize("target,refused", [
     ("opencv", None), ("caffe1", None), ("nnie", None),
-    ("rknn", "channel axis only"),  # RKNN takes Scale blobs over C only: its check refuses the per-position mask
+    ("rknn", None),  # the per-position mask as a Scale over channels of a reshaped blob (rules_broadcast)
 ])
 def test_where_on_targets(target: str, refused: str | None, tmp_path) -> None:
     on_target(Where((1, 3, 5, 7), _double, lambda x: -0.75), (1, 3, 5, 7), target, tmp_path, refused=refused)
