@@ -23,3 +23,8 @@ fi
 if ! "$PYTHON" -c "import ultralytics" 2>/dev/null; then
     "$PYTHON" -m pip install --quiet --no-deps "ultralytics==8.4.190" "ultralytics-thop>=2"
 fi
+# facenet-pytorch (tests convert its InceptionResnetV1, random init) pins torch<2.3, so without its dependencies
+# too; what its model file imports (torch, requests) is already installed.
+if ! "$PYTHON" -c "import facenet_pytorch" 2>/dev/null; then
+    "$PYTHON" -m pip install --quiet --no-deps "facenet-pytorch==2.6.0"
+fi
