@@ -21,6 +21,7 @@ import purecaffe
 from batched_compare import Case, compare_cases
 from converter.lowerings._modules import Fn
 from converter.lowerings._targets import TARGETS, on_target, rknn_judged
+from gelu_error import exact, gelu_files, worst_errors
 from purecaffe.converter.lowerings import gelu as construction
 
 TIGHT = {"rtol": 1e-6, "atol": 1e-7, "reason": "<= 1.9 ulps of x (ours) + 5.5 (PyTorch's) of the exact GELU"}
@@ -57,28 +58,6 @@ def test_gelu(case: Case, results) -> None:
 # ------------------------------------------------------------------------- error against float64
 
 
-def exact(x: np.ndarray) -> np.ndarray:
-    xd = torch.from_numpy(x).double()
-    return (xd * 0.5 * torch.special.erfc(-xd / math.sqrt(2.0))).numpy()
-
-
-def worst_errors(x: np.ndarray, y: np.ndarray) -> dict[str, float]:
-    """Worst error of y = GELU(x): in ulps of x (x != 0), of the result for x > 0 and for -4 <= x < 0."""
-    truth = exact(x)
-    err = np.abs(y.astype(np.float64) - truth)
-
-    def ulps(mask: np.ndarray, of: np.ndarray) -> float:
-        return float(np.max(err[mask] / np.spacing(np.abs(of[mask]).astype(np.float32)).astype(np.float64)))
-
-    return {"x": ulps(x != 0, x), "positive": ulps(x > 0, truth), "negative": ulps((x < 0) & (x >= -4), truth)}
-
-
-def _gelu_files(tmp: Path) -> tuple[purecaffe.ConvertedNet, Path, Path]:
-    net = purecaffe.convert(nn.GELU().eval(), (torch.randn(1, 1, 1, 8),))
-    files = net.save(tmp / "gelu")
-    return net, files.prototxt, files.caffemodel
-
-
 def _float32_sweep(limit: float, stride: int) -> np.ndarray:
     """Every `stride`-th float32 bit pattern in [0, limit], both signs."""
     top = int(np.array([limit], dtype=np.float32).view(np.int32)[0])
@@ -90,7 +69,7 @@ def test_erf_construction_error_over_float32_sweep(tmp_path: Path) -> None:
     """Every 509th float32 in [-16, 16] (4.3 million values, a prime stride so no exponent's mantissa
     pattern is skipped systematically) through the runtime: within the bounds `scripts/measure_gelu_error.py`
     measured on every float32 of the peak binades and every 61st one in [-16, 16] (gelu.py's docstring)."""
-    net, prototxt, caffemodel = _gelu_files(tmp_path)
+    net, prototxt, caffemodel = gelu_files(tmp_path)
     x = _float32_sweep(16.0, 509)
     result = purecaffe.run(str(prototxt), str(caffemodel), {net.input_names[0]: x.reshape(1, 1, 1, -1)},
                            keep_steps=False)
@@ -108,34 +87,12 @@ def test_erf_construction_error_over_float32_sweep(tmp_path: Path) -> None:
 
 def test_erf_construction_far_out_and_tiny(tmp_path: Path) -> None:
     """Beyond the fit (exp underflows: relu(x) exactly, and -0/0 for x < -14), huge and denormal inputs."""
-    net, prototxt, caffemodel = _gelu_files(tmp_path)
+    net, prototxt, caffemodel = gelu_files(tmp_path)
     x = np.array([20.0, 1e5, 3e38, -20.0, -1e5, -3e38, 1e-40, -1e-40, 1e-20, -1e-20, 0.0], dtype=np.float32)
     y = purecaffe.run(str(prototxt), str(caffemodel), {net.input_names[0]: x.reshape(1, 1, 1, -1)}).blobs[
         net.output_names[0]].reshape(-1)
     np.testing.assert_array_equal(y[:6], np.maximum(x[:6], 0))
     np.testing.assert_allclose(y[6:], exact(x[6:]), rtol=2 ** -22, atol=0)
-
-
-@pytest.mark.real_caffe
-def test_erf_construction_error_in_real_caffe(real_caffe_backend, tmp_path: Path) -> None:
-    """A dense grid (step 2^-14 over [-16, 16], 524289 values, plus the runtime's worst arguments) in real
-    Caffe 1.0: within the measured bounds with one ulp of margin (glibc's expf/powf against torch's)."""
-    from purecaffe.realcaffe import run_real_caffe
-
-    net, prototxt, caffemodel = _gelu_files(tmp_path)
-    peaks = np.array([0.0307464599609375, 0.00766754150390625, -3.861328125, 5.34765625], dtype=np.float32)
-    x = np.concatenate([np.arange(-2 ** 18, 2 ** 18 + 1, dtype=np.float32) / np.float32(2 ** 14), peaks])
-    run = run_real_caffe(prototxt, caffemodel, {net.input_names[0]: x.reshape(1, 1, 1, -1)},
-                         backend=real_caffe_backend, snapshots=False)
-    assert run.ok, run.error
-    y = np.asarray(run.blobs[net.output_names[0]]).reshape(-1)
-    worst = worst_errors(x, y)
-    assert worst["x"] <= construction.MEASURED_ULPS_OF_X + 1, worst
-    assert worst["positive"] <= construction.MEASURED_ULPS_POSITIVE + 1, worst
-    assert worst["negative"] <= construction.MEASURED_ULPS_NEGATIVE + 1, worst
-    ours = purecaffe.run(str(prototxt), str(caffemodel), {net.input_names[0]: x.reshape(1, 1, 1, -1)},
-                         keep_steps=False).blobs[net.output_names[0]].reshape(-1)
-    np.testing.assert_allclose(ours, y, rtol=0, atol=4 * float(np.spacing(np.float32(16))))
 
 
 # ------------------------------------------------------------------------------------- targets
