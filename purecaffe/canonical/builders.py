@@ -86,7 +86,8 @@ def embed(name: str, bottom: Blob, top: str, *, num_output: int, input_dim: int)
 
 
 def lstm(name: str, bottoms: Sequence[Blob], top: str, *, num_output: int) -> Layer:
-    """LSTM over x (T, N, ...) with cont (T, N); top h (T, N, num_output); gates i, f, o, g."""
+    """LSTM over x (T, N, ...), with cont (T, N) or without (one sequence from t = 0); top h (T, N, num_output);
+    gates i, f, o, g."""
     return make_layer("LSTM", name, bottoms, [top], num_output=num_output, expose_hidden=False)
 
 

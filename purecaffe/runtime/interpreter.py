@@ -93,6 +93,11 @@ def layer_blobs(layer: PlannedLayer, expected: Sequence[Shape], weights: Weights
     if stored is None:
         raise PurecaffeError(f"needs {len(expected)} parameter blob(s) [{wanted}] but the weights have "
                              f"none for this layer", place=layer.place)
+    if layer.kind is not None and layer.kind.stored is not None:  # a fork's layout (OpenCV's LSTM)
+        try:
+            stored = list(layer.kind.stored([_as_tensor(v) for v in stored], expected))
+        except LayerProblem as problem:
+            raise PurecaffeError(str(problem), place=layer.place) from None
     if len(stored) != len(expected):
         raise PurecaffeError(f"needs {len(expected)} parameter blob(s) [{wanted}] but the weights have "
                              f"{len(stored)}", place=layer.place)

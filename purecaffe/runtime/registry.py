@@ -9,7 +9,7 @@ by the drivers, not here: their tops come from the caller.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -32,6 +32,8 @@ class LayerKind:
     shapes: Callable[..., LayerShapes]
     forward: Callable[..., list] | None
     aliases: tuple[str, ...] = ()
+    # A fork's own layout of the stored blobs, read as Caffe's: (stored, expected shapes) -> blobs.
+    stored: Callable[..., Sequence[Any]] | None = None
     takes_blobs: bool = field(init=False)
     shapes_want_tops: bool = field(init=False)
     forward_wants_tops: bool = field(init=False)
@@ -86,7 +88,7 @@ KINDS: tuple[LayerKind, ...] = (
     # dense
     LayerKind("InnerProduct", params.inner_product, linear.inner_product_shapes, linear.inner_product),
     LayerKind("Embed", params.embed, linear.embed_shapes, linear.embed),
-    LayerKind("LSTM", params.recurrent, recurrent.lstm_shapes, recurrent.lstm),
+    LayerKind("LSTM", params.recurrent, recurrent.lstm_shapes, recurrent.lstm, stored=recurrent.lstm_stored),
     LayerKind("RNN", params.recurrent, recurrent.rnn_shapes, recurrent.rnn),
     # reductions
     LayerKind("Softmax", params.softmax, reduce.softmax_shapes, reduce.softmax),

@@ -17,6 +17,7 @@ from purecaffe.errors import PurecaffeError
 from purecaffe.targets import opencv_rules, rknn_rules
 from purecaffe.targets.judges import JUDGES
 from purecaffe.targets import rules_affine, rules_forms
+from purecaffe.targets.rules_recurrent import CAFFE_LSTM_CONT, OPENCV_LSTM, RKNN_LSTM
 from purecaffe.targets.limits import (MNN_LIMITS, NNIE_LIMITS, OPENCV_LIMITS, POOLING_ALWAYS_CEIL, RKNN_LIMITS,
                                      SOPHGO_LIMITS)
 from purecaffe.targets.rules import RULES
@@ -39,17 +40,19 @@ NNIE_LAYERS = CAFFE1_LAYERS | {"Upsample", "Permute", "Normalize"}
 # it reads wrongly, measured with its own simulator: Clip and Swish are left out as identities
 # ("OP ... Current not support!!!", load_caffe still returns 0); HardSwish becomes an ONNX node
 # onnxruntime rejects; Silence is left out; ArgMax's top becomes int64, so the build fails at any
-# float layer reading it (measured: "Mul bound to different types").
+# float layer reading it (measured: "Mul bound to different types").  Its LSTM is read right without
+# the cont bottom (`rules_recurrent`).
 RKNN_LAYERS = frozenset({
     "Input", "BNLL", "BatchNorm", "Concat", "Convolution", "Crop", "Deconvolution",
     "Dropout", "Eltwise", "Flatten", "InnerProduct", "LRN", "Normalize", "Permute", "Pooling",
     "Power", "PReLU", "ReLU", "ReLU6", "Reduction", "Reshape", "Scale", "Sigmoid", "Slice", "Softmax",
-    "Split", "TanH", "Tile", "Upsample",
+    "Split", "TanH", "Tile", "Upsample", "LSTM",
 })
 # OpenCV DNN 4.x readNetFromCaffe: stock layers plus ReLU6, Permute, Interp (align-corners arithmetic)
 # and the SSD layers; no Clip or Swish.  Measured with OpenCV 4.14: it cannot create Reduction, Bias,
-# Parameter or ArgMax layers ("Can't create layer"), and its Tile wants another parameter than Caffe's `tiles`.
-OPENCV_LAYERS = (BVLC_LAYERS - {"Clip", "Swish", "Embed", "LSTM", "RNN", "Threshold", "Reduction", "Parameter", "Bias",
+# Parameter or ArgMax layers ("Can't create layer"), and its Tile wants another parameter than Caffe's `tiles`;
+# its LSTM takes no cont and its own five blobs (`rules_recurrent`).
+OPENCV_LAYERS = (BVLC_LAYERS - {"Clip", "Swish", "Embed", "RNN", "Threshold", "Reduction", "Parameter", "Bias",
                                 "Tile", "ArgMax"}) | {
     "ReLU6", "Permute", "Normalize", "PriorBox", "DetectionOutput", "Interp"}
 
@@ -88,15 +91,15 @@ AFTER_CAFFE1 = frozenset({"PoolingParameter.round_mode", "LayerParameter.clip_pa
 
 TARGETS: dict[str, Target] = {t.name: t for t in (
     Target("bvlc", "stock BVLC Caffe (Debian python3-caffe, BVLC master): round_mode, Clip, Swish",
-           BVLC_LAYERS, JUDGES["caffe"], "bvlc_reference_caffe.proto", RULES, output_order="name"),
+           BVLC_LAYERS, JUDGES["caffe"], "bvlc_reference_caffe.proto", RULES, (CAFFE_LSTM_CONT,), output_order="name"),
     Target("caffe1", "the Caffe 1.0 release (2017): no round_mode, Clip or Swish; Ambarella CVflow, "
            "Xilinx DPU and other 'standard Caffe' toolchains",
-           CAFFE1_LAYERS, JUDGES["caffe"], "bvlc_caffe_1.0_caffe.proto", RULES, (POOLING_ALWAYS_CEIL,),
+           CAFFE1_LAYERS, JUDGES["caffe"], "bvlc_caffe_1.0_caffe.proto", RULES, (POOLING_ALWAYS_CEIL, CAFFE_LSTM_CONT),
            missing_fields=AFTER_CAFFE1, output_order="name"),
     # NNIE's own caffe.proto (Caffe 1.0 + its extension layers' parameters) is HiSilicon's, not public.
     # No public mapper either: its files are judged by its limits and the runtime.
     Target("nnie", "HiSilicon NNIE (nnie_mapper): Caffe 1.0 + Upsample/Permute/Normalize, its limits",
-           NNIE_LAYERS, JUDGES["runtime"], None, RULES, (POOLING_ALWAYS_CEIL, *NNIE_LIMITS),
+           NNIE_LAYERS, JUDGES["runtime"], None, RULES, (POOLING_ALWAYS_CEIL, CAFFE_LSTM_CONT, *NNIE_LIMITS),
            missing_fields=AFTER_CAFFE1, declare_inputs="field"),
     # RKNN reads round_mode by field name (its number differs, the prototxt is read by name; floor MAX
     # and AVE pooling measured right); its other limits are measured (`limits.RKNN_LIMITS`); in-place
@@ -104,11 +107,11 @@ TARGETS: dict[str, Target] = {t.name: t for t in (
     Target("rknn", "Rockchip RKNN-Toolkit2 (Caffe front end): ReLU6, Permute, round_mode; no Clip, Swish, "
            "HardSwish, Interp or Silence", RKNN_LAYERS, JUDGES["rknn"], "rknn_toolkit2_caffe.proto",
            RULES + rknn_rules.RULES,
-           RKNN_LIMITS, inplace=False),
+           (*RKNN_LIMITS, RKNN_LSTM), inplace=False),
     # OpenCV's own caffe.proto (opencv-caffe.proto) is not in the team corpus: OpenCV parses the files itself.
     Target("opencv", "OpenCV DNN 4.x readNetFromCaffe: ReLU6, Permute; no Clip or Swish",
            OPENCV_LAYERS, JUDGES["opencv"], None, RULES + opencv_rules.RULES,
-           (POOLING_ALWAYS_CEIL, *OPENCV_LIMITS, opencv_rules.FAST_DEPTHWISE),
+           (POOLING_ALWAYS_CEIL, *OPENCV_LIMITS, opencv_rules.FAST_DEPTHWISE, OPENCV_LSTM),
            missing_fields=AFTER_CAFFE1),
     # tpu-mlir reads round_mode (its own caffe.proto, in the tpu_mlir wheel and not in the team corpus,
     # has it with ceil_mode); its front end stops at the first layer writing a net output blob, so

@@ -33,6 +33,7 @@ import numpy as np
 
 from purecaffe.canonical import CaffeLayer, builders
 from purecaffe.runtime.layers.conv import conv_geometry
+from purecaffe.targets.rules_recurrent import lstm_in_opencv_blobs
 from purecaffe.targets.target import Applied, Declined, Limit, Target
 
 
@@ -89,7 +90,7 @@ def depthwise_off_fast_kernel(layer: CaffeLayer, target: Target) -> Applied | De
     return Applied((dataclasses.replace(made, weights=tuple(weights), origin=layer.origin),))
 
 
-RULES = (depthwise_off_fast_kernel,)
+RULES = (depthwise_off_fast_kernel, lstm_in_opencv_blobs)
 
 # The same fact as a limit: what `checks` refuses and `lint` reports in a hand-written prototxt.
 FAST_DEPTHWISE = Limit(

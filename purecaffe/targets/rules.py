@@ -23,6 +23,7 @@ from purecaffe.canonical import Blob, CaffeLayer, builders, constructions
 from purecaffe.runtime.layers.base import FLT_MAX, canonical_axis
 from purecaffe.targets.limits import POOLING_ALWAYS_CEIL, RKNN_FLATTEN_TO_END
 from purecaffe.targets.rules_broadcast import RULES as BROADCAST_RULES
+from purecaffe.targets.rules_recurrent import lstm_with_cont
 from purecaffe.targets.rules_slices import RULES as SLICE_RULES
 from purecaffe.targets.target import Applied, Declined, Outcome, Rule, Target
 
@@ -341,6 +342,7 @@ RULES: tuple[Rule, ...] = (
     interp_as_matrices,
     permute_as_slices,
     relu6_as_clip, relu6_as_relus, clip_as_relus, swish_as_sigmoid, hardswish_as_gate, floor_pooling_as_ceil,
+    lstm_with_cont,
 ) + BROADCAST_RULES + SLICE_RULES
 
 

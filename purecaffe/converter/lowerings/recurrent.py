@@ -1,7 +1,8 @@
 """Recurrent layers: LSTM -> Caffe's LSTM layer, GRU unrolled (any number of layers, bidirectional, batch_first).
 
-Caffe's LSTM takes the sequence x (T, N, I) and a constant `cont` (T, N) blob, 0 at t = 0 (the
-start of every sequence: the state starts at zero) and 1 after; it is a Parameter layer.  The
+The LSTM layer is emitted over the sequence x (T, N, I) alone: one sequence per sample, from a
+zero state (the form RKNN-Toolkit2 and OpenCV read); for real Caffe, which needs its `cont`
+bottom, the target stage adds the constant (`targets.rules_recurrent`).  The
 weights are PyTorch's with the gates reordered (i, f, g, o -> i, f, o, g) and the two biases
 summed (`weights.lstm_blobs`).  A reverse direction runs on the sequence reversed in time
 (a Slice into T steps and a Concat in the opposite order, which only copies) and is reversed
@@ -73,16 +74,10 @@ def _recurrent(ctx: LoweringContext, node: Node, cell: str) -> None:
     if batch_first:
         x = ctx.emit(builders.permute(ctx.name(node, "time_major"), x, ctx.name(node, "time_major"),
                                       order=(1, 0, 2)))[0]
-    steps, batch = x.shape[0], x.shape[1]
+    steps = x.shape[0]
     if cell == "GRU" and steps > MAX_GRU_STEPS:
         raise ctx.unsupported(f"GRU over {steps} steps: unrolled, it needs about {12 * steps} layers per layer and "
                               f"direction (more than {MAX_GRU_STEPS} steps is unreasonable)")
-    cont: Blob | None = None
-    if cell == "LSTM":
-        cont_value = np.ones((steps, batch), dtype=np.float32)
-        cont_value[0] = 0.0
-        cont_name = ctx.name(node, "cont")
-        cont = ctx.emit(builders.parameter(cont_name, cont_name, (steps, batch)), parameter_blobs(cont_value))[0]
     current = x
     for layer in range(int(num_layers)):
         outs = []
@@ -94,7 +89,7 @@ def _recurrent(ctx: LoweringContext, node: Node, cell: str) -> None:
             source = _reverse_time(ctx, node, current, f"{tag}/reversed_in") if direction else current
             if cell == "LSTM":
                 name = ctx.name(node, tag)
-                h = ctx.emit(builders.lstm(name, [source, cont], name, num_output=w_hh.shape[1]),
+                h = ctx.emit(builders.lstm(name, [source], name, num_output=w_hh.shape[1]),
                              lstm_blobs(w_ih, w_hh, b_ih, b_hh))[0]
             else:
                 h = _gru_direction(ctx, node, tag, source, w_ih, w_hh, b_ih, b_hh)
@@ -124,7 +119,7 @@ def _gru_direction(ctx: LoweringContext, node: Node, tag: str, x: Blob, w_ih: np
         r, z = sigmoid(gx_rz + gh_rz),  n = tanh(gx_n + r * gh_n),  h' = n + z * (h - n)
 
     (= (1 - z) * n + z * h), h_0 = 0, each from InnerProduct/Slice/Eltwise/Sigmoid/TanH layers."""
-    steps, batch = x.shape[0], x.shape[1]
+    steps = x.shape[0]
     hidden = w_hh.shape[1]
 
     def name(part: str) -> str:
