@@ -212,3 +212,36 @@ ORDER_NETS: dict[str, list[tuple[str, str, str, str, int]]] = {
     "copied_output": [("feat", "Convolution", "data", "feat", 2), ("head", "Convolution", "feat", "head", 3),
                       ("out", "Split", "feat", "out", 0)],
 }
+
+
+class CrnnStyle(nn.Module):
+    """A CRNN-style text recognizer as deployed: a VGG-like conv stack down to height 1, the columns as a
+    (W, N, C) sequence, a bidirectional 2-layer LSTM, a per-step linear classifier (the logits: CTC
+    decoding takes their argmax).  A (1, 1, 32, 100) line gives 25 steps."""
+
+    def __init__(self, hidden: int = 256, classes: int = 37) -> None:
+        super().__init__()
+
+        def block(cin: int, cout: int) -> list[nn.Module]:
+            return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU()]
+
+        self.cnn = nn.Sequential(*block(1, 32), nn.MaxPool2d(2, 2), *block(32, 64), nn.MaxPool2d(2, 2),
+                                 *block(64, 128), nn.MaxPool2d((2, 1), (2, 1)), *block(128, 128),
+                                 nn.MaxPool2d((2, 1), (2, 1)), *block(128, 128), nn.MaxPool2d((2, 1), (2, 1)))
+        self.rnn = nn.LSTM(128, hidden, num_layers=2, bidirectional=True)
+        self.fc = nn.Linear(2 * hidden, classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        sequence, _ = self.rnn(self.cnn(x).squeeze(2).permute(2, 0, 1))
+        return self.fc(sequence)
+
+
+class Recognizer(nn.Module):
+    """The output sequence of a recurrent module, optionally batch-first (EasyOCR's and docTR's)."""
+
+    def __init__(self, rnn: nn.Module) -> None:
+        super().__init__()
+        self.rnn = rnn
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.rnn(x)[0]

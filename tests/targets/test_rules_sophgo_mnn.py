@@ -130,7 +130,7 @@ LIMITS = {
     ("ave_full_kernel", "sophgo"): (lambda: nn.AvgPool2d(5, 1, 2), (1, 3, 5, 5),
                                     "sophgo reads a Pooling whose kernel"),
     ("elu", "sophgo"): (lambda: nn.ELU(), (1, 3, 5, 7), "sophgo has no ELU layer"),
-    ("lstm", "mnn"): (lambda: _Fn(lambda x, r: r(x)[0], nn.LSTM(5, 4)), (6, 1, 5), "mnn has no Parameter layer"),
+    ("lstm", "mnn"): (lambda: _Fn(lambda x, r: r(x)[0], nn.LSTM(5, 4)), (6, 1, 5), "mnn has no LSTM layer"),
 }
 
 
