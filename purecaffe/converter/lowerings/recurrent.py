@@ -119,7 +119,7 @@ def _gru_direction(ctx: LoweringContext, node: Node, tag: str, x: Blob, w_ih: np
         r, z = sigmoid(gx_rz + gh_rz),  n = tanh(gx_n + r * gh_n),  h' = n + z * (h - n)
 
     (= (1 - z) * n + z * h), h_0 = 0, each from InnerProduct/Slice/Eltwise/Sigmoid/TanH layers."""
-    steps = x.shape[0]
+    steps, batch = x.shape[0], x.shape[1]
     hidden = w_hh.shape[1]
 
     def name(part: str) -> str:
