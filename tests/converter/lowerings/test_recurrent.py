@@ -1,4 +1,4 @@
-"""LSTM -> Caffe's LSTM layer (gates reordered, biases summed, a constant cont blob; reverse
+"""LSTM -> Caffe's LSTM layer (gates reordered, biases summed, a constant cont Parameter per LSTM; reverse
 directions by a time flip), GRU unrolled over time, and the refused recurrent cases with their reasons.
 
 Tolerance: the default 1e-4 x scale.  Caffe's LSTM sums W_xc x + b_c + W_hc h in another order
