@@ -110,7 +110,7 @@ def inspect_files(paths: list[PathLike], proto: PathLike | None = None) -> Inspe
             if model is not None:
                 blobs = tuple(weights.get(layer.name) or ())
                 row = _row(layer.name, layer.type, tuple(layer.bottom), tuple(layer.top), blobs, tops)
-                if step is not None and blobs and row.param_shapes != tuple(step.params):
+                if step is not None and blobs and not _fits(layer.type, blobs, tuple(step.params)):
                     mismatches.append(f"layer '{layer.name}' stores {_shapes_text(row.param_shapes)}, "
                                       f"Caffe allocates {_shapes_text(tuple(step.params))}")
             elif step is not None:
@@ -137,6 +137,27 @@ def _row(name: str, layer_type: str, bottoms: tuple[str, ...], tops: tuple[str, 
         return LayerRow(name, layer_type, bottoms, tops, None, None, top_shapes)
     shapes = tuple(tuple(int(d) for d in blob.shape) for blob in blobs)
     return LayerRow(name, layer_type, bottoms, tops, shapes, sum(int(blob.size) for blob in blobs), top_shapes)
+
+
+def _fits(layer_type: str, blobs: tuple[np.ndarray, ...], expected: tuple[tuple[int, ...], ...]) -> bool:
+    """Whether the stored blobs are what the runtime reads for the layer: Caffe's shapes, or a fork's own
+    layout that its type reads as Caffe's (OpenCV's five LSTM blobs: `LayerKind.stored`)."""
+    import torch
+
+    from purecaffe.errors import PurecaffeError as RuntimeProblem
+    from purecaffe.runtime.layers.base import LayerProblem
+    from purecaffe.runtime.registry import lookup
+
+    if tuple(tuple(int(d) for d in blob.shape) for blob in blobs) == expected:
+        return True
+    try:
+        kind = lookup(layer_type)
+        if kind.stored is None:
+            return False
+        read = kind.stored([torch.as_tensor(np.asarray(blob, dtype=np.float32)) for blob in blobs], expected)
+    except (LayerProblem, RuntimeProblem):
+        return False
+    return tuple(tuple(int(d) for d in blob.shape) for blob in read) == expected
 
 
 def _infer(net: Message) -> tuple[dict[str, Any], str | None]:

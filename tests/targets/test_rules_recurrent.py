@@ -123,3 +123,15 @@ def test_crnn_style_recognizer_in_opencv(tmp_path: Path) -> None:
     purecaffe.convert(model, (x,), target="opencv").save(tmp_path / "crnn")
     report = purecaffe.verify(model, (x,), tmp_path / "crnn", backend="opencv")
     assert report.passed, report.summary()
+
+
+def test_inspect_reads_opencvs_lstm_blobs_as_fitting(tmp_path: Path) -> None:
+    """`inspect` shows the five stored blobs and flags no mismatch: the runtime reads them as Caffe's three."""
+    from purecaffe.inspect import inspect_files
+
+    model, x = _bidirectional()
+    files = purecaffe.convert(model, (x,), target="opencv").save(tmp_path / "lstm")
+    report = inspect_files([files.prototxt, files.caffemodel])
+    assert report.weight_shape_mismatches == ()
+    assert [row.param_shapes for row in report.rows if row.type == "LSTM"][0] == ((16, 4), (16, 5), (16,), (2, 4),
+                                                                                   (2, 4))
