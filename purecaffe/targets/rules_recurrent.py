@@ -7,7 +7,9 @@ state (`purecaffe.runtime.layers.recurrent`), with Caffe's blobs W_xc, b_c, W_hc
   `lstm_with_cont` adds it as a Parameter, 0 at t = 0 and 1 after.  Caffe's step multiplies
   h and c by cont, so cont 0 at t = 0 is the zero start and 1 changes nothing: identical.
 * RKNN-Toolkit2 2.5 reads the form as it is (measured on its fp16 simulator: T 40, I 512, H 256,
-  batch 1, 7e-4 of max|torch|); with a cont bottom its build fails.
+  batch 1, 7e-4 of max|torch|); with a cont bottom its build fails ("AttributeError: 'bool' object has
+  no attribute 'all'").  Its reverse directions stay Slice into T steps + Concat backwards: copies,
+  measured exact to fp16 storage at T 40.  OpenCV's five-blob layout it refuses ("cannot reshape array").
 * OpenCV 4.x (`readNetFromCaffe`, modules/dnn/src/layers/recurrent_layers.cpp) takes one input
   (or x, h0, c0), never cont (it asserts `inputs.size() == 1 || inputs.size() == 3`), and five blobs
   W_hc, W_xc, b_c, h0 (N, H), c0 (N, H) (it asserts five; Caffe's three in Caffe's order fail its
@@ -48,7 +50,8 @@ CAFFE_LSTM_CONT = Limit(
     "{target}'s LSTM needs the cont bottom (T, N) after x (real Caffe aborts on one bottom)", CAFFE_RECURRENT)
 RKNN_LSTM = Limit(
     frozenset({"LSTM"}), "lstm-no-cont", _sequence_only,
-    "{target} builds an LSTM of x alone (measured: with a cont bottom the build fails)", RKNN_LSTM_SOURCE)
+    "{target} builds an LSTM of x alone (measured: with a cont bottom the build fails, \"'bool' object has no "
+    "attribute 'all'\")", RKNN_LSTM_SOURCE)
 OPENCV_LSTM = Limit(
     frozenset({"LSTM"}), "lstm-opencv-form", _opencv_form,
     "{target}'s LSTM takes x alone (it asserts 1 or 3 inputs: no cont) and five blobs W_hc, W_xc, b_c, h0, c0",
