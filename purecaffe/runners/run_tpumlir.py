@@ -14,7 +14,8 @@ result.json:  {"ok", "error", "stage", "top": [names], "returned": [names of the
 
 Steps, as a user runs them: `model_transform` (here its CaffeTransformer, in this process: its Caffe
 front end imports torch only to permute Deconvolution weights, and PyPI's torch for Python 3.10
-is a CUDA build that does not import, so a numpy transpose stands in for that one call), the
+is a CUDA build that does not import, so a numpy transpose stands in for that one call:
+tpumlir_standins/torch), the
 top-level MLIR interpreter on every tensor (`mlir_inference`, what `model_transform --debug`
 saves as *_top_outputs.npz), then `model_deploy.py --skip_validation` and `model_runner.py` as
 child processes with tpu-mlir's own environment (its `import tpu_mlir` sets PATH and
@@ -27,7 +28,6 @@ import subprocess
 import sys
 import time
 import traceback
-import types
 
 import numpy as np
 
@@ -38,26 +38,17 @@ SUFFIX = {"cv180x": ".cvimodel", "cv181x": ".cvimodel", "cv182x": ".cvimodel", "
 """model_deploy wants the file suffix of the chip family: .cvimodel for CV18xx, else .bmodel."""
 
 
-class _Tensor:
-    """The one torch call tpu-mlir's Caffe front end makes: `np.array(torch.tensor(blob).permute(order))`."""
-
-    def __init__(self, value: object) -> None:
-        self.value = np.asarray(value)
-
-    def permute(self, *order: object) -> "_Tensor":
-        if len(order) == 1 and isinstance(order[0], (list, tuple)):
-            order = tuple(order[0])
-        return _Tensor(np.transpose(self.value, order))
-
-    def __array__(self, dtype: object = None, copy: object = None) -> np.ndarray:
-        return self.value if dtype is None else self.value.astype(dtype)
+STANDINS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tpumlir_standins")
+"""Stand-ins for torch and onnxsim, which tpu-mlir's tools import but its venv lacks (tpumlir_standins/__init__.py)."""
 
 
-def _stand_in_torch() -> None:
-    torch = types.ModuleType("torch")
-    torch.tensor = _Tensor
-    torch.__doc__ = "purecaffe's stand-in for the single torch call of tpu-mlir's Caffe front end"
-    sys.modules.setdefault("torch", torch)
+def _use_stand_ins() -> None:
+    """The stand-ins first on this process's path and on the path of the tpu-mlir tools it starts."""
+    if STANDINS not in sys.path:
+        sys.path.insert(0, STANDINS)
+    paths = os.environ.get("PYTHONPATH", "").split(os.pathsep)
+    if STANDINS not in paths:
+        os.environ["PYTHONPATH"] = os.pathsep.join([STANDINS, *[path for path in paths if path]])
 
 
 def _where(error: BaseException) -> str:
@@ -133,7 +124,7 @@ def _deploy(request: dict, job: str, package: str, inputs: dict[str, np.ndarray]
 
 def run(job: str, request: dict, result: dict) -> None:
     result["stage"] = "import"
-    _stand_in_torch()
+    _use_stand_ins()
     import tpu_mlir
 
     result["version"] = getattr(tpu_mlir, "__version__", None) or _version()
