@@ -33,13 +33,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "fp16 simulator (its own cached venv, see `purecaffe rknn-venv`), or int8 with "
                              "--quantize INT8 --calibration CALIB; tpu-mlir: Sophgo's "
                              "tpu-mlir front end and fp32 interpreter, or with --quantize a compiled model "
+                             "(INT8: calibrated, its tpu-level MLIR simulated) "
                              "(`purecaffe tpu-mlir-venv`); mnn: MNN's converter and CPU runtime (`purecaffe mnn-venv`)")
     parser.add_argument("--processor", choices=PROCESSORS, default=None,
                         help="tpu-mlir: compile for this chip (default bm1684x when --quantize is given)")
     parser.add_argument("--quantize", choices=(*QUANTIZE, INT8), type=str.upper, default=None,
                         help="tpu-mlir: compile in this precision and judge the compiled model's outputs with "
                              "model_runner (F16: the fp16 bounds; BF16: cosine >= 0.999, 1e-1 x max|torch|); "
-                             "rknn: INT8 with --calibration (see the int8 options)")
+                             "rknn and tpu-mlir: INT8 with --calibration, both int8 routes (see the int8 options)")
     parser.add_argument("--disable-layer-group", action="store_true",
                         help="tpu-mlir: model_deploy --disable_layer_group (see the README: cv181x BF16)")
     parser.add_argument("--caffe-backend", choices=BACKEND_NAMES, default="auto",

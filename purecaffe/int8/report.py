@@ -27,16 +27,17 @@ HEADER = ("route", "worst output cosine", "per output", "top-1 / top-5", f"worst
 
 
 def int8_rows(result: Int8Comparison) -> list[tuple[str, ...]]:
-    rows = [HEADER, ("caffe (load_caffe)", *_cells(result.caffe))]
+    rows = [HEADER, (result.toolchain.caffe_route, *_cells(result.caffe))]
     if result.onnx is not None:
-        rows.append(("onnx (torch.onnx.export -> load_onnx)", *_cells(result.onnx)))
+        rows.append((result.toolchain.onnx_route, *_cells(result.onnx)))
     return rows
 
 
 def int8_table(result: Int8Comparison) -> str:
     rows = int8_rows(result)
     widths = [min(max(len(row[i]) for row in rows), 70) for i in range(len(HEADER))]
-    lines = [f"int8 routes on RKNN ({result.quantization}; cosine to PyTorch, mean over the evaluation samples):"]
+    lines = [f"int8 routes on {result.toolchain.title} ({result.quantization}; cosine to PyTorch, mean over the "
+             f"evaluation samples):"]
     for index, row in enumerate(rows):
         lines.append("  ".join(cell[:70].ljust(widths[j]) for j, cell in enumerate(row)).rstrip())
         if index == 0:
@@ -45,7 +46,8 @@ def int8_table(result: Int8Comparison) -> str:
     return "\n".join(lines)
 
 
-def cosine_plot(routes: Sequence[RouteResult], *, width: int = 720, height: int = 260) -> str:
+def cosine_plot(routes: Sequence[RouteResult], *, width: int = 720, height: int = 260, toolchain: str = "the toolchain"
+                ) -> str:
     """Inline SVG: each route's per-layer cosine against relative depth (0 = input, 1 = output), on a
     log scale of 1 - cosine, the worst layers as labelled red dots."""
     import math
@@ -76,7 +78,7 @@ def cosine_plot(routes: Sequence[RouteResult], *, width: int = 720, height: int 
         parts.append(f'<line x1="{left}" x2="{width - right}" y1="{level:.1f}" y2="{level:.1f}" stroke="#e4e4e4"/>')
         parts.append(f'<text x="{left - 4}" y="{level + 4:.1f}" text-anchor="end">{value:.{exponent}f}</text>')
     parts.append(f'<text x="{(left + width - right) / 2:.0f}" y="{height - 6}" text-anchor="middle">'
-                 f'relative depth (layers RKNN kept, input to output)</text>')
+                 f'relative depth (layers {html.escape(toolchain)} kept, input to output)</text>')
     for route in plotted:
         count = len(route.layers)
         points = " ".join(f"{x(layer.depth, count):.1f},{y(layer.cosine):.1f}" for layer in route.layers)
@@ -105,13 +107,13 @@ def int8_html(result: Int8Comparison) -> str:
     body = "".join("<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>" for row in rows[1:])
     status = "pass" if result.passed else "fail"
     routes = [route for route in (result.caffe, result.onnx) if route is not None]
-    return (f'<h2>int8 on RKNN: the Caffe route beside the toolchain\'s own ONNX route</h2>\n'
+    title = html.escape(result.toolchain.title)
+    return (f'<h2>int8 on {title}: the Caffe route beside the toolchain\'s own ONNX route</h2>\n'
             f'<p class="summary {status}">{html.escape(result.summary())}</p>\n'
             f'<p>{html.escape(result.quantization)}. Output cosine to PyTorch (mean over the evaluation samples); '
-            f'per layer: RKNN\'s int8 simulation against its own float32 run of that layer. Red: each route\'s '
-            f'{WORST} worst layers.</p>\n'
+            f'per layer: {html.escape(result.toolchain.golden)}. Red: each route\'s {WORST} worst layers.</p>\n'
             f'<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>\n'
-            f'{cosine_plot(routes)}\n')
+            f'{cosine_plot(routes, toolchain=result.toolchain.title)}\n')
 
 
 def int8_dict(result: Int8Comparison) -> dict:
@@ -122,7 +124,7 @@ def int8_dict(result: Int8Comparison) -> dict:
                 "eval_cosine": value.eval_cosine, "top1": value.top1, "topk": value.topk,
                 "layers": [{"depth": l.depth, "layer": l.layer, "cosine": l.cosine} for l in value.layers]}
 
-    return {"quantization": result.quantization, "passed": result.passed, "gap": result.gap(),
+    return {"toolchain": result.toolchain.backend, "quantization": result.quantization, "passed": result.passed, "gap": result.gap(),
             "summary": result.summary(), "caffe": route(result.caffe), "onnx": route(result.onnx)}
 
 

@@ -26,7 +26,7 @@ import dataclasses
 import math
 import os
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -45,7 +45,9 @@ from purecaffe.targets.judges import JUDGES, judge_tolerance
 from purecaffe.tpumlir.judge import Deploy
 
 if TYPE_CHECKING:
+    from purecaffe.int8.routes import Int8Comparison
     from purecaffe.rknn import RknnQuantization
+    from purecaffe.tpumlir.int8 import TpuMlirQuantization
 
 PathLike = str | os.PathLike[str]
 
@@ -58,7 +60,7 @@ def default_tolerances(backend: str, deploy: Deploy | None = None) -> tuple[floa
 
 def verify(model: Any, inputs: Sequence[Any] | Any, converted: Any, *, backend: str = "runtime",
            rtol: float | None = None, atol: float | None = None, caffe_backend: str = "auto",
-           deploy: Deploy | None = None, quantize: RknnQuantization | None = None,
+           deploy: Deploy | None = None, quantize: RknnQuantization | TpuMlirQuantization | None = None,
            evaluate: Sequence[Mapping[str, np.ndarray]] = (), onnx_baseline: bool = True) -> ParityReport:
     """Compare every mapped Caffe blob of `converted` with PyTorch's `model` on `inputs`.
 
@@ -66,8 +68,9 @@ def verify(model: Any, inputs: Sequence[Any] | Any, converted: Any, *, backend: 
     "tpu-mlir"): compile for that processor and precision and compare the compiled model's
     outputs instead of the top-level interpreter's tensors.
 
-    `quantize` (backend "rknn"): build int8, calibrated on its samples, and with `onnx_baseline`
-    the same model through RKNN's own ONNX route too (`purecaffe.int8`); `evaluate` samples are
+    `quantize` (backend "rknn": a `RknnQuantization`; "tpu-mlir": a `TpuMlirQuantization`): build int8,
+    calibrated on its samples, and with `onnx_baseline` the same model through the toolchain's own
+    ONNX route too (`purecaffe.int8`); `evaluate` samples are
     scored on outputs (top-k for a classifier).  The report's `int8` part then decides `passed`
     and its rows show each blob's cosine to PyTorch without a bound.
 
@@ -81,8 +84,13 @@ def verify(model: Any, inputs: Sequence[Any] | Any, converted: Any, *, backend: 
 
     if backend not in BACKENDS:
         raise PurecaffeError(f"unknown verify backend {backend!r} (choose from {', '.join(BACKENDS)})")
-    if quantize is not None and (backend != "rknn" or deploy is not None):
-        raise PurecaffeError(f"int8 quantization with calibration is judged on --backend rknn, not {backend}")
+    if quantize is not None:
+        from purecaffe.int8.routes import toolchain_of
+
+        toolchain = toolchain_of(quantize).backend
+        if backend != toolchain or deploy is not None:
+            raise PurecaffeError(f"a {type(quantize).__name__} is built and judged on backend {toolchain}, "
+                                 f"not {backend}" + (" with a Deploy" if backend == toolchain else ""))
     default_rtol, default_atol, min_cosine = default_tolerances(backend, deploy)
     # A judge that computes in fp16 storage is held to the runtime's fp16 storage unless a tolerance is given.
     judge = JUDGES.get(backend)
@@ -116,7 +124,7 @@ def verify(model: Any, inputs: Sequence[Any] | Any, converted: Any, *, backend: 
                 expected = converted.torch_values(inputs)
         caffe_inputs = _caffe_inputs(sidecar, inputs)
         if quantize is not None:
-            with progress.stage("int8 on rknn (Caffe route" + (" and ONNX route)" if onnx_baseline else ")")):
+            with progress.stage(f"int8 on {backend} (Caffe route" + (" and ONNX route)" if onnx_baseline else ")")):
                 return _verify_int8(model, inputs, prefix, quantize, evaluate, onnx_baseline, sidecar, expected,
                                     caffe_inputs, atol=atol, prototxt=prototxt)
         with progress.stage(f"running the net on {backend}" + (f" ({deploy.describe()})" if deploy else "")):
@@ -144,19 +152,48 @@ def _layer_count(prototxt: Path) -> int:
     return len(read_net(prototxt).layer)
 
 
-def _verify_int8(model: Any, inputs: tuple[Any, ...], prefix: Path, quantize: RknnQuantization,
+def _verify_int8(model: Any, inputs: tuple[Any, ...], prefix: Path, quantize: Any,
                  evaluate: Sequence[Mapping[str, np.ndarray]], onnx_baseline: bool, sidecar: Mapping[str, Any],
                  expected: Mapping[str, np.ndarray], caffe_inputs: Mapping[str, np.ndarray], *, atol: float,
                  prototxt: Path) -> ParityReport:
-    """Both int8 routes (`purecaffe.int8.rknn_int8`); the Caffe route's per-layer dump as the rows."""
-    from purecaffe.int8 import rknn_int8
-    from purecaffe.parity.backends import rknn_layer_outputs
+    """Both int8 routes (`purecaffe.int8.int8_routes`); the Caffe route's per-layer values as the rows."""
+    from purecaffe.int8 import int8_routes
 
-    comparison = rknn_int8(model, inputs, prefix, quantize, evaluate=evaluate, onnx=onnx_baseline)
-    outputs = rknn_layer_outputs(comparison.caffe_run, prototxt, caffe_inputs, "int8 simulator",
-                                 outputs=[entry["blob"] for entry in sidecar.get("outputs", [])])
+    comparison = int8_routes(model, inputs, prefix, quantize, evaluate=evaluate, onnx=onnx_baseline)
+    rows = INT8_ROWS[comparison.toolchain.backend]
+    outputs = rows(comparison, prototxt, caffe_inputs, [entry["blob"] for entry in sidecar.get("outputs", [])])
     report = build_report(sidecar, expected, outputs, rtol=math.inf, atol=atol, prototxt=prototxt)
     return dataclasses.replace(report, int8=comparison)
+
+
+def _rknn_int8_rows(comparison: Int8Comparison, prototxt: Path, caffe_inputs: Mapping[str, np.ndarray],
+                    outputs: Sequence[str]) -> LayerOutputs:
+    """RKNN's int8 dump by Caffe layer, and `inference()`'s list read by place."""
+    from purecaffe.parity.backends import rknn_layer_outputs
+
+    return rknn_layer_outputs(comparison.caffe_run, prototxt, caffe_inputs, "int8 simulator", outputs=outputs)
+
+
+def _tpumlir_int8_rows(comparison: Int8Comparison, prototxt: Path, caffe_inputs: Mapping[str, np.ndarray],
+                       outputs: Sequence[str]) -> LayerOutputs:
+    """Every tensor of tpu-mlir's int8 tpu-level MLIR by Caffe layer and top, and the outputs read by name."""
+    from purecaffe.judgejob import JudgeRun
+    from purecaffe.parity.backends import judge_outputs
+    from purecaffe.parity.reads import named_read
+
+    run = comparison.caffe_run
+    consumer = f"tpu-mlir {run.version} (int8 tpu-level MLIR)"
+    judged = JudgeRun(consumer, outputs=run.outputs, layers=run.caffe_layers(prototxt), error=run.error,
+                      version=run.version)
+    snapshots = judge_outputs(judged, prototxt, caffe_inputs)
+    if run.error or not outputs:
+        return snapshots
+    return dataclasses.replace(snapshots, reads=(named_read("tpu-mlir int8 outputs by name", run.outputs, outputs),))
+
+
+INT8_ROWS: dict[str, Callable[[Int8Comparison, Path, Mapping[str, np.ndarray], Sequence[str]], LayerOutputs]] = {
+    "rknn": _rknn_int8_rows, "tpu-mlir": _tpumlir_int8_rows}
+"""How each int8 toolchain's Caffe route becomes the report's rows (each blob's cosine to PyTorch)."""
 
 
 class WeightsMismatchError(PurecaffeError):

@@ -7,7 +7,7 @@ import pytest
 from purecaffe.int8 import LayerCosine, RouteResult, cosine, topk_agreement
 from purecaffe.int8.measure import is_classifier_output, route_result
 from purecaffe.int8.report import cosine_plot, int8_html, int8_table
-from purecaffe.int8.routes import INT8_MIN_COSINE, ONNX_MARGIN, Int8Comparison
+from purecaffe.int8.routes import INT8_MIN_COSINE, ONNX_MARGIN, RKNN, Int8Comparison
 from purecaffe.rknn import RknnRun
 
 
@@ -64,7 +64,7 @@ def _route(name: str, value: float) -> RouteResult:
 ])
 def test_verdict(caffe: float, onnx: float | None, passed: bool) -> None:
     result = Int8Comparison("net", "8 calibration samples, normal/channel", _route("caffe", caffe),
-                            None if onnx is None else _route("onnx", onnx), RknnRun())
+                            None if onnx is None else _route("onnx", onnx), RknnRun(), RKNN)
     assert result.passed is passed
     assert result.summary().startswith("INT8 OK" if passed else "INT8 FAILED")
     table = int8_table(result)
@@ -72,13 +72,13 @@ def test_verdict(caffe: float, onnx: float | None, passed: bool) -> None:
 
 
 def test_failed_route_is_reported() -> None:
-    result = Int8Comparison("net", "q", RouteResult("caffe", error="build returned -1: E boom"), None, RknnRun())
+    result = Int8Comparison("net", "q", RouteResult("caffe", error="build returned -1: E boom"), None, RknnRun(), RKNN)
     assert not result.passed and "the Caffe route failed: build returned -1: E boom" in result.summary()
     assert cosine_plot([result.caffe]) == ""
 
 
 def test_html_is_self_contained_with_the_worst_layers_marked() -> None:
-    result = Int8Comparison("net", "q", _route("caffe", 0.999), _route("onnx", 0.999), RknnRun())
+    result = Int8Comparison("net", "q", _route("caffe", 0.999), _route("onnx", 0.999), RknnRun(), RKNN)
     page = int8_html(result)
     assert "<svg" in page and "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
     assert "https://" not in page and "<script" not in page

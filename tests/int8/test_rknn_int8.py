@@ -12,10 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from torch import nn
 
+import int8_nets
 import purecaffe
-from purecaffe.calibration import Preprocess, fit_batchnorm_statistics, read_calibration, sample_images
+from int8_nets import IMAGENET, IMAGENET_ARGS, SHAPE, small_classifier_fitted
+from purecaffe.calibration import read_calibration, sample_images
 from purecaffe.cli import main
 from purecaffe.int8 import rknn_int8
 from purecaffe.int8.routes import INT8_MIN_COSINE, ONNX_MARGIN
@@ -24,29 +25,6 @@ from purecaffe.rknn import RknnQuantization
 pytestmark = pytest.mark.rknn
 pytest.importorskip("skimage")
 pytest.importorskip("onnx")
-
-IMAGENET = Preprocess(mean=(123.675, 116.28, 103.53), std=(58.395, 57.12, 57.375))
-SHAPE = (1, 3, 32, 32)
-
-
-def small_classifier() -> nn.Module:
-    """Convolutions with BatchNorm and a max pool, global pooling, 10 classes; seeded."""
-    torch.manual_seed(0)
-    return nn.Sequential(nn.Conv2d(3, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),
-                         nn.Conv2d(16, 32, 3, padding=1, bias=False), nn.BatchNorm2d(32), nn.ReLU(),
-                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(32, 10))
-
-
-def small_classifier_fitted() -> nn.Module:
-    """The classifier with BatchNorm statistics from the bundled photos (the CLI's factory)."""
-    model = small_classifier()
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as folder:
-        sample_images(folder, count=6)
-        samples = read_calibration(folder, {"data": SHAPE}, IMAGENET)
-    fit_batchnorm_statistics(model, [torch.cat([torch.from_numpy(s["data"]) for s in samples])])
-    return model
 
 
 @pytest.fixture(scope="module")
@@ -58,14 +36,14 @@ def photos(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_verify_int8_both_routes_from_the_cli(rknn_venv: Path, photos: Path, tmp_path: Path,
                                              capsys: pytest.CaptureFixture[str]) -> None:
-    factory = f"{Path(__file__)}:small_classifier_fitted"
+    factory = f"{int8_nets.__file__}:small_classifier_fitted"
     prefix = tmp_path / "small"
     assert main(["convert", factory, "--input-shape", ",".join(map(str, SHAPE)), "--target", "rknn",
                  "-o", str(prefix)]) == 0
     capsys.readouterr()
     report = tmp_path / "int8.html"
     code = main(["verify", factory, str(prefix), "--backend", "rknn", "--quantize", "int8", "--calibration",
-                 str(photos), "--mean", "123.675,116.28,103.53", "--std", "58.395,57.12,57.375", "--json",
+                 str(photos), *IMAGENET_ARGS, "--json",
                  "--report", str(report)])
     data = json.loads(capsys.readouterr().out)
     assert code == 0, data["summary"]
@@ -102,7 +80,7 @@ def test_a_wrongly_read_layer_fails_the_int8_verdict(rknn_venv: Path, photos: Pa
 def test_calibration_arrays_and_cli_errors(photos: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Refusals before anything is built: the options that go together, by message and exit status."""
     prefix = tmp_path / "small"
-    factory = f"{Path(__file__)}:small_classifier"
+    factory = f"{int8_nets.__file__}:small_classifier"
     assert main(["convert", factory, "--input-shape", ",".join(map(str, SHAPE)), "-o", str(prefix)]) == 0
     np.save(tmp_path / "wrong.npy", np.zeros((2, 3, 8, 8), np.float32))
     capsys.readouterr()
