@@ -1,17 +1,21 @@
-"""int8 on RKNN-Toolkit2: the Caffe route (purecaffe's files, `load_caffe`) beside the toolchain's own
-ONNX route (`torch.onnx.export` -> `load_onnx`), same calibration images, same settings, one run.
+"""int8 on RKNN-Toolkit2 and tpu-mlir: the Caffe route (purecaffe's files through the toolchain's Caffe front
+end) beside the toolchain's own ONNX route (`torch.onnx.export` -> `load_onnx` / `model_transform`), same
+calibration images, same settings, one run.
 
     nice -n 10 python benchmarks/bench_int8.py [--size 128] [--models resnet18,mobilenet_v2,...]
+                                               [--toolchains rknn,tpu-mlir]
 
 Models (random init, nothing downloaded): torchvision ResNet-18 and MobileNetV2, Ultralytics YOLOv8n
 (from its YAML) cut at the Detect head's raw per-level convolutions, segmentation_models_pytorch's
 U-Net (ResNet-18 encoder) and a CRNN-style text recognizer (convolutions down to one row, the columns
 as a sequence, a per-column classifier).  Each gets BatchNorm statistics from scikit-image's bundled
-photos (train-mode passes) so activations have a trained net's ranges, is converted for target rknn,
-(`--target`: another's files, read by RKNN too) then both routes are built int8 (calibration: 8 of the photos; RKNN's normal/channel quantization)
-and run on all the photos.  Printed per model and route: the worst output's mean cosine to PyTorch
-over the photos, top-1/top-5 agreement for the classifiers, the worst layer (cosine of RKNN's int8
-simulation to its own float32 run of that layer), and the gap (Caffe minus ONNX; goal >= -0.001).
+photos (train-mode passes) so activations have a trained net's ranges, is converted for each toolchain's
+target (rknn; sophgo for tpu-mlir; `--target`: another's files for both), then both routes are built int8
+(calibration: 8 of the photos; RKNN's normal/channel quantization, tpu-mlir's kl calibration for
+bm1684x, simulated by its int8 tpu-level MLIR) and run on all the photos.  Printed per model, toolchain
+and route: the worst output's mean cosine to PyTorch over the photos, top-1/top-5 agreement for the
+classifiers, the worst layer (cosine of the int8 value to the toolchain's own float32 run of that
+layer), the seconds the route took, and the gap (Caffe minus ONNX; goal >= -0.001).
 """
 from __future__ import annotations
 
@@ -29,8 +33,9 @@ from torch import nn
 
 import purecaffe
 from purecaffe.calibration import Preprocess, fit_batchnorm_statistics, read_calibration, sample_images
-from purecaffe.int8 import Int8Comparison, rknn_int8
+from purecaffe.int8 import Int8Comparison, int8_routes
 from purecaffe.rknn import RknnQuantization
+from purecaffe.tpumlir.int8 import TpuMlirQuantization
 
 IMAGENET = Preprocess(mean=(123.675, 116.28, 103.53), std=(58.395, 57.12, 57.375), order="rgb")
 GRAY = Preprocess(mean=(127.5,), std=(127.5,), resize="center-crop")
@@ -127,7 +132,15 @@ MODELS: dict[str, tuple[Callable[[], nn.Module], str]] = {
 DEFAULT_MODELS = ("resnet18", "mobilenet_v2", "yolov8n", "unet", "crnn")
 
 
-def measure(name: str, size: int, images: Path, scratch: Path, algorithm: str, target: str) -> Int8Comparison:
+TOOLCHAINS: dict[str, tuple[str, Callable[[tuple, str], object]]] = {
+    "rknn": ("rknn", lambda samples, algorithm: RknnQuantization(samples, algorithm=algorithm)),
+    "tpu-mlir": ("sophgo", lambda samples, algorithm: TpuMlirQuantization(samples)),
+}
+"""Each toolchain's target (what its users convert for) and int8 build from the calibration samples."""
+
+
+def measure(name: str, size: int, images: Path, scratch: Path, algorithm: str, target: str | None,
+            toolchains: list[str]) -> list[tuple[str, Int8Comparison]]:
     factory, kind = MODELS[name]
     torch.manual_seed(0)
     model = factory().eval()
@@ -135,22 +148,27 @@ def measure(name: str, size: int, images: Path, scratch: Path, algorithm: str, t
     samples = read_calibration(images, {"data": shape}, GRAY if kind == "gray" else IMAGENET)
     fit_batchnorm_statistics(model, [torch.cat([torch.from_numpy(s["data"]) for s in samples])])
     probe = (torch.from_numpy(samples[0]["data"]),)
-    net = purecaffe.convert(model, probe, name=name, target=target, input_names=["data"])
-    net.save(scratch / name)
-    quantization = RknnQuantization(samples[:CALIBRATION_COUNT], algorithm=algorithm)
-    return rknn_int8(model, probe, scratch / name, quantization, evaluate=samples)
+    results = []
+    for toolchain in toolchains:
+        default_target, quantization = TOOLCHAINS[toolchain]
+        prefix = scratch / f"{name}-{toolchain}"
+        purecaffe.convert(model, probe, name=name, target=target or default_target, input_names=["data"]).save(prefix)
+        results.append((toolchain, int8_routes(model, probe, prefix, quantization(samples[:CALIBRATION_COUNT], algorithm),
+                                               evaluate=samples)))
+    return results
 
 
-def _row(name: str, result: Int8Comparison) -> str:
-    cells = [name]
+def _row(name: str, toolchain: str, result: Int8Comparison) -> list[str]:
+    cells = [name, toolchain]
     for route in (result.caffe, result.onnx):
         if route is None or not route.ok:
-            cells += [f"refused: {route.error if route else '-'}"[:40], "", "", ""]
+            cells += [f"refused: {route.error if route else '-'}"[:40], "", "", "", ""]
             continue
         worst = route.worst_layers(1)
         cells += [f"{route.min_output_cosine:.5f}",
                   "-" if route.top1 is None else f"{route.top1:.2f}/{route.topk:.2f}",
-                  f"{worst[0].cosine:.5f}" if worst else "-", worst[0].layer[:28] if worst else "-"]
+                  f"{worst[0].cosine:.5f}" if worst else "-", worst[0].layer[:28] if worst else "-",
+                  f"{route.seconds:.0f}"]
     gap = result.gap()
     cells.append("-" if gap is None else f"{gap:+.5f}" + ("" if gap >= GOAL else "  BELOW GOAL"))
     return cells
@@ -160,9 +178,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", type=int, default=128, help="input H = W (CRNN: 32 x SIZE); default 128")
     parser.add_argument("--models", default=",".join(DEFAULT_MODELS), help=f"comma-separated, from {', '.join(MODELS)}")
-    parser.add_argument("--target", default="rknn", help="convert for this target (default rknn); RKNN reads "
-                        "other targets' files too, which measures their constructions under int8 (caffe1: ReLU6 "
-                        "as relu(x) - relu(x - 6))")
+    parser.add_argument("--toolchains", default="rknn,tpu-mlir", help=f"comma-separated, from {', '.join(TOOLCHAINS)}")
+    parser.add_argument("--target", default=None, help="convert for this target (default: each toolchain's, rknn and "
+                        "sophgo); the toolchains read other targets' files too, which measures their constructions "
+                        "under int8 (caffe1: ReLU6 as relu(x) - relu(x - 6))")
     parser.add_argument("--algorithm", default="normal", help="RKNN quantized_algorithm (normal, mmse, kl_divergence)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -170,20 +189,25 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [n for n in names if n not in MODELS]
     if unknown:
         parser.error(f"unknown models {', '.join(unknown)}")
-    header = ["model", "caffe cos", "top1/top5", "caffe worst layer", "(layer)", "onnx cos", "top1/top5",
-              "onnx worst layer", "(layer)", "caffe - onnx"]
+    toolchains = [n for n in args.toolchains.split(",") if n]
+    if not toolchains or any(n not in TOOLCHAINS for n in toolchains):
+        parser.error(f"--toolchains: choose from {', '.join(TOOLCHAINS)}")
+    header = ["model", "toolchain", "caffe cos", "top1/top5", "caffe worst layer", "(layer)", "s", "onnx cos",
+              "top1/top5", "onnx worst layer", "(layer)", "s", "caffe - onnx"]
     rows = [header]
     with tempfile.TemporaryDirectory(prefix="bench-int8-") as scratch:
         images = Path(scratch) / "images"
         sample_images(images)
         for name in names:
             started = time.monotonic()
-            result = measure(name, args.size, images, Path(scratch), args.algorithm, args.target)
-            rows.append(_row(name, result))
+            for toolchain, result in measure(name, args.size, images, Path(scratch), args.algorithm, args.target,
+                                             toolchains):
+                rows.append(_row(name, toolchain, result))
             print(f"{name}: {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    print(f"RKNN-Toolkit2 int8 (rk3588, {args.algorithm}/channel, target {args.target} files, {CALIBRATION_COUNT} calibration photos, "
-          f"scored over all photos), input {args.size}:")
+    print(f"int8: RKNN-Toolkit2 (rk3588, {args.algorithm}/channel, target {args.target or 'rknn'} files), tpu-mlir "
+          f"(bm1684x, kl, target {args.target or 'sophgo'} files); {CALIBRATION_COUNT} calibration photos, scored over "
+          f"all photos; input {args.size}; s: seconds a route took:")
     for index, row in enumerate(rows):
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
         if index == 0:
