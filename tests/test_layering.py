@@ -27,7 +27,7 @@ LEVELS: dict[str, int] = {
     "targets": 5,
     "converter": 6, "realcaffe": 6, "rknn": 6, "tpumlir": 6, "mnn": 6, "manual": 6, "inspect": 6,
     "calibration": 6,
-    "int8": 7,  # both int8 routes on RKNN: above rknn, below parity (whose verify uses it)
+    "int8": 7,  # both int8 routes on RKNN and tpu-mlir: above rknn and tpumlir, below parity (whose verify uses it)
     "parity": 8,
     "cli": 9, "examples": 9,
     "__init__": 10, "__main__": 10,

@@ -29,7 +29,8 @@ PathLike = str | os.PathLike[str]
 RUN_TIMEOUT = 3600.0
 PROCESSORS = ("bm1684x", "bm1684", "bm1688", "bm1690", "cv180x", "cv181x", "cv182x", "cv183x", "cv186x")
 QUANTIZE = ("F32", "F16", "BF16")
-"""Float modes only: INT8 needs a calibration table, and what it computes is not Caffe's arithmetic."""
+"""Float modes only: INT8 needs calibration data and is judged beside the ONNX route, not by a tolerance
+(`purecaffe.tpumlir.int8`, `purecaffe.int8`)."""
 
 
 @dataclass(frozen=True)
