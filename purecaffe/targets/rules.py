@@ -23,6 +23,7 @@ from purecaffe.canonical import Blob, CaffeLayer, builders, constructions
 from purecaffe.runtime.layers.base import FLT_MAX, canonical_axis
 from purecaffe.targets.limits import POOLING_ALWAYS_CEIL, RKNN_FLATTEN_TO_END
 from purecaffe.targets.rules_broadcast import RULES as BROADCAST_RULES
+from purecaffe.targets.rules_permute import MAX_PERMUTE_SLICES, RULES as PERMUTE_RULES, permute_slice_cost
 from purecaffe.targets.rules_recurrent import lstm_with_cont
 from purecaffe.targets.rules_slices import RULES as SLICE_RULES
 from purecaffe.targets.target import Applied, Declined, Outcome, Rule, Target
@@ -156,67 +157,6 @@ def floor_pooling_as_ceil(layer: CaffeLayer, target: Target) -> Outcome:
     return _origin(made, layer)
 
 
-# A Permute rewritten as Slice + Reshape + Concat costs one Slice top per element of each moved
-# axis; past this many the prototxt and Caffe's per-top overhead are unreasonable, and the
-# rewrite is refused with the count (cut the net before the permute, or pick a target with Permute).
-MAX_PERMUTE_SLICES = 512
-
-
-def _moves(order: Sequence[int]) -> list[tuple[int, int]]:
-    """Single-axis moves (from position, to position) that turn the identity into `order`."""
-    current = list(range(len(order)))
-    moves = []
-    for position, axis in enumerate(order):
-        at = current.index(axis)
-        if at != position:
-            moves.append((at, position))
-            current.insert(position, current.pop(at))
-    return moves
-
-
-def permute_slice_cost(layer: CaffeLayer) -> int:
-    """How many Slice tops `permute_as_slices` needs for this Permute."""
-    shape = list(layer.bottoms[0].shape)
-    cost = 0
-    for at, to in _moves([int(o) for o in layer.params["order"]]):
-        cost += shape[at]
-        shape.insert(to, shape.pop(at))
-    return cost
-
-
-def permute_as_slices(layer: CaffeLayer, target: Target) -> Outcome:
-    """Permute -> per moved axis: Slice it into size-1 parts, Reshape each (moving only that size-1
-    axis, so no value moves in memory), Concat along the axis's new position.  Copies only: exact."""
-    if layer.type != "Permute" or target.allows(layer):
-        return None
-    cost = permute_slice_cost(layer)
-    if cost > MAX_PERMUTE_SLICES:
-        return Declined(f"its exact rewrite (Slice + Reshape + Concat) would need {cost} Slice tops, more than "
-                        f"{MAX_PERMUTE_SLICES}: cut the net before it or pick a target with Permute", cost)
-    x = layer.bottoms[0]
-    moves = _moves(tuple(int(o) for o in layer.params["order"]))
-    made: list[CaffeLayer] = []
-    current = x
-    for k, (at, to) in enumerate(moves):
-        last = k == len(moves) - 1
-        stem = layer.name if last else _part(layer, f"move{k}")
-        size = current.shape[at]
-        parts = [f"{stem}/part{i}" for i in range(size)]
-        cut = builders.slice_layer(_part(layer, f"move{k}/slice"), current, parts, axis=at)
-        made.append(cut)
-        moved_shape = list(current.shape)
-        moved_shape.insert(to, moved_shape.pop(at))
-        part_shape = list(moved_shape)
-        part_shape[to] = 1
-        reshaped = []
-        for part in cut.tops:
-            made.append(builders.reshape_to(f"{part.name}/moved", part, f"{part.name}/moved", part_shape))
-            reshaped.append(made[-1].top)
-        made.append(builders.concat(stem, reshaped, layer.top.name if last else stem, axis=to))
-        current = made[-1].top
-    return _origin(made, layer)
-
-
 def interp_as_matrices(layer: CaffeLayer, target: Target) -> Outcome:
     """Interp (align corners) -> InnerProduct along W + (H, 1) Convolution along H with the fixed
     weights of PyTorch's align_corners=True (`constructions.resize_layers`): the same two
@@ -340,7 +280,7 @@ RULES: tuple[Rule, ...] = (
     tile_as_concat,
     flatten_as_reshape,
     interp_as_matrices,
-    permute_as_slices,
+    *PERMUTE_RULES,
     relu6_as_clip, relu6_as_relus, clip_as_relus, swish_as_sigmoid, hardswish_as_gate, floor_pooling_as_ceil,
     lstm_with_cont,
 ) + BROADCAST_RULES + SLICE_RULES
