@@ -237,8 +237,9 @@ def permute_as_convolutions(layer: CaffeLayer, target: Target) -> Outcome:
         refused = [built for built in made if not target.allows(built)]
         if not refused:
             return Applied(tuple(dataclasses.replace(m, origin=layer.origin) for m in made))
+        why = "; ".join(limit.describe(refused[0], target.name) for limit in target.broken(refused[0]))
         refusals.append(f"{form} one-hot Convolutions: {target.name} refuses their {refused[0].type} "
-                        f"{refused[0].name}")
+                        f"{refused[0].name} ({why or 'not in its layer set'})")
     return Declined(f"its exact rewrites would need {slices} Slice tops (more than {MAX_PERMUTE_SLICES}) or "
                     + "; or ".join(refusals) + ": cut the net before it or pick a target with Permute", slices)
 
