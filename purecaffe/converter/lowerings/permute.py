@@ -3,7 +3,8 @@
 * a permutation that keeps the order of all axes longer than 1 (moving size-1 axes around,
   `(N, C, 1, 1).permute(0, 2, 3, 1)`) does not move any value: a Reshape;
 * any other permutation is a canonical Permute; targets without one (stock BVLC, Caffe 1.0)
-  legalize it into Slice + Reshape + Concat (`purecaffe.targets.rules.permute_as_slices`);
+  legalize it into Slice + Reshape + Concat, or past 512 Slice tops into one-hot Convolutions
+  (`purecaffe.targets.rules_permute`);
 * `channel_shuffle(x, g)` -- also what the pass `patterns.fuse_channel_shuffle` makes of
   ShuffleNet's view(N, g, C/g, H, W) -> transpose(1, 2) -> view(N, C, H, W) -- is a 1x1
   Convolution (group 1, no bias) whose weight is the permutation matrix.  It is exact in

@@ -52,8 +52,11 @@ CASES += [
     Case("crnn-ncw-to-wnc", Fn(lambda x: x.permute(2, 0, 1) + 1), [(2, 5, 7)], **EXACT),
     Case("caffe1-nhwc", Fn(lambda x: x.permute(0, 2, 3, 1) * 2), [(2, 6, 5, 7)], convert_kwargs={"target": "caffe1"},
          expect_layers=("Slice", "Concat"), **EXACT),
-    Case("refuse-huge-swap", Fn(lambda x: x.transpose(1, 2) * 2), [(1, 600, 600, 2)],
-         refused="would need 600 Slice tops"),
+    Case("huge-swap-convolutions", Fn(lambda x: x.transpose(1, 2) * 2), [(1, 600, 600, 2)],
+         expect_layers=("Convolution",), rtol=0.0, atol=0.0,  # past 512 Slice tops: 24- and 25-tap convolutions
+         reason="one-hot convolutions: each output is 1 x one input plus exact zeros"),
+    Case("refuse-prime-swap", Fn(lambda x: x.transpose(1, 2) * 2), [(1, 3, 4099)],
+         refused="would need 4099 Slice tops (more than 512) or folded one-hot Convolutions: 16801801 weights"),
 ]
 
 
