@@ -3,11 +3,12 @@ and the transformers' (N, C, H*W) -> (N, H*W, C), in the runtime and in real Caf
 without Permute (bvlc, caffe1) and NNIE (Permute (0, 2, 3, 1) only, no batch-folding Reshape).
 
 The outputs must be bit-identical to PyTorch's: each is 1 x one input plus exact zeros (the module's
-docstring), so the tolerance is 0.  Below `MAX_PERMUTE_SLICES` tops the Slice rewrite is used; the
+docstring), so the tolerance is 0.  Up to `PREFER_SLICES` tops the Slice rewrite is used; the
 permutation tests set that bound to 0 so the Convolutions are what runs.
 """
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from pathlib import Path
 
@@ -17,9 +18,12 @@ import torch
 from torch import nn
 
 import purecaffe
+from purecaffe.canonical import Blob, builders
 from purecaffe.converter import UnsupportedOpsError
 from purecaffe.targets import get_target, rules_permute
 from purecaffe.targets.lint import lint_file
+from purecaffe.targets.rules import legalize
+from purecaffe.targets.target import Limit
 
 ORDERS = [order for order in itertools.permutations(range(4)) if order != (0, 1, 2, 3)]
 # Odd sizes, a batch of 2 (so a move of axis 0 moves data) and 1155 = 3 x 5 x 7 x 11 flattened positions.
@@ -73,7 +77,7 @@ def test_refined_drops_unit_axes_merges_neighbours_and_splits() -> None:
 def test_every_permutation_in_the_runtime(target: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every permutation of an odd-sized 4-D blob through one-hot Convolutions: bit-identical to PyTorch, and
     the file holds only what the catalog allows the target (no Permute it refuses, no Slice)."""
-    monkeypatch.setattr(rules_permute, "MAX_PERMUTE_SLICES", 0)
+    monkeypatch.setattr(rules_permute, "PREFER_SLICES", 0)
     orders = _orders_for(target)
     model = _Permutes(orders).eval()
     x = torch.randn(*SHAPE, generator=torch.Generator().manual_seed(0))
@@ -92,7 +96,7 @@ def test_every_permutation_in_the_runtime(target: str, tmp_path: Path, monkeypat
 def test_nnie_moves_inside_a_sample_with_grouped_convolutions(monkeypatch: pytest.MonkeyPatch) -> None:
     """NNIE refuses a Reshape that folds axes into the batch: a move behind another axis is a grouped
     Convolution there (group = the axes before it) and a plain one on bvlc."""
-    monkeypatch.setattr(rules_permute, "MAX_PERMUTE_SLICES", 0)
+    monkeypatch.setattr(rules_permute, "PREFER_SLICES", 0)
     x = torch.randn(1, 3, 5, 7)
     model = _Permutes([(0, 1, 3, 2)]).eval()
     groups = {target: [layer.convolution_param.group for layer in purecaffe.convert(model, (x,), target=target)
@@ -131,10 +135,23 @@ def test_too_many_weights_is_declined_with_both_costs() -> None:
         purecaffe.convert(_Fn().eval(), (x,), target="bvlc")
 
 
-def test_nnie_declines_a_batch_move_naming_its_limit(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(rules_permute, "MAX_PERMUTE_SLICES", 0)
-    with pytest.raises(UnsupportedOpsError, match=r"nnie refuses their Reshape .*touches the batch axis"):
-        purecaffe.convert(_Permutes([(1, 0, 2, 3)]).eval(), (torch.randn(2, 3, 5, 7),), target="nnie")
+def test_nnie_declines_a_batch_move_naming_its_limit() -> None:
+    """600 Slice tops, and both Convolution forms fold the batch (NNIE does nothing along it)."""
+    with pytest.raises(UnsupportedOpsError, match=r"600 Slice tops .*nnie refuses their Reshape .*touches the "
+                                                  r"batch axis"):
+        purecaffe.convert(_Permutes([(1, 0, 2, 3)]).eval(), (torch.randn(2, 600, 5, 7),), target="nnie")
+
+
+def test_slices_stand_in_where_the_convolutions_are_refused() -> None:
+    """A target whose limits refuse every Convolution: a 20-top Permute (past `PREFER_SLICES`) is Slices."""
+    bvlc = get_target("bvlc")
+    no_convolution = dataclasses.replace(bvlc, limits=(Limit(frozenset({"Convolution"}), "test-no-convolution",
+                                                             lambda layer: False, "refused", "this test"),))
+    x = Blob("x", (1, 3, 20, 5))
+    layers = legalize([builders.permute("p", x, "p", order=(0, 2, 1, 3))], no_convolution)
+    assert {layer.type for layer in layers} == {"Slice", "Reshape", "Concat"}
+    assert {layer.type for layer in legalize([builders.permute("p", x, "p", order=(0, 2, 1, 3))], bvlc)} == \
+        {"Reshape", "Convolution"}
 
 
 class _Fn(nn.Module):
@@ -150,7 +167,7 @@ def test_every_permutation_in_real_caffe(target: str, real_caffe_backend: object
     and the runtime's numbers identical to real Caffe's."""
     from purecaffe.realcaffe import run_real_caffe
 
-    monkeypatch.setattr(rules_permute, "MAX_PERMUTE_SLICES", 0)
+    monkeypatch.setattr(rules_permute, "PREFER_SLICES", 0)
     model = _Permutes(ORDERS).eval()
     x = torch.randn(*SHAPE, generator=torch.Generator().manual_seed(1))
     net = purecaffe.convert(model, (x,), target=target)
