@@ -182,8 +182,8 @@ def flatten_as_reshape(layer: CaffeLayer, target: Target) -> Outcome:
     return _origin([builders.reshape_to(layer.name, layer.bottoms[0], layer.top.name, layer.top.shape)], layer)
 
 
-# A Tile rewritten as a Concat of copies takes one bottom per copy; past this many it is refused.
-MAX_TILE_COPIES = 64
+# A Tile rewritten as Concats of copies gives each Concat at most this many bottoms (a tree of Concats past it).
+MAX_CONCAT_COPIES = 64
 
 
 def reduction_as_pooling(layer: CaffeLayer, target: Target) -> Outcome:
@@ -213,17 +213,33 @@ def reduction_as_pooling(layer: CaffeLayer, target: Target) -> Outcome:
     return _origin(made, layer)
 
 
+def copies_tree(name: str, x: Blob, top: str, *, axis: int, copies: int, fan: int = MAX_CONCAT_COPIES,
+                unit: int = 1) -> list[CaffeLayer]:
+    """`copies` copies of x along `axis` as Concats of at most `fan` bottoms each, the last one named `name`
+    with top `top`: tile(x, n) = Concat(tile(B, n // fan), x, .., x), B a Concat of `fan` copies of x and
+    n % fan copies of x after it (every copy is x, so the blocks' order does not matter).  Copies only:
+    identical.  Depth about log_fan(n); `unit` (how many copies of the original bottom x holds) keeps the
+    names of each level apart."""
+    if copies <= fan:
+        return [builders.concat(name, [x] * copies, top, axis=axis)]
+    stem = f"{name}/copies{unit * fan}"
+    block = builders.concat(stem, [x] * fan, stem, axis=axis)
+    blocks, rest = divmod(copies, fan)
+    if rest == 0:
+        return [block, *copies_tree(name, block.top, top, axis=axis, copies=blocks, fan=fan, unit=unit * fan)]
+    inner = f"{stem}x{blocks}"
+    made = [block] if blocks == 1 else \
+        [block, *copies_tree(inner, block.top, inner, axis=axis, copies=blocks, fan=fan, unit=unit * fan)]
+    return [*made, builders.concat(name, [made[-1].top, *[x] * rest], top, axis=axis)]
+
+
 def tile_as_concat(layer: CaffeLayer, target: Target) -> Outcome:
-    """Tile -> Concat of `tiles` copies of the bottom along the axis (copies only: identical)."""
+    """Tile -> Concat of `tiles` copies of the bottom along the axis, a tree of Concats past
+    `MAX_CONCAT_COPIES` copies (`copies_tree`; copies only: identical)."""
     if layer.type != "Tile" or target.allows(layer) or not target.has("Concat"):
         return None
-    tiles = int(layer.params["tiles"])
-    if tiles > MAX_TILE_COPIES:
-        return Declined(f"its exact rewrite (a Concat of copies) would take {tiles} bottoms, more than "
-                        f"{MAX_TILE_COPIES}", tiles)
-    x = layer.bottoms[0]
-    return _origin([builders.concat(layer.name, [x] * int(layer.params["tiles"]), layer.top.name,
-                                    axis=int(layer.params["axis"]))], layer)
+    return _origin(copies_tree(layer.name, layer.bottoms[0], layer.top.name, axis=int(layer.params["axis"]),
+                               copies=int(layer.params["tiles"])), layer)
 
 
 def eltwise_coeff_as_power(layer: CaffeLayer, target: Target) -> Outcome:
@@ -321,4 +337,4 @@ def legalize(layers: Sequence[CaffeLayer], target: Target) -> list[CaffeLayer]:
     raise RuntimeError(f"legalization for {target.name} did not settle")
 
 
-__all__ = ["MAX_PERMUTE_SLICES", "MAX_TILE_COPIES", "RULES", "declined", "legalize", "permute_slice_cost"]
+__all__ = ["MAX_CONCAT_COPIES", "MAX_PERMUTE_SLICES", "RULES", "copies_tree", "declined", "legalize", "permute_slice_cost"]

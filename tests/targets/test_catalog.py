@@ -12,7 +12,8 @@ from purecaffe.parity import default_tolerances
 from purecaffe.targets import TARGETS, Applied, Declined, findings, get_target, legalize
 from purecaffe.targets.judges import BF16, FLOAT32, FP16, JUDGES, MNN_FLOAT32
 from purecaffe.targets.lint import unspelled
-from purecaffe.targets.rules import MAX_TILE_COPIES, interp_as_matrices, relu6_as_clip, tile_as_concat
+from purecaffe.targets.rules import (MAX_CONCAT_COPIES, MAX_PERMUTE_SLICES, interp_as_matrices, permute_as_slices,
+                                     permute_slice_cost, relu6_as_clip, tile_as_concat)
 from purecaffe.tpumlir.judge import Deploy
 from target_helpers import target_schema
 
@@ -34,19 +35,29 @@ def test_rules_answer_applied_declined_or_not_their_case() -> None:
     assert isinstance(relu6_as_clip(relu6, bvlc), Applied)
     assert relu6_as_clip(relu6, opencv) is None  # opencv has ReLU6: not the rule's case
     assert relu6_as_clip(builders.relu("r", X, "r"), bvlc) is None
-    many = builders.tile("t", X, "t", axis=1, tiles=MAX_TILE_COPIES + 1)
+    many = builders.tile("t", X, "t", axis=1, tiles=MAX_CONCAT_COPIES + 1)
     assert tile_as_concat(many, bvlc) is None  # bvlc has Tile
-    declined = tile_as_concat(many, opencv)
-    assert isinstance(declined, Declined) and declined.cost == MAX_TILE_COPIES + 1
     assert isinstance(tile_as_concat(builders.tile("t", X, "t", axis=1, tiles=2), opencv), Applied)
+    wide = builders.permute("p", Blob("x", (1, 2, 2, MAX_PERMUTE_SLICES + 1)), "p", order=(0, 3, 1, 2))
+    declined = permute_as_slices(wide, bvlc)  # bvlc has no Permute
+    assert isinstance(declined, Declined) and declined.cost == permute_slice_cost(wide) > MAX_PERMUTE_SLICES
 
 
-def test_an_oversized_tile_is_refused_as_too_costly_not_as_a_missing_layer() -> None:
-    model = _Fn(lambda x: x.repeat(1, MAX_TILE_COPIES + 1, 1, 1) + 1.0).eval()
-    with pytest.raises(UnsupportedOpsError, match=rf"opencv has no Tile layer; its rewrite is declined: its exact "
-                                                  rf"rewrite \(a Concat of copies\) would take {MAX_TILE_COPIES + 1} "
-                                                  rf"bottoms, more than {MAX_TILE_COPIES} \[layer-type;"):
-        purecaffe.convert(model, (torch.randn(1, 2, 3, 3),), target="opencv")
+@pytest.mark.parametrize("tiles", [MAX_CONCAT_COPIES, MAX_CONCAT_COPIES + 1, 512, MAX_CONCAT_COPIES ** 2 + 7])
+def test_a_tile_past_the_concat_fan_becomes_a_tree_of_concats(tiles: int) -> None:
+    """Every Concat takes at most MAX_CONCAT_COPIES bottoms and the last one writes the Tile's top, named like it,
+    holding `tiles` copies of x (counted through the tree)."""
+    x = Blob("x", (1, 2, 1, 3))
+    outcome = tile_as_concat(builders.tile("t", x, "t", axis=2, tiles=tiles), get_target("opencv"))
+    assert isinstance(outcome, Applied)
+    made = outcome.layers
+    assert {layer.type for layer in made} == {"Concat"}
+    assert max(len(layer.bottoms) for layer in made) <= MAX_CONCAT_COPIES
+    assert len({layer.name for layer in made}) == len(made)
+    copies = {"x": 1}
+    for layer in made:
+        copies[layer.top.name] = sum(copies[b.name] for b in layer.bottoms)
+    assert (made[-1].name, made[-1].top.name, copies["t"], made[-1].top.shape) == ("t", "t", tiles, (1, 2, tiles, 3))
 
 
 def test_an_oversized_interp_is_refused_with_its_weight_count() -> None:

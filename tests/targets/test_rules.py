@@ -44,6 +44,9 @@ CASES = {
     "reduce_mean": (lambda: _Fn(lambda x: x.view(1, 3, 35).mean(dim=2) + 1.0), (1, 3, 5, 7)),
     "reduce_sum": (lambda: _Fn(lambda x: x.view(2, 3, 35).sum(dim=2) * 2.0), (2, 3, 5, 7)),
     "tile": (lambda: _Fn(lambda x: x.repeat(1, 2, 1, 3) + 1.0), (1, 3, 5, 7)),
+    # past MAX_CONCAT_COPIES copies: a tree of Concats (131 = 2 x 64 + 3 along W; 130 channels of one)
+    "tile_tree": (lambda: _Fn(lambda x: x.repeat(1, 1, 1, 131) + 1.0), (1, 3, 5, 2)),
+    "expand_wide": (lambda: _Fn(lambda x: torch.sigmoid(x[:, :1]).expand(-1, 130, -1, -1) + 1.0), (1, 3, 5, 7)),
     "eltwise_three": (lambda: _Fn(lambda x: torch.stack([x, x * 2.0, torch.sigmoid(x)]).mean(0)), (1, 3, 5, 7)),
     "eltwise_coeff": (lambda: _Fn(lambda x: torch.sub(torch.add(x, x * x, alpha=0.3), torch.sigmoid(x), alpha=2.0)), (1, 3, 5, 7)),
     "lstm": (lambda: _Sequence(nn.LSTM(5, 4, bidirectional=True)), (6, 2, 5)),
