@@ -16,7 +16,7 @@ from __future__ import annotations
 from purecaffe.errors import PurecaffeError
 from purecaffe.targets import opencv_rules, rknn_rules
 from purecaffe.targets.judges import JUDGES
-from purecaffe.targets import rules_affine, rules_forms
+from purecaffe.targets import rules_affine, rules_constants, rules_forms
 from purecaffe.targets.rules_recurrent import CAFFE_LSTM_CONT, OPENCV_LSTM, RKNN_LSTM
 from purecaffe.targets.limits import (MNN_LIMITS, NNIE_LIMITS, OPENCV_LIMITS, POOLING_ALWAYS_CEIL, RKNN_LIMITS,
                                      SOPHGO_LIMITS)
@@ -110,9 +110,9 @@ TARGETS: dict[str, Target] = {t.name: t for t in (
            (*RKNN_LIMITS, RKNN_LSTM), inplace=False),
     # OpenCV's own caffe.proto (opencv-caffe.proto) is not in the team corpus: OpenCV parses the files itself.
     Target("opencv", "OpenCV DNN 4.x readNetFromCaffe: ReLU6, Permute; no Clip or Swish",
-           OPENCV_LAYERS, JUDGES["opencv"], None, RULES + opencv_rules.RULES,
+           OPENCV_LAYERS, JUDGES["opencv"], None, RULES + opencv_rules.RULES + (rules_constants.parameter_declined,),
            (POOLING_ALWAYS_CEIL, *OPENCV_LIMITS, opencv_rules.FAST_DEPTHWISE, OPENCV_LSTM),
-           missing_fields=AFTER_CAFFE1),
+           missing_fields=AFTER_CAFFE1, net_rules=(rules_constants.parameters_as_convolutions,)),
     # tpu-mlir reads round_mode (its own caffe.proto, in the tpu_mlir wheel and not in the team corpus,
     # has it with ceil_mode); its front end stops at the first layer writing a net output blob, so
     # nothing may be in place on one: no in-place tops.

@@ -312,9 +312,11 @@ def declined(layer: CaffeLayer, target: Target) -> Declined | None:
 
 
 def legalize(layers: Sequence[CaffeLayer], target: Target) -> list[CaffeLayer]:
-    """Apply `target.rules` until no layer changes.  Weights stay with layers that keep them.
-    A declined rewrite leaves the layer for `checks` to refuse (with the rule's reason)."""
+    """Apply `target.net_rules` once, then `target.rules` until no layer changes.  Weights stay with layers
+    that keep them.  A declined rewrite leaves the layer for `checks` to refuse (with the rule's reason)."""
     current = list(layers)
+    for net_rule in target.net_rules:
+        current = net_rule(current, target)
     for _round in range(8):  # a rewrite chain is at most HardSwish -> Clip -> ReLU/Power
         changed = False
         out: list[CaffeLayer] = []

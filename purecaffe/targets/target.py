@@ -10,7 +10,7 @@ still refused after them, with the limit's reason and source.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from purecaffe.canonical import CaffeLayer
@@ -61,6 +61,8 @@ class Declined:
 
 Outcome = Applied | Declined | None  # None: not this rule's case
 Rule = Callable[[CaffeLayer, "Target"], Outcome]
+# A rewrite that needs the net, not one layer (e.g. a blob to read): the layers in, the layers out, in order.
+NetRule = Callable[[Sequence[CaffeLayer], "Target"], list[CaffeLayer]]
 
 
 @dataclass(frozen=True)
@@ -113,6 +115,8 @@ class Target:
     # How the consumer lists net outputs (targets.outputs): "layer", by their last writers' places
     # (RKNN, OpenCV: measured), or "name", sorted by blob name (real Caffe's net.outputs: measured).
     output_order: str = "layer"
+    # Rewrites that need the whole net, run once before `rules` (`rules.legalize`).
+    net_rules: tuple[NetRule, ...] = ()
 
     def has(self, layer_type: str) -> bool:
         return layer_type in self.layers
@@ -126,4 +130,4 @@ class Target:
         return (layer.type == "Input" or self.has(layer.type)) and not self.broken(layer)
 
 
-__all__ = ["ANY_TYPE", "Applied", "Declined", "Judge", "Limit", "Outcome", "Rule", "Target", "Tolerance"]
+__all__ = ["ANY_TYPE", "Applied", "Declined", "Judge", "Limit", "NetRule", "Outcome", "Rule", "Target", "Tolerance"]

@@ -47,6 +47,13 @@ CASES = {
     # past MAX_CONCAT_COPIES copies: a tree of Concats (131 = 2 x 64 + 3 along W; 130 channels of one)
     "tile_tree": (lambda: _Fn(lambda x: x.repeat(1, 1, 1, 131) + 1.0), (1, 3, 5, 2)),
     "expand_wide": (lambda: _Fn(lambda x: torch.sigmoid(x[:, :1]).expand(-1, 130, -1, -1) + 1.0), (1, 3, 5, 7)),
+    # constant parts of a cat (ENet's zero channels after a pooling; per-channel values; one varying in space)
+    "cat_zeros": (lambda: _Fn(lambda x: torch.cat([torch.max_pool2d(x, 2), torch.zeros(1, 5, 2, 3)], 1)),
+                  (1, 3, 5, 7)),
+    "cat_zeros_input": (lambda: _Fn(lambda x: torch.cat([x, torch.zeros(1, 2, 5, 7)], 1)), (1, 3, 5, 7)),
+    "cat_channel_constant": (lambda: _Fn(lambda x: torch.cat(
+        [torch.arange(-2.0, 2.0).view(1, 4, 1, 1).expand(1, 4, 5, 7), torch.sigmoid(x)], 1) * 3.0), (1, 3, 5, 7)),
+    "cat_ramp": (lambda: _Fn(lambda x: torch.cat([x, torch.arange(35.0).view(1, 1, 5, 7)], 1) + 1.0), (1, 3, 5, 7)),
     "eltwise_three": (lambda: _Fn(lambda x: torch.stack([x, x * 2.0, torch.sigmoid(x)]).mean(0)), (1, 3, 5, 7)),
     "eltwise_coeff": (lambda: _Fn(lambda x: torch.sub(torch.add(x, x * x, alpha=0.3), torch.sigmoid(x), alpha=2.0)), (1, 3, 5, 7)),
     "lstm": (lambda: _Sequence(nn.LSTM(5, 4, bidirectional=True)), (6, 2, 5)),
@@ -67,7 +74,9 @@ CASES = {
 REFUSED = frozenset({
     ("lstm", "nnie"), ("gru", "rknn"), ("gru", "nnie"), ("gru", "opencv"),
     ("reflect_pad", "rknn"), ("replicate_pad", "rknn"), ("group_norm", "opencv"), ("instance_norm", "opencv"),
-    ("layer_norm", "opencv"),
+    ("layer_norm", "opencv"), ("cat_ramp", "opencv"),
+    # only opencv has the constant's Convolution form (`rules_constants`); the others have no Parameter either
+    *((case, target) for case in ("cat_zeros", "cat_zeros_input", "cat_channel_constant", "cat_ramp") for target in ("rknn", "sophgo", "mnn")),
     ("lstm", "sophgo"), ("gru", "sophgo"), ("lstm", "mnn"), ("gru", "mnn"), ("group_norm", "sophgo"),
     ("instance_norm", "sophgo"), ("layer_norm", "sophgo"),
 })

@@ -1,0 +1,104 @@
+"""Constant blobs on targets without a Parameter layer: a Convolution of a blob already there.
+
+A constant the net uses as a tensor of its own (a `cat` part: ENet's zero channels padding a
+downsampled map, `x = cat(pooled, zeros)`) is a Parameter layer (`_support.tensor_blob`).  OpenCV
+cannot create one ("Can't create layer ... of type Parameter", measured with 4.14).  Where the
+constant is 4-D and varies along channels alone (c[n, k, i, j] = v[k]), it becomes a 1x1
+Convolution of any earlier 4-D blob x with its batch, height and width (the reader's other bottom
+first: the Concat's sibling), all weights 0 and the bias v:
+
+    out[n, k, i, j] = sum_c 0 * x[n, c, i, j] + v[k] = v[k]
+
+exact for finite x (0 * x is +-0, and +-0 + v is v); an inf or NaN in x would give NaN.  Its
+weights are num_output x channels(x) zeros plus v, instead of the whole constant.
+
+This needs the net, not one layer (the blob to read), so it is a net rule (`Target.net_rules`, run
+before the layer rules); `parameter_declined` is the layer rule that explains, in the refusal, a
+Parameter it leaves.
+"""
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+import numpy as np
+
+from purecaffe.canonical import Blob, CaffeLayer, builders
+from purecaffe.targets.target import Declined, Outcome, Target
+
+# A constant's Convolution costs its channels x the read blob's channels zero weights; past this many the
+# Parameter is left (and refused).
+MAX_ZERO_WEIGHTS = 1 << 22
+
+WHY = ("only a 4-D constant that varies along channels alone becomes a Convolution (zero weights, the constant "
+       "as bias) of an earlier blob of its batch, height and width")
+
+
+def channel_values(layer: CaffeLayer) -> np.ndarray | None:
+    """v when the Parameter's value is 4-D and c[n, k, i, j] = v[k] (equal as floats; NaN never is), else None."""
+    if layer.type != "Parameter" or len(layer.weights) != 1:
+        return None
+    value = np.asarray(layer.weights[0], dtype=np.float32)
+    if value.ndim != 4 or value.size == 0:
+        return None
+    first = value[:1, :, :1, :1]
+    return first.reshape(-1).copy() if bool(np.all(value == first)) else None
+
+
+def _source(layers: Sequence[CaffeLayer], reader: int, constant: Blob) -> Blob | None:
+    """A 4-D blob of the constant's batch, height and width available at layer `reader`: that reader's
+    other bottoms first, then the tops before it, the latest first."""
+    n, _, h, w = constant.shape
+
+    def fits(blob: Blob) -> bool:
+        return blob.name != constant.name and len(blob.shape) == 4 and \
+            (blob.shape[0], blob.shape[2], blob.shape[3]) == (n, h, w)
+
+    for blob in layers[reader].bottoms:
+        if fits(blob):
+            return blob
+    for layer in reversed(layers[:reader]):
+        for blob in layer.tops:
+            if fits(blob):
+                return blob
+    return None
+
+
+def parameters_as_convolutions(layers: Sequence[CaffeLayer], target: Target) -> list[CaffeLayer]:
+    """Each Parameter the target lacks whose value varies along channels alone -> a zero-weight 1x1
+    Convolution (bias: the values) of a blob of its batch, height and width, placed just before its first
+    reader.  A Parameter without such a blob, or past `MAX_ZERO_WEIGHTS`, is left for `checks` to refuse."""
+    if target.has("Parameter") or not target.has("Convolution"):
+        return list(layers)
+    current = list(layers)
+    for parameter in [layer for layer in current if layer.type == "Parameter"]:
+        values = channel_values(parameter)
+        if values is None:
+            continue
+        readers = [i for i, layer in enumerate(current) if parameter.top.name in layer.bottom_names]
+        if not readers:
+            continue
+        source = _source(current, readers[0], parameter.top)
+        if source is None or values.size * source.shape[1] > MAX_ZERO_WEIGHTS:
+            continue
+        conv = builders.convolution(parameter.name, source, parameter.top.name, num_output=int(values.size),
+                                    kernel=1).with_weights(
+            [np.zeros((values.size, source.shape[1], 1, 1), dtype=np.float32), values])
+        if conv.top != parameter.top:
+            continue  # cannot happen (same N, H, W, and C = values.size): left, never a wrong blob
+        made = dataclasses.replace(conv, origin=parameter.origin)
+        first = current[readers[0]]
+        current = [layer for layer in current if layer is not parameter]
+        at = next(i for i, layer in enumerate(current) if layer is first)
+        current.insert(at, made)
+    return current
+
+
+def parameter_declined(layer: CaffeLayer, target: Target) -> Outcome:
+    """Why a Parameter is still there on a target without Parameter (`parameters_as_convolutions` left it)."""
+    if layer.type != "Parameter" or target.has("Parameter"):
+        return None
+    return Declined(WHY)
+
+
+__all__ = ["MAX_ZERO_WEIGHTS", "channel_values", "parameter_declined", "parameters_as_convolutions"]
