@@ -50,7 +50,8 @@ RKNN_LAYERS = frozenset({
 })
 # OpenCV DNN 4.x readNetFromCaffe: stock layers plus ReLU6, Permute, Interp (align-corners arithmetic)
 # and the SSD layers; no Clip or Swish.  Measured with OpenCV 4.14: it cannot create Reduction, Bias,
-# Parameter or ArgMax layers ("Can't create layer"), and its Tile wants another parameter than Caffe's `tiles`;
+# Parameter or ArgMax layers ("Can't create layer"), and its Tile (layers/tile_layer.cpp, ONNX's) asks for a
+# `repeats` no Caffe message has ("Tile: repeats needs to be treated as parameter but it is missing");
 # its LSTM takes no cont and its own five blobs (`rules_recurrent`).
 OPENCV_LAYERS = (BVLC_LAYERS - {"Clip", "Swish", "Embed", "RNN", "Threshold", "Reduction", "Parameter", "Bias",
                                 "Tile", "ArgMax"}) | {
@@ -110,7 +111,8 @@ TARGETS: dict[str, Target] = {t.name: t for t in (
            (*RKNN_LIMITS, RKNN_LSTM), inplace=False),
     # OpenCV's own caffe.proto (opencv-caffe.proto) is not in the team corpus: OpenCV parses the files itself.
     Target("opencv", "OpenCV DNN 4.x readNetFromCaffe: ReLU6, Permute; no Clip or Swish",
-           OPENCV_LAYERS, JUDGES["opencv"], None, RULES + opencv_rules.RULES + (rules_constants.parameter_declined,),
+           OPENCV_LAYERS, JUDGES["opencv"], None, RULES + opencv_rules.RULES +
+           (rules_affine.shared_prelu_as_channels, rules_constants.parameter_declined),
            (POOLING_ALWAYS_CEIL, *OPENCV_LIMITS, opencv_rules.FAST_DEPTHWISE, OPENCV_LSTM),
            missing_fields=AFTER_CAFFE1, net_rules=(rules_constants.parameters_as_convolutions,)),
     # tpu-mlir reads round_mode (its own caffe.proto, in the tpu_mlir wheel and not in the team corpus,

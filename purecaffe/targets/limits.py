@@ -152,6 +152,13 @@ def _mvn_default_eps(layer: CaffeLayer) -> bool:
     return not layer.params["normalize_variance"] or float(layer.params["eps"]) <= 1e-9
 
 
+SHARED_SLOPE = "prelu-shared"
+
+
+def _per_channel_slope(layer: CaffeLayer) -> bool:
+    return not layer.params["channel_shared"]
+
+
 OPENCV_MEASURED = "measured: OpenCV 4.14 CPU backend"
 # Measured with OpenCV 4.14's CPU backend against the runtime (1x6x5x7 input): ACROSS_CHANNELS LRN with
 # k = 2 is off by 0.32 x max|ref| (it reads k as 1; WITHIN_CHANNEL, where Caffe does not use k, is right);
@@ -168,6 +175,9 @@ OPENCV_LIMITS = (
           "{target} computes ln(x): Log's base, scale and shift are not read (measured)", OPENCV_MEASURED),
     Limit(frozenset({"MVN"}), "mvn-eps", _mvn_default_eps,
           "{target} adds MVN's eps elsewhere than Caffe (measured: off by 0.045 with eps 0.1)", OPENCV_MEASURED),
+    Limit(frozenset({"PReLU"}), SHARED_SLOPE, _per_channel_slope,
+          "{target} cannot read a 0-D blob, a shared PReLU slope's (measured: readNetFromCaffe asserts "
+          "'0 <= d && d <= CV_MAX_DIM' in Mat::create; pytorchcv's ENet)", OPENCV_MEASURED),
 )
 
 # NNIE: "Power exponent in {-3, -2, -1, -1/2, 1/2, 1, 2, 3}" (and 1, the plain affine form).
@@ -269,10 +279,6 @@ def inner_product_from_axis_1(layer: CaffeLayer) -> bool:
     return canonical_axis(int(layer.params["axis"]), len(shape)) == 1 and math.prod(shape[1:]) > 1
 
 
-def _per_channel_slope(layer: CaffeLayer) -> bool:
-    return not layer.params["channel_shared"]
-
-
 def clipped_ave_window(layer: CaffeLayer) -> bool:
     """An AVE Pooling whose last window along H or W runs past H + pad (Caffe then divides by less)."""
     params = layer.params
@@ -327,7 +333,6 @@ ELTWISE_COEFF = "eltwise-coeff"
 BROADCAST = "broadcast"
 SCALE_RANK = "scale-rank"
 INNER_PRODUCT_AXIS = "inner-product-axis"
-SHARED_SLOPE = "prelu-shared"
 DILATION_PAIR = "dilation-pair"
 DECONVOLUTION_GROUPS = "deconvolution-groups"
 REDUCTION_COEFF = "reduction-coeff"

@@ -27,6 +27,7 @@ from torch_compare import run_compare_torch
 # appear in each target's file, and odd input sizes.
 CASES = {
     "relu6": (lambda: nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU6()), (1, 3, 9, 11)),
+    "prelu_shared": (lambda: nn.Sequential(nn.Conv2d(3, 4, 3), nn.PReLU()), (1, 3, 9, 11)),  # ENet's
     "hardtanh": (lambda: nn.Sequential(nn.Conv2d(3, 4, 3), nn.Hardtanh(-1.5, 2.0)), (1, 3, 9, 11)),
     "clamp_max": (lambda: _Fn(lambda x: torch.clamp(x * 4.0, max=1.25)), (1, 3, 7, 5)),
     "clamp_min": (lambda: _Fn(lambda x: torch.clamp(x * 4.0, min=-0.5)), (1, 3, 7, 5)),
