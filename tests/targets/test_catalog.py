@@ -12,8 +12,9 @@ from purecaffe.parity import default_tolerances
 from purecaffe.targets import TARGETS, Applied, Declined, findings, get_target, legalize
 from purecaffe.targets.judges import BF16, FLOAT32, FP16, JUDGES, MNN_FLOAT32
 from purecaffe.targets.lint import unspelled
-from purecaffe.targets.rules import (MAX_CONCAT_COPIES, MAX_PERMUTE_SLICES, interp_as_matrices, permute_as_slices,
-                                     permute_slice_cost, relu6_as_clip, tile_as_concat)
+from purecaffe.targets.rules import (MAX_CONCAT_COPIES, MAX_PERMUTE_SLICES, interp_as_matrices, permute_slice_cost,
+                                     relu6_as_clip, tile_as_concat)
+from purecaffe.targets.rules_permute import permute_as_slices
 from purecaffe.tpumlir.judge import Deploy
 from target_helpers import target_schema
 
