@@ -186,7 +186,9 @@ def _lower_for(graph: Graph, chosen: targets.Target, *, input_names: Sequence[st
     if output_names is not None and len(output_names) != len(lowered.output_names):
         raise PurecaffeError(f"{len(output_names)} output names given for {len(lowered.output_names)} model outputs")
     legal = _guarded(f"legalization for {chosen.name}", targets.legalize, lowered.layers, chosen)
-    refused = targets.findings(legal, chosen) + targets.unread_tops(legal, lowered.output_names, chosen)
+    legal = _guarded(f"legalization for {chosen.name}", targets.legalize_net, legal, chosen)
+    refused = targets.findings(legal, chosen) + targets.unread_tops(legal, lowered.output_names, chosen) + \
+        targets.net_findings(legal, chosen)
     if refused:
         raise UnsupportedOpsError([_problem(f) for f in refused], chosen.name)
     records = lowered.records

@@ -114,7 +114,8 @@ TARGETS: dict[str, Target] = {t.name: t for t in (
            OPENCV_LAYERS, JUDGES["opencv"], None, RULES + opencv_rules.RULES +
            (rules_affine.shared_prelu_as_channels, rules_constants.parameter_declined),
            (POOLING_ALWAYS_CEIL, *OPENCV_LIMITS, opencv_rules.FAST_DEPTHWISE, OPENCV_LSTM),
-           missing_fields=AFTER_CAFFE1, net_rules=(rules_constants.parameters_as_convolutions,)),
+           missing_fields=AFTER_CAFFE1, net_rules=(rules_constants.parameters_as_convolutions,),
+           net_limits=(opencv_rules.FUSED_POWER,)),
     # tpu-mlir reads round_mode (its own caffe.proto, in the tpu_mlir wheel and not in the team corpus,
     # has it with ceil_mode); its front end stops at the first layer writing a net output blob, so
     # nothing may be in place on one: no in-place tops.

@@ -51,6 +51,14 @@ def unread_tops(layers: Sequence[CaffeLayer], outputs: Sequence[str], target: Ta
             for layer in layers if layer.type != "Input" for top in layer.tops if top.name not in read]
 
 
+def net_findings(layers: Sequence[CaffeLayer], target: Target) -> list[Finding]:
+    """The layers at fault under the target's `net_limits` (faults across layers, which `legalize_net` fixes)."""
+    by_name = {layer.name: layer for layer in layers}
+    return [_finding(by_name[name], limit.rule, limit.reason.format(target=target.name, type=by_name[name].type),
+                     limit.source)
+            for limit in target.net_limits for name in limit.faulty(layers)]
+
+
 def _finding(layer: CaffeLayer, rule: str, message: str, source: str) -> Finding:
     return Finding(layer.name, layer.type, rule, message, source, layer.origin)
 
@@ -70,4 +78,4 @@ def _layer_findings(layer: CaffeLayer, target: Target) -> Iterator[Finding]:
         yield _finding(layer, limit.rule, limit.describe(layer, target.name) + why, limit.source)
 
 
-__all__ = ["Finding", "findings", "unread_tops"]
+__all__ = ["Finding", "findings", "net_findings", "unread_tops"]

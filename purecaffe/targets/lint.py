@@ -21,7 +21,7 @@ from purecaffe.errors import PurecaffeError
 from purecaffe.runtime.plan import plan_net
 from purecaffe.runtime.shapes import infer_planned
 from purecaffe.schema import CaffeSchema, load_schema
-from purecaffe.targets.checks import Finding, findings
+from purecaffe.targets.checks import Finding, findings, net_findings
 from purecaffe.targets.limits import CAFFE1_PROTO, NNIE_SOURCE
 from purecaffe.targets.target import Target
 
@@ -118,7 +118,8 @@ def lint_net(net: Message, target: Target, *, text: str | None = None,
         out.append(LintFinding(line_of.get(first.name), Finding(
             first.name, "Input", "input-declaration", f"{target.name} wants the input declared as `input:` + "
             f"`input_shape`, not an Input layer", NNIE_SOURCE)))
-    for finding in findings(canonical_layers(net, input_shapes), target):
+    layers = canonical_layers(net, input_shapes)
+    for finding in findings(layers, target) + net_findings(layers, target):
         if finding.layer_type == "Input":
             continue
         out.append(LintFinding(line_of.get(finding.layer), replace(finding)))

@@ -1,4 +1,5 @@
-"""OpenCV DNN's own arithmetic faults, legalized: its fast 3x3 depthwise kernel on small maps.
+"""OpenCV DNN's own arithmetic faults, legalized: its fast 3x3 depthwise kernel on small maps, and its
+fusion of a Power into the affine layer after it.
 
 OpenCV 4.x (CPU backend, float32) runs a Convolution through `initFastConv`
 (modules/dnn/src/layers/cpu_kernels/convolution.cpp), which picks its own 3x3 depthwise
@@ -24,17 +25,29 @@ Measured with OpenCV 4.14 against PyTorch on 1494 cases (H 1-5 and 20, W 1-5 and
 float32 rounding (tests/targets/test_opencv_rules.py walks the boundary).  Nothing else is
 needed: the same layer with any other kernel goes through OpenCV's general depthwise code
 (CONV_TYPE_DEPTHWISE_REMAIN), which is right on all of them.
+
+With its default fusion (what `forward(names)` runs), OpenCV folds the layer after a Power into it
+(`PowerFunctor::tryFuse`, modules/dnn/src/layers/elementwise_layers.cpp) when the Power has no shift
+(or power 1) and is read by that one layer only, and that layer gives one scale a and shift b
+(`getScaleShift`: a Power of power 1, a Scale or BatchNorm of one channel).  It sets the Power's scale
+to s^p a and its shift to b, then computes (s^p a x + b)^p, not a (s x)^p + b: right only for power 1.
+Measured with OpenCV 4.14: std over H, W plus 1, `Power(scale 1.029, power 0.5)` then `Power(shift 1)`,
+came back 0.23 x max|torch| off; asked for the Power's own top (which OpenCV then keeps) it was right.
+So such a Power is followed by a one-top Split, which OpenCV runs as a layer of its own and which gives
+no scale or shift (measured: right to float32 rounding): `FUSED_POWER`.
 """
 from __future__ import annotations
 
 import dataclasses
+import math
+from collections.abc import Collection, Sequence
 
 import numpy as np
 
 from purecaffe.canonical import CaffeLayer, builders
 from purecaffe.runtime.layers.conv import conv_geometry
 from purecaffe.targets.rules_recurrent import lstm_in_opencv_blobs
-from purecaffe.targets.target import Applied, Declined, Limit, Target
+from purecaffe.targets.target import Applied, Declined, Limit, NetLimit, Target
 
 
 def fast_depthwise_fault(layer: CaffeLayer) -> tuple[bool, bool]:
@@ -100,4 +113,53 @@ FAST_DEPTHWISE = Limit(
     "OpenCV 4.x cpu_kernels/conv_depthwise.cpp depthWiseBlockConv2D (picked by convolution.cpp initFastConv); "
     "measured with OpenCV 4.14")
 
-__all__ = ["FAST_DEPTHWISE", "RULES", "depthwise_off_fast_kernel", "fast_depthwise_fault"]
+
+def _one_scale_and_shift(layer: CaffeLayer) -> bool:
+    """OpenCV's `getScaleShift` gives one scale and one shift for this layer (what a Power fuses)."""
+    if layer.type == "Power":
+        return float(layer.params["power"]) == 1.0
+    if layer.type in ("Scale", "BatchNorm") and len(layer.bottoms) == 1:
+        shapes = layer.param_shapes or tuple(np.shape(w) for w in layer.weights)
+        return bool(shapes) and math.prod(shapes[0]) == 1
+    return False
+
+
+def fused_powers(layers: Sequence[CaffeLayer]) -> tuple[str, ...]:
+    """The Powers OpenCV's fusion computes wrongly: power != 1, no shift, read by one layer that gives
+    one scale and shift."""
+    readers: dict[str, list[CaffeLayer]] = {}
+    for layer in layers:
+        for name in dict.fromkeys(layer.bottom_names):
+            readers.setdefault(name, []).append(layer)
+    return tuple(layer.name for layer in layers
+                 if layer.type == "Power" and float(layer.params["power"]) != 1.0
+                 and float(layer.params["shift"]) == 0.0 and len(readers.get(layer.top.name, ())) == 1
+                 and _one_scale_and_shift(readers[layer.top.name][0]))
+
+
+def guard_powers(layers: Sequence[CaffeLayer], names: Collection[str]) -> list[CaffeLayer]:
+    """Each named Power followed by a one-top Split (`<name>/unfused`) that its reader reads instead: a
+    copy, so the values are the same; the Power keeps its top (the torch records name it)."""
+    guarded: dict[str, str] = {}
+    out: list[CaffeLayer] = []
+    for layer in layers:
+        if guarded:
+            layer = layer.renamed({b: guarded[b] for b in layer.bottom_names if b in guarded}) \
+                if any(b in guarded for b in layer.bottom_names) else layer
+        out.append(layer)
+        if layer.name in names:
+            name = f"{layer.name}/unfused"
+            split = builders.split(name, layer.top, [name])
+            out.append(dataclasses.replace(split, origin=layer.origin))
+            guarded[layer.top.name] = name
+    return out
+
+
+FUSED_POWER = NetLimit(
+    "opencv-power-fusion", fused_powers, guard_powers,
+    "{target} fuses this Power (power != 1, no shift) with the one-scale affine layer that alone reads it into "
+    "(s^p a x + b)^p instead of a (s x)^p + b (measured: 0.23 x max|torch| off)",
+    "OpenCV 4.x layers/elementwise_layers.cpp PowerFunctor::tryFuse; measured with OpenCV 4.14")
+
+__all__ = ["FAST_DEPTHWISE", "FUSED_POWER", "RULES", "depthwise_off_fast_kernel", "fast_depthwise_fault",
+           "fused_powers", "guard_powers"]

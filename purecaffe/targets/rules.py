@@ -339,4 +339,16 @@ def legalize(layers: Sequence[CaffeLayer], target: Target) -> list[CaffeLayer]:
     raise RuntimeError(f"legalization for {target.name} did not settle")
 
 
-__all__ = ["MAX_CONCAT_COPIES", "MAX_PERMUTE_SLICES", "RULES", "copies_tree", "declined", "legalize", "permute_slice_cost"]
+def legalize_net(layers: Sequence[CaffeLayer], target: Target) -> list[CaffeLayer]:
+    """After `legalize`: each of the target's `net_limits` fixes the layers its `faulty` names."""
+    current = list(layers)
+    for limit in target.net_limits:
+        faulty = limit.faulty(current)
+        if faulty:
+            log.debug("%s: %s fixes %s", target.name, limit.rule, ", ".join(faulty))
+            current = limit.fix(current, faulty)
+    return current
+
+
+__all__ = ["MAX_CONCAT_COPIES", "MAX_PERMUTE_SLICES", "RULES", "copies_tree", "declined", "legalize", "legalize_net",
+           "permute_slice_cost"]

@@ -139,7 +139,29 @@ def scale_params_over_channels(layer: CaffeLayer, target: Target) -> Outcome:
     return _applied([rows, scaled, back], layer)
 
 
-RULES: tuple[Rule, ...] = (scale_as_tiled_product, bias_as_tiled_sum, scale_params_over_channels)
+def bias_as_scaled_ones(layer: CaffeLayer, target: Target) -> Outcome:
+    """Bias(x, f) on a target without Bias or Tile whose two-bottom Scale broadcasts as Caffe's (OpenCV) ->
+    ones = Power(x; power 0), spread = Scale(ones, f) (f copied over x's shape), Eltwise SUM(x, spread).
 
-__all__ = ["RULES", "bias_as_tiled_sum", "full_shape", "scale_as_tiled_product", "scale_params_over_channels",
+    Caffe's Power with power 0 fills 1 without reading x (power_layer.cpp; OpenCV's pow(y, 0) is 1 for any
+    y, NaN and inf too), 1 * f is f, and x + f is the one sum Bias makes: identical, no weights held
+    (a Deconvolution-of-ones copy holds one per copied element; a Concat of copies one bottom per copy).
+    """
+    if layer.type != "Bias" or len(layer.bottoms) != 2 or target.has("Bias") or target.has("Tile") or \
+            not all(target.has(kind) for kind in ("Power", "Scale", "Eltwise")):
+        return None
+    x, factor = layer.bottoms
+    ones = builders.power(f"{layer.name}/ones", x, f"{layer.name}/ones", power=0.0)
+    spread = builders.scale(f"{layer.name}/spread", [ones.top, factor], f"{layer.name}/spread",
+                            axis=int(layer.params["axis"]), num_axes=int(layer.params["num_axes"]))
+    if not target.allows(spread):
+        return None
+    total = builders.eltwise(layer.name, [x, spread.top], layer.top.name, operation="SUM")
+    return _applied([ones, spread, total], layer)
+
+
+RULES: tuple[Rule, ...] = (scale_as_tiled_product, bias_as_tiled_sum, bias_as_scaled_ones,
+                           scale_params_over_channels)
+
+__all__ = ["RULES", "bias_as_scaled_ones", "bias_as_tiled_sum", "full_shape", "scale_as_tiled_product", "scale_params_over_channels",
            "tiled_factor"]

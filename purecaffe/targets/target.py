@@ -10,7 +10,7 @@ still refused after them, with the limit's reason and source.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from purecaffe.canonical import CaffeLayer
@@ -66,6 +66,21 @@ NetRule = Callable[[Sequence[CaffeLayer], "Target"], list[CaffeLayer]]
 
 
 @dataclass(frozen=True)
+class NetLimit:
+    """A fault of the consumer that depends on how layers follow each other (not one layer's parameters).
+
+    `faulty(layers)` names the layers at fault in a whole net; `fix(layers, names)` is the same net with
+    those layers made right (exactly, as a rule's rewrite: the same bottoms, tops and torch records);
+    `reason` and `source` as a `Limit`'s (its `reason` is filled with `target` and `type` only)."""
+
+    rule: str
+    faulty: Callable[[Sequence[CaffeLayer]], tuple[str, ...]]
+    fix: Callable[[Sequence[CaffeLayer], Collection[str]], list[CaffeLayer]]
+    reason: str
+    source: str
+
+
+@dataclass(frozen=True)
 class Tolerance:
     """How close a judge's numbers must be to PyTorch's: max|err| <= rtol x max|torch| + atol, and,
     with `min_cosine`, cosine similarity >= min_cosine (`purecaffe.parity.compare`)."""
@@ -106,6 +121,7 @@ class Target:
     schema: str | None                    # the toolchain's own caffe.proto (file in the team corpus), if public
     rules: tuple[Rule, ...]
     limits: tuple[Limit, ...] = ()
+    net_limits: tuple[NetLimit, ...] = ()  # faults across layers, fixed after `rules` (`rules.legalize_net`)
     # "Message.field" names this target's schema lacks (its parser aborts on them: prototxt is
     # read by field name); checked against `schema` where it is public (tests/targets/test_catalog.py).
     missing_fields: frozenset[str] = frozenset()
@@ -130,4 +146,5 @@ class Target:
         return (layer.type == "Input" or self.has(layer.type)) and not self.broken(layer)
 
 
-__all__ = ["ANY_TYPE", "Applied", "Declined", "Judge", "Limit", "NetRule", "Outcome", "Rule", "Target", "Tolerance"]
+__all__ = ["ANY_TYPE", "Applied", "Declined", "Judge", "Limit", "NetLimit", "NetRule", "Outcome", "Rule", "Target",
+           "Tolerance"]
