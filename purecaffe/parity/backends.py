@@ -156,14 +156,37 @@ def _run_opencv(prototxt: PathLike, caffemodel: PathLike, inputs: Mapping[str, n
         return LayerOutputs("opencv", (), error=f"OpenCV {cv2.__version__} refused the net: {text}")
     layers: list[tuple[str, str, Mapping[str, np.ndarray]]] = []
     computed = dict(zip(names, outputs))
+    caffe_shapes = _low_rank_shapes(net_param, inputs)
     for layer in net_param.layer:
         if layer.type == "Input":  # OpenCV feeds inputs without running a layer: its tops are the inputs
             layers.append((layer.name, layer.type, {top: inputs[top] for top in layer.top if top in inputs}))
         else:
             values = computed[layer.name]
-            layers.append((layer.name, layer.type, {top: np.asarray(v) for top, v in zip(layer.top, values)}))
+            layers.append((layer.name, layer.type, {top: _as_blob(np.asarray(v), caffe_shapes.get(top))
+                                                    for top, v in zip(layer.top, values)}))
     reads = opencv_reads(cv2, prototxt, caffemodel, inputs, net_outputs) if net_outputs else ()
     return LayerOutputs(f"opencv {cv2.__version__}", tuple(layers), reads=reads)
+
+
+def _low_rank_shapes(net_param: object, inputs: Mapping[str, np.ndarray]) -> dict[str, tuple[int, ...]]:
+    """The Caffe shape of every blob of fewer than 2 axes (by the runtime's shape inference; none where it fails)."""
+    from purecaffe.runtime import infer_shapes
+
+    try:
+        shapes = infer_shapes(net_param, {name: np.shape(value) for name, value in inputs.items()}).blobs
+    except PurecaffeError:
+        return {}
+    return {name: tuple(shape) for name, shape in shapes.items() if len(shape) < 2}
+
+
+def _as_blob(value: np.ndarray, caffe_shape: tuple[int, ...] | None) -> np.ndarray:
+    """OpenCV 4.x hands every blob back as a Mat of at least 2 axes: a 1-D (n,) blob comes back as (n, 1), the
+    same values in the same order (measured: `mean` of (1, 99) values as (1, 1)).  Such a blob is given its
+    Caffe shape again; any other mismatch stays for the comparison to report."""
+    if caffe_shape is not None and value.ndim == 2 and value.size == int(np.prod(caffe_shape)) and \
+            value.shape[1] == 1:
+        return value.reshape(caffe_shape)
+    return value
 
 
 def _run_rknn(prototxt: PathLike, caffemodel: PathLike, inputs: Mapping[str, np.ndarray],

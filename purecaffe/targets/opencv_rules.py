@@ -33,8 +33,9 @@ With its default fusion (what `forward(names)` runs), OpenCV folds the layer aft
 to s^p a and its shift to b, then computes (s^p a x + b)^p, not a (s x)^p + b: right only for power 1.
 Measured with OpenCV 4.14: std over H, W plus 1, `Power(scale 1.029, power 0.5)` then `Power(shift 1)`,
 came back 0.23 x max|torch| off; asked for the Power's own top (which OpenCV then keeps) it was right.
-So such a Power is followed by a one-top Split, which OpenCV runs as a layer of its own and which gives
-no scale or shift (measured: right to float32 rounding): `FUSED_POWER`.
+So such a Power is followed by a Reshape to its own shape, which gives no scale or shift, so the fusion
+stops there (measured: right to float32 rounding; a one-top Split does the same on 4-D blobs, but on a
+1-D one OpenCV's next layer then asserts "src.size == dst.size"): `FUSED_POWER`.
 """
 from __future__ import annotations
 
@@ -138,8 +139,8 @@ def fused_powers(layers: Sequence[CaffeLayer]) -> tuple[str, ...]:
 
 
 def guard_powers(layers: Sequence[CaffeLayer], names: Collection[str]) -> list[CaffeLayer]:
-    """Each named Power followed by a one-top Split (`<name>/unfused`) that its reader reads instead: a
-    copy, so the values are the same; the Power keeps its top (the torch records name it)."""
+    """Each named Power followed by a Reshape to the same shape (`<name>/unfused`) that its reader reads
+    instead: no value moves; the Power keeps its top (the torch records name it)."""
     guarded: dict[str, str] = {}
     out: list[CaffeLayer] = []
     for layer in layers:
@@ -149,8 +150,8 @@ def guard_powers(layers: Sequence[CaffeLayer], names: Collection[str]) -> list[C
         out.append(layer)
         if layer.name in names:
             name = f"{layer.name}/unfused"
-            split = builders.split(name, layer.top, [name])
-            out.append(dataclasses.replace(split, origin=layer.origin))
+            same = builders.reshape_to(name, layer.top, name, layer.top.shape)
+            out.append(dataclasses.replace(same, origin=layer.origin))
             guarded[layer.top.name] = name
     return out
 

@@ -38,6 +38,16 @@ CASES = [
     Case("var-middle-5d", Fn(lambda x: x.var(2) + 1), [(2, 3, 4, 5, 3)], **STATS),
     # HardNet's input normalisation: (x - mean) / (std + 1e-7) over each patch's pixels.
     Case("hardnet-input-norm", lambda: HardNetInputNorm(), [(2, 1, 9, 11)], **STATS),
+    # The opencv files (no Bias: the centring as Power 0 ones + a two-bottom Scale + Eltwise SUM; the Power
+    # after the last mean behind a Reshape, which OpenCV's fusion would fold into the `+ 1`) in real Caffe.
+    Case("std-hw-opencv", Fn(lambda x: x.std((2, 3)) + 1), [X], expect_layers=("Scale", "Reshape"),
+         convert_kwargs={"target": "opencv"}, **STATS),
+    Case("var-hw-opencv", Fn(lambda x: torch.var(x, dim=(2, 3), correction=0, keepdim=True) + 1), [X],
+         convert_kwargs={"target": "opencv"}, **STATS),
+    Case("std-chw-opencv", Fn(lambda x: x.std((1, 2, 3), keepdim=True) * 2), [(3, 5, 3, 9)],
+         convert_kwargs={"target": "opencv"}, **STATS),
+    Case("hardnet-input-norm-opencv", lambda: HardNetInputNorm(), [(2, 1, 9, 11)],
+         convert_kwargs={"target": "opencv"}, **STATS),
     Case("refuse-std-batch", Fn(lambda x: x.std(0) + 1), [X], refused="include the batch axis"),
     Case("refuse-var-separate", Fn(lambda x: x.var((1, 3)) + 1), [X], refused="separate axes"),
     Case("refuse-std-one-value", Fn(lambda x: x.std(1) + 1), [(2, 1, 3, 3)], refused="divides by 0"),
@@ -66,8 +76,10 @@ def test_stats(case: Case, results) -> None:
 
 TARGET_CASES = {
     "normalize": (lambda: Fn(lambda x: F.normalize(x, dim=1)), [(1, 6, 5, 7)], {}),
-    "std-hw": (lambda: Fn(lambda x: x.std((2, 3), keepdim=True) + 1), [(1, 6, 5, 7)], {
-        "opencv": "opencv has no Bias layer"}),  # rknn: the broadcast sum as Tile + Eltwise
+    # opencv: the broadcast sum as Power 0 ones + two-bottom Scale + Eltwise; rknn: as Tile + Eltwise
+    "std-hw": (lambda: Fn(lambda x: x.std((2, 3), keepdim=True) + 1), [(1, 6, 5, 7)], {}),
+    "var-hw": (lambda: Fn(lambda x: x.var((2, 3)) * 2), [(1, 5, 9, 3)], {}),
+    "hardnet-input-norm": (lambda: HardNetInputNorm(), [(1, 1, 9, 11)], {"nnie": "touches the batch axis"}),
 }
 
 
@@ -80,6 +92,7 @@ def test_stats_on_targets(name: str, target: str, tmp_path: Path) -> None:
 
 @pytest.mark.rknn
 @pytest.mark.slow
-def test_normalize_in_rknn(rknn_venv, tmp_path: Path) -> None:
-    make, inputs, _ = TARGET_CASES["normalize"]
+@pytest.mark.parametrize("name", sorted(TARGET_CASES))
+def test_stats_in_rknn(name: str, rknn_venv, tmp_path: Path) -> None:
+    make, inputs, _ = TARGET_CASES[name]
     rknn_judged(make, inputs, tmp_path)
