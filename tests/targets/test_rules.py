@@ -74,10 +74,10 @@ CASES = {
 # (`target_helpers.explained_by_catalog`).  The others must convert to a file the catalog allows.
 REFUSED = frozenset({
     ("lstm", "nnie"), ("gru", "rknn"), ("gru", "nnie"), ("gru", "opencv"),
-    ("reflect_pad", "rknn"), ("replicate_pad", "rknn"), ("group_norm", "opencv"), ("instance_norm", "opencv"),
-    ("layer_norm", "opencv"), ("cat_ramp", "opencv"),
+    ("reflect_pad", "rknn"), ("replicate_pad", "rknn"), ("cat_ramp", "opencv"),
     # only opencv has the constant's Convolution form (`rules_constants`); the others have no Parameter either
-    *((case, target) for case in ("cat_zeros", "cat_zeros_input", "cat_channel_constant", "cat_ramp") for target in ("rknn", "sophgo", "mnn")),
+    *((case, target) for case in ("cat_zeros", "cat_zeros_input", "cat_channel_constant", "cat_ramp")
+      for target in ("rknn", "sophgo", "mnn")),
     ("lstm", "sophgo"), ("gru", "sophgo"), ("lstm", "mnn"), ("gru", "mnn"), ("group_norm", "sophgo"),
     ("instance_norm", "sophgo"), ("layer_norm", "sophgo"),
 })

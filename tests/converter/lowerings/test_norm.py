@@ -6,6 +6,9 @@ than PyTorch's kernels and Power's std::pow(v + eps, -1/2) is within an ulp of r
 """
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -13,6 +16,7 @@ from torch import nn
 
 from batched_compare import Case, compare_cases
 from converter.lowerings._modules import Fn
+from converter.lowerings._targets import TARGETS, on_target, rknn_judged
 
 
 def _randomized(module: nn.Module, seed: int = 5) -> nn.Module:
@@ -73,6 +77,15 @@ CASES = [
     _case("layer_norm-functional", Fn(lambda x: F.layer_norm(x, (x.shape[-1],))), (2, 3, 8)),
     # Channels-last output (no permute back): the permute is a canonical Permute, then LayerNorm.
     _case("layer_norm-channels-last", Fn(lambda x: F.layer_norm(x.permute(0, 2, 3, 1), (4,))), (1, 4, 3, 5)),
+    # The opencv files (no Bias: each centring as Power 0 ones + a two-bottom Scale + Eltwise SUM) in real Caffe.
+    *[dataclasses.replace(_case(f"{name}-opencv", module, shape), convert_kwargs={"target": "opencv"})
+      for name, module, shape in (("instance_norm", nn.InstanceNorm2d(3), (2, 3, 7, 5)),
+                                  ("instance_norm-affine", nn.InstanceNorm2d(4, affine=True), (1, 4, 9, 7)),
+                                  ("group_norm", nn.GroupNorm(3, 6), (2, 6, 5, 7)),
+                                  ("group_norm-1d", nn.GroupNorm(2, 6), (2, 6, 9)),
+                                  ("layer_norm-last", nn.LayerNorm(7), (2, 3, 7)),
+                                  ("layer_norm-last-two", nn.LayerNorm((5, 7)), (2, 3, 5, 7)),
+                                  ("instance_norm-1d", nn.InstanceNorm1d(3, affine=True), (2, 3, 11)))],
     Case("refuse-layer_norm-batch", Fn(lambda x: F.layer_norm(x, x.shape)), [(2, 3)], refused="batch axis"),
 ]
 
@@ -95,3 +108,28 @@ def test_layer_norm2d_is_fused() -> None:
     net = purecaffe.convert(LayerNorm2d(4).eval(), (torch.randn(1, 4, 3, 5),))
     assert not [layer for layer in net.net.layer if layer.type == "Permute"]
     assert [r for r in net.mapping if r.op == "aten.channel_layer_norm.default"]
+
+
+# On the deploy targets: opencv and rknn have no Bias (rknn no Reduction over other than C, H, W either):
+# the statistics as AVE Pooling, the centring as a two-bottom Scale of ones (opencv) or Tile (rknn).
+TARGET_CASES = {
+    "instance_norm-affine": (lambda: Shifted(_randomized(nn.InstanceNorm2d(4, affine=True))), [(1, 4, 9, 7)]),
+    "group_norm": (lambda: Shifted(_randomized(nn.GroupNorm(3, 6))), [(1, 6, 5, 7)]),
+    "layer_norm-last": (lambda: Shifted(_randomized(nn.LayerNorm(7))), [(1, 3, 5, 7)]),
+    "layer_norm-last-two": (lambda: Shifted(_randomized(nn.LayerNorm((5, 7)))), [(1, 3, 5, 7)]),
+}
+
+
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("name", sorted(TARGET_CASES))
+def test_norm_on_targets(name: str, target: str, tmp_path: Path) -> None:
+    make, inputs = TARGET_CASES[name]
+    on_target(make, inputs, target, {}, tmp_path)
+
+
+@pytest.mark.rknn
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(TARGET_CASES))
+def test_norm_in_rknn(name: str, rknn_venv, tmp_path: Path) -> None:  # noqa: ANN001
+    make, inputs = TARGET_CASES[name]
+    rknn_judged(make, inputs, tmp_path)
