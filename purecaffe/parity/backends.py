@@ -8,7 +8,8 @@ the converter's sidecar names.
 * `runtime`: purecaffe's in-process runtime with Caffe's semantics (default).
 * `caffe`: real Caffe 1.0 (Docker image or Debian rootfs, see purecaffe.realcaffe).
 * `opencv`: OpenCV DNN 4.x (`opencv-python-headless<5`), fusion off so every
-  layer's own output is visible.
+  layer's own output is visible (a 1-D blob, which OpenCV 4's Mats of 2 axes or more hold as
+  (n, 1), given its Caffe shape back).
 * `rknn`: RKNN-Toolkit2's fp16 simulator (its own venv, see purecaffe.rknn).  It
   fuses layers (Convolution + BatchNorm + Scale, ...), so only the layers it kept
   are visible (`partial`): the others are not compared.

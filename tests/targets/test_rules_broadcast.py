@@ -4,6 +4,7 @@ RKNN's own simulator runs the same nets in tests/rknn/test_rknn_broadcast.py.
 """
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -12,7 +13,9 @@ import purecaffe
 from broadcast_nets import GATES, SIZE, AttentionPyramid, Gate, PanGates
 from judge_nets import randomized
 from purecaffe.canonical import Blob, builders
-from purecaffe.targets import findings, get_target
+from purecaffe.runtime import run
+from purecaffe.targets import findings, get_target, net_parameter
+from purecaffe.targets.rules_broadcast import bias_as_scaled_ones
 from purecaffe.targets.limits import BATCH_CHANNEL, LAST_AXIS, OTHER, SINGLE, scale_factor_placement
 from torch_compare import run_compare_torch
 
@@ -105,3 +108,49 @@ def test_per_position_parameters_become_channel_parameters_on_rknn(factory) -> N
     assert scales and all(layer.scale_param.axis == 1 and layer.scale_param.num_axes == 1 for layer in scales)
     assert "Bias" not in {layer.type for layer in net.net.layer}
     run_compare_torch(factory().eval(), [x], target="rknn", backend="runtime")
+
+
+@pytest.mark.parametrize("target, rewritten", [("opencv", True), ("rknn", False), ("bvlc", False), ("mnn", False)])
+def test_a_broadcast_bias_without_bias_or_tile_is_a_scale_of_ones(target: str, rewritten: bool) -> None:
+    """opencv has neither Bias nor Tile: x + f is Power 0 ones, a two-bottom Scale (1 * f), Eltwise SUM.  rknn
+    tiles (it has Tile), bvlc keeps the Bias, mnn copies by a Deconvolution (`rules_forms.broadcast_as_eltwise`)."""
+    x, factor = Blob("x", (2, 3, 35, 1)), Blob("f", (2, 3))
+    layer = builders.bias("b", [x, factor], "b", axis=0)
+    outcome = bias_as_scaled_ones(layer, get_target(target))
+    if not rewritten:
+        assert outcome is None
+        return
+    ones, spread, total = outcome.layers
+    assert (ones.type, ones.params["power"], spread.type, spread.bottom_names, total.type, total.top_names) == \
+        ("Power", 0.0, "Scale", ("b/ones", "f"), "Eltwise", ("b",))
+    rng = np.random.default_rng(0)
+    feeds = {"x": rng.standard_normal(x.shape).astype(np.float32), "f": rng.standard_normal(factor.shape).astype(np.float32)}
+    feeds["x"][0, 0, :3, 0] = (np.inf, -np.inf, np.nan)  # Caffe's Power 0 fills 1 without reading x: as Bias
+
+    def output(layers: list) -> np.ndarray:
+        net = net_parameter([builders.input_layer("data", [x, factor]), *layers], name="n", target=get_target("bvlc"))
+        return run(net, {}, feeds).blobs["b"]
+
+    np.testing.assert_array_equal(output(list(outcome.layers)), output([layer]))
+
+
+def test_the_scale_of_ones_in_opencv_is_the_bias_bit_for_bit(tmp_path) -> None:  # noqa: ANN001
+    """OpenCV 4.x with its default fusion: x + f exactly, inf and NaN in x included (its pow(y, 0) is 1)."""
+    from judges import opencv
+    from purecaffe.io.prototxt import write_net
+    from purecaffe.io.weights import save_weights
+
+    cv2 = opencv()
+    x, factor = Blob("x", (2, 3, 35, 1)), Blob("f", (2, 3))
+    rewritten = bias_as_scaled_ones(builders.bias("b", [x, factor], "b", axis=0), get_target("opencv"))
+    net = net_parameter([builders.input_layer("data", [x, factor]), *rewritten.layers], name="n",
+                        target=get_target("opencv"))
+    write_net(net, tmp_path / "n.prototxt")
+    save_weights(tmp_path / "n.caffemodel", {layer.name: [] for layer in net.layer}, net=net)
+    rng = np.random.default_rng(0)
+    xs, fs = rng.standard_normal(x.shape).astype(np.float32), rng.standard_normal(factor.shape).astype(np.float32)
+    xs[0, 0, :3, 0] = (np.inf, -np.inf, np.nan)
+    reader = cv2.dnn.readNetFromCaffe(str(tmp_path / "n.prototxt"), str(tmp_path / "n.caffemodel"))
+    reader.setInput(xs, "x")
+    reader.setInput(fs, "f")
+    np.testing.assert_array_equal(reader.forward("b"), xs + fs[:, :, None, None])
