@@ -23,7 +23,7 @@ from torch import nn
 import purecaffe
 import purecaffe.converter
 from purecaffe.errors import UnsupportedError
-from purecaffe.targets import TARGETS
+from purecaffe.targets import TARGETS, Tolerance
 from purecaffe.targets.judges import FP16
 from sweep import judge as judging
 from sweep.arch import Arch
@@ -111,6 +111,25 @@ def _torch_fp64(model: nn.Module, inputs: Sequence[torch.Tensor], outputs: Seque
         return f"PyTorch float64 run failed: {_tail(error)}"
 
 
+def _torch_ulp_noise(model: nn.Module, inputs: Sequence[torch.Tensor], outputs: Sequence[str] | None,
+                     expected: Sequence[np.ndarray], rule: Tolerance) -> list[list[judging.Comparison]] | str:
+    """PyTorch's own runs with every float input value moved by at most one ulp (x (1 + u 2^-23), u uniform in
+    [-1, 1], one seed per run), each compared with its unmoved run: how far the model itself moves."""
+    runs = []
+    for seed in range(judging.ULP_NOISE_SEEDS):
+        generator = torch.Generator().manual_seed(seed)
+        moved = [(x.double() * (1 + (torch.rand(x.shape, generator=generator, dtype=torch.float64) * 2 - 1)
+                                * 2.0 ** -23)).to(x.dtype) if x.is_floating_point() else x for x in inputs]
+        try:
+            values = _forward(model, moved, outputs)
+        except Exception as error:
+            return f"PyTorch run on moved inputs failed: {_tail(error)}"
+        if len(values) != len(expected):
+            return "PyTorch run on moved inputs gave another number of outputs"
+        runs.append([judging.compare(i, e, v, rule) for i, (e, v) in enumerate(zip(expected, values))])
+    return runs
+
+
 def _refusal(error: Exception) -> dict[str, object]:
     problems = getattr(error, "problems", None)
     if problems:
@@ -161,10 +180,12 @@ class _References:
         self.model, self.inputs, self.outputs, self.eager = model, inputs, outputs, eager
         self._fp64: list[np.ndarray] | str | None = None
         self._fp16: list[judging.Comparison] | str | None = None
+        self._noisy: list[list[judging.Comparison]] | str | None = None
 
     def reclassify(self, record: dict[str, object], target: str) -> None:
         """A SILENT-MISMATCH whose outputs are in place becomes FP32-DRIFT / FP16-DRIFT when PyTorch's own
-        float32 / fp16 run is as far off (`judge`); the consumer's arrays are dropped from the record."""
+        float32 / fp16 run is as far off, UNSTABLE-REFERENCE when PyTorch's own output moves as far under
+        one-ulp input noise (`judge`); the consumer's arrays are dropped from the record."""
         got = record.pop("_outputs", None)
         expected = record.pop("_expected", None)
         if record.get("class") != "SILENT-MISMATCH" or record.get("placement") is not None \
@@ -190,6 +211,17 @@ class _References:
         record["torch_fp64"] = details
         if drift:
             record["class"] = "FP32-DRIFT"
+            return
+        if self._noisy is None:
+            self._noisy = _torch_ulp_noise(self.model, self.inputs, self.outputs, self.eager,
+                                           TARGETS[target].judge.tolerance)
+        if isinstance(self._noisy, str):
+            record["torch_ulp_noise"] = self._noisy
+            return
+        record["torch_ulp_noise"] = [[{"position": c.position, "relative": c.relative, "cosine": c.cosine}
+                                      for c in run] for run in self._noisy]
+        if judging.within_instability(ours, self._noisy):
+            record["class"] = "UNSTABLE-REFERENCE"
 
 
 def _one_target(model: nn.Module, inputs: tuple[torch.Tensor, ...], eager: list[np.ndarray], arch: Arch, target: str,

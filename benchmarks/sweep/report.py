@@ -7,7 +7,8 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-CLASSES = ("OK", "REFUSED", "CONSUMER-REJECTED", "SILENT-MISMATCH", "WRONG-ORDER", "FP16-DRIFT", "FP32-DRIFT", "CRASH",
+CLASSES = ("OK", "REFUSED", "CONSUMER-REJECTED", "SILENT-MISMATCH", "WRONG-ORDER", "FP16-DRIFT", "FP32-DRIFT",
+           "UNSTABLE-REFERENCE", "CRASH",
            "TIMEOUT",
            "BUILD-FAILED")
 TARGET_ORDER = ("bvlc", "caffe1", "nnie", "opencv", "rknn")
