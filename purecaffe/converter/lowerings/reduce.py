@@ -16,6 +16,11 @@ sum / mean over the trailing axes k..      Reduction SUM / MEAN, axis k
 sum over C of (N, C, H, W)                 1x1 Convolution with all-ones weights, no bias
 mean over C of (N, C, H, W)                the same, then Power(scale = 1/C)
 sum / mean over one middle axis (<= 64)    Slice into its parts + Eltwise SUM (coeff 1/n)
+sum / mean over another run of axes k..j   Reshape to (N, M, L, R), AVE Pooling (L, 1), Power(scale L)
+after the batch (Swin's mean over H, W     for a sum, Reshape to the result
+of NHWC)
+sum / mean over separate axes after the    Permute them to the end (kept axes in order), Reduction
+batch                                      over those trailing axes
 any of these over a whole batch-1 tensor   the same over every axis after the batch, then a
                                            Reshape to the 0-d result: the file is for batch 1
                                            (logged)
@@ -23,10 +28,10 @@ any of these over a whole batch-1 tensor   the same over every axis after the ba
 
 Each sums in another order than PyTorch's (vectorised, pairwise) kernels, and Reduction MEAN
 multiplies by fl(1/n) instead of dividing: results agree to float32 rounding of a sum, well
-inside 1e-4 x max|tensor| for the sizes of real networks.  `keepdim=True` adds a Reshape (or
-nothing, for global pooling, whose top is already (N, C, 1, 1)).  Other axis sets (the batch of
-a batch > 1 net, several separate axes, a middle axis of more than 64 elements for a sum) are
-refused: Caffe's Reduction reduces only the trailing axes and has no MAX.  The indices of
+inside 1e-4 x max|tensor| for the sizes of real networks (a sum as L x the pooled mean rounds
+once more).  `keepdim=True` adds a Reshape (or nothing, for global pooling, whose top is already
+(N, C, 1, 1)).  The batch axis of a batch > 1 net is refused (and a maximum over separate axes):
+Caffe's Reduction reduces only the trailing axes and has no MAX.  The indices of
 max(dim) / min(dim) are not lowered (refused when read).
 """
 from __future__ import annotations
@@ -210,9 +215,49 @@ def _reduce(ctx: LoweringContext, node: Node, x: Blob, how: str, dim: object, ke
     if len(axes) == 1 and 0 < axes[0] < rank and 1 < x.shape[axes[0]] <= MAX_SLICED_REDUCTION:
         _sum_by_slices(ctx, node, x, axes[0], mean=how == "mean", keepdim=keepdim)
         return
+    if axes and axes[0] > 0 and axes == tuple(range(axes[0], axes[-1] + 1)):
+        _run_mean(ctx, node, x, axes, how, outputs)
+        return
+    if axes and axes[0] > 0:
+        _gathered(ctx, node, x, axes, how, outputs)
+        return
     raise ctx.unsupported(f"{how} over axes {list(axes)} of a {rank}-D tensor: Caffe's Reduction reduces only "
                           f"trailing axes after the batch, and one middle axis only while it has at most "
                           f"{MAX_SLICED_REDUCTION} elements (one Slice top each)")
+
+
+def _run_mean(ctx: LoweringContext, node: Node, x: Blob, axes: tuple[int, ...], how: str,
+              outputs: tuple[int, ...] | None) -> None:
+    """sum / mean over a run of axes k..j after the batch with axes after it (timm Swin's mean over H, W of
+    (N, H, W, C)): Reshape to (N, M, L, R), AVE Pooling with an (L, 1) window (Caffe divides the window's
+    sum by L, as torch divides its sum), Power(scale L) for a sum, Reshape to the result."""
+    shape = x.shape
+    first, last = axes[0], axes[-1]
+    rows = (shape[0], math.prod(shape[1:first]), math.prod(shape[first:last + 1]), math.prod(shape[last + 1:]))
+    grouped = reshape_to(ctx, node, x, rows, "rows")
+    name = ctx.name(node, "mean")
+    pooled = ctx.emit(builders.pooling(name, grouped, name, method="AVE", kernel=(rows[2], 1), stride=(1, 1)))[0]
+    if how == "sum":
+        shaped = reshape_to(ctx, node, pooled, _out_shape(node, outputs), "shaped")
+        ctx.emit(builders.power(ctx.name(node), shaped, ctx.name(node), scale=float(rows[2])), result=node,
+                 outputs=outputs)
+        return
+    _finish(ctx, node, pooled, outputs)
+
+
+def _gathered(ctx: LoweringContext, node: Node, x: Blob, axes: tuple[int, ...], how: str,
+              outputs: tuple[int, ...] | None) -> None:
+    """sum / mean over separate axes after the batch: a Permute that moves them to the end, after the kept
+    axes in their order (a copy), then the trailing Reduction; the kept axes come out in torch's order."""
+    rank = len(x.shape)
+    kept = [axis for axis in range(rank) if axis not in axes]
+    order = (*kept, *axes)
+    name = ctx.name(node, "gather")
+    moved = ctx.emit(builders.permute(name, x, name, order=order))[0]
+    part = ctx.name(node, "reduce")
+    reduced = ctx.emit(builders.reduction(part, moved, part, operation="MEAN" if how == "mean" else "SUM",
+                                          axis=len(kept)))[0]
+    _finish(ctx, node, reduced, outputs)
 
 
 # A sum over one middle axis (ResNeSt's radix axis of (N, R, C, H, W)) is a Slice into its parts and

@@ -6,11 +6,14 @@ a few ulps of the largest partial sum.  amax is a global MAX pooling: exact.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
 from batched_compare import Case, compare_cases
 from converter.lowerings._modules import Fn
+from converter.lowerings._targets import TARGETS, on_target, rknn_judged
 
 SUM = {"rtol": 1e-6, "atol": 1e-7, "reason": "summation order"}
 EXACT = {"rtol": 0.0, "atol": 0.0, "reason": "a maximum is one of the values"}
@@ -60,8 +63,19 @@ CASES = [
     Case("mean-middle-axis-keepdim", Fn(lambda x: x.mean(dim=2, keepdim=True) + 1), [(2, 3, 4, 5, 3)]),
     Case("sum-middle-axis-3d", Fn(lambda x: x.sum(dim=1) * 2), [(2, 9, 4)]),
     Case("resnest-split-attention", lambda: SplitAttention(), [(2, 8, 5, 7)]),
-    Case("refuse-sum-wide-middle-axis", Fn(lambda x: x.sum(dim=1) * 2), [(1, 70, 3)],
-         refused="at most 64 elements"),
+    # Another run of axes after the batch: AVE Pooling over an (N, M, L, R) view (a sum as L x the mean).
+    Case("sum-wide-middle-axis", Fn(lambda x: x.sum(dim=1) * 2), [(1, 70, 3)], expect_layers=("Pooling", "Power"),
+         **SUM),
+    Case("mean-nhwc-hw", Fn(lambda x: x.permute(0, 2, 3, 1).mean((1, 2)) * 2), [X], expect_layers=("Pooling",),
+         **SUM),  # timm Swin's head
+    Case("sum-nhwc-hw-keepdim", Fn(lambda x: x.permute(0, 2, 3, 1).sum((1, 2), keepdim=True) + 1), [(1, 5, 9, 3)],
+         **SUM),
+    Case("mean-middle-run-5d", Fn(lambda x: x.view(2, 3, 2, 5, 7).mean((2, 3)) + 1), [X], **SUM),
+    # Separate axes: a Permute gathers them at the end, then the trailing Reduction.
+    Case("mean-separate-axes", Fn(lambda x: x.mean((1, 3)) * 2), [X], expect_layers=("Reduction",), **SUM),
+    Case("sum-separate-axes-keepdim", Fn(lambda x: x.sum((1, 3), keepdim=True) + 1), [(1, 3, 5, 7)], **SUM),
+    Case("mean-separate-axes-5d", Fn(lambda x: x.view(2, 3, 2, 5, 7).mean((1, 3)) + 1), [X], **SUM),
+    Case("refuse-amax-separate-axes", Fn(lambda x: x.amax((1, 3)) * 2), [X], refused="one run of axes"),
 ]
 
 
@@ -96,3 +110,25 @@ def results():
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
 def test_reduce(case: Case, results) -> None:
     results[case.id].check()
+
+
+TARGET_CASES = {
+    "mean-nhwc-hw": (lambda: Fn(lambda x: x.permute(0, 2, 3, 1).mean((1, 2)) * 2), [(1, 6, 5, 7)]),
+    "sum-wide-middle-axis": (lambda: Fn(lambda x: x.sum(dim=1) * 2), [(1, 70, 3)]),
+    "mean-separate-axes": (lambda: Fn(lambda x: x.mean((1, 3), keepdim=True) + 1), [(1, 3, 5, 7)]),
+}
+
+
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("name", sorted(TARGET_CASES))
+def test_reduce_on_targets(name: str, target: str, tmp_path: Path) -> None:
+    make, inputs = TARGET_CASES[name]
+    on_target(make, inputs, target, {}, tmp_path, rtol=1e-5)
+
+
+@pytest.mark.rknn
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(TARGET_CASES))
+def test_reduce_in_rknn(name: str, rknn_venv, tmp_path: Path) -> None:  # noqa: ANN001
+    make, inputs = TARGET_CASES[name]
+    rknn_judged(make, inputs, tmp_path)
