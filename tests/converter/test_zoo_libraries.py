@@ -5,7 +5,7 @@ Each exercises a construction of issue 18: facenet-pytorch's InceptionResnetV1 e
 (`linalg_vector_norm` + clamp_min + division); pytorchcv's DABNet and ESNet merge branches with
 `torch.stack(..).sum(0)` (one Eltwise SUM), SINet takes `max(dim=1)` values (MAX Pooling over the channels);
 timm's RepViT and FastViT (reparameterized, as users export them) use the exact GELU; smp's FPN merges its
-pyramid with stack + sum.  The libraries are the `zoo` extra: a missing one skips locally with the reason,
+pyramid with stack + sum; timm's Swin averages its NHWC tokens over H, W (AVE Pooling over a reshaped view).  The libraries are the `zoo` extra: a missing one skips locally with the reason,
 and fails under CI=true.  Tolerance: the default 1e-4 x max|torch| per blob (sums in another order through
 a few hundred layers; see tests/converter/test_zoo.py).
 """
@@ -47,6 +47,15 @@ def _timm(name: str) -> Callable[[], nn.Module]:
     return build
 
 
+def _swin() -> nn.Module:
+    """timm's SwinTransformer at a small size (two stages, window 7 over 14 x 14 and 7 x 7 tokens): its head
+    averages the NHWC map over axes 1 and 2."""
+    from timm.models.swin_transformer import SwinTransformer
+
+    return SwinTransformer(img_size=56, patch_size=4, window_size=7, embed_dim=24, depths=(2, 2), num_heads=(2, 4),
+                           num_classes=10)
+
+
 def _fpn() -> nn.Module:
     import segmentation_models_pytorch as smp
 
@@ -62,6 +71,7 @@ MODELS: dict[str, tuple[str, Callable[[], nn.Module], tuple[int, ...], tuple[str
     "timm_repvit_m0_9": ("timm", _timm("repvit_m0_9"), (1, 3, 64, 64), ("AbsVal", "Exp")),
     "timm_fastvit_t8": ("timm", _timm("fastvit_t8"), (1, 3, 64, 64), ("AbsVal", "Exp")),
     "smp_fpn_resnet18": ("segmentation_models_pytorch", _fpn, (1, 3, 64, 64), ("Eltwise",)),
+    "timm_swin": ("timm", _swin, (1, 3, 56, 56), ("Pooling", "AbsVal")),
 }
 CASES = [Case(name, factory, [shape], expect_layers=layers, convert_kwargs={"name": name})
          for name, (_, factory, shape, layers) in MODELS.items()]
