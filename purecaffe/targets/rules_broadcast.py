@@ -113,9 +113,10 @@ def scale_params_over_channels(layer: CaffeLayer, target: Target) -> Outcome:
     on (a "channel-parameters-only" limit: RKNN, e.g. LayerNorm's affine over W; OpenCV, whose fusion into a
     preceding convolution takes one parameter per channel), or a Bias on a target without
     Bias -> Reshape x to (A, B, R, 1), A the axes before, B the scaled ones, R the rest; Scale over channels
-    (B); Reshape back.  Reshapes move no value and each element is the same x * gamma + beta: exact."""
+    (B); Reshape back.  Reshapes move no value and each element is the same x * gamma + beta: exact.  The view
+    is 4-D whatever x's rank (Swin's 5-D attention mask add, (B, windows, heads, N, N) + mask)."""
     if layer.type not in ("Scale", "Bias") or len(layer.bottoms) != 1 or not target.has("Scale") or \
-            not target.has("Reshape") or not _four_axes_at_most(layer):
+            not target.has("Reshape"):
         return None
     if not any(limit.rule == RKNN_CHANNEL_PARAMETERS.rule for limit in target.broken(layer)) and \
             not (layer.type == "Bias" and not target.has("Bias")):

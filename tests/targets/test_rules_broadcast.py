@@ -154,3 +154,31 @@ def test_the_scale_of_ones_in_opencv_is_the_bias_bit_for_bit(tmp_path) -> None: 
     reader.setInput(xs, "x")
     reader.setInput(fs, "f")
     np.testing.assert_array_equal(reader.forward("b"), xs + fs[:, :, None, None])
+
+
+class _WindowMask(nn.Module):
+    """timm Swin's shifted-window attention mask: a constant added to a 5-D (B, windows, heads, N, N) view."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("mask", torch.randn(2, 1, 5, 5, generator=torch.Generator().manual_seed(1)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        attn = x.view(1, 2, 3, 5, 5) + self.mask.unsqueeze(0)
+        return torch.softmax(attn, -1).view(1, 6, 5, 5)
+
+
+def test_a_constant_added_to_a_5d_view_on_opencv(tmp_path) -> None:  # noqa: ANN001
+    """The one-bottom Bias/Scale over axes past the channels of a 5-D blob becomes a Scale over the channels of a
+    4-D view (OpenCV fuses a Scale one parameter per channel): in the runtime and in OpenCV."""
+    from judges import opencv
+
+    x = torch.randn(1, 6, 5, 5, generator=torch.Generator().manual_seed(0))
+    net = purecaffe.convert(_WindowMask().eval(), (x,), target="opencv")
+    scales = [layer for layer in net.net.layer if layer.type == "Scale"]
+    assert scales and all(layer.scale_param.axis == 1 and layer.scale_param.num_axes == 1 for layer in scales)
+    run_compare_torch(_WindowMask().eval(), [x], target="opencv", backend="runtime")
+    opencv()
+    net.save(tmp_path / "net")
+    report = purecaffe.verify(_WindowMask().eval(), (x,), tmp_path / "net", backend="opencv")
+    assert report.passed, report.summary()
