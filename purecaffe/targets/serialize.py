@@ -23,7 +23,7 @@ from purecaffe.canonical import CaffeLayer, default_params
 from purecaffe.errors import ConverterBugError
 from purecaffe.runtime.layers.base import LayerProblem
 from purecaffe.runtime.registry import lookup
-from purecaffe.schema import load_schema
+from purecaffe.schema import CaffeSchema, load_schema
 from purecaffe.targets.target import Target
 
 Packer = Callable[[Message, Mapping[str, Any]], None]
@@ -196,15 +196,16 @@ def packers() -> dict[str, Packer]:
     return table
 
 
-def layer_parameter(layer: CaffeLayer, target: Target, table: Mapping[str, Packer]) -> Message:
+def layer_parameter(layer: CaffeLayer, target: Target, table: Mapping[str, Packer],
+                    schema: CaffeSchema | None = None) -> Message:
     """`layer` in caffe.proto's spelling; a layer `target` does not allow (`Target.allows`, what the checks
-    apply) is a bug here: legalization and the checks run before."""
+    apply) is a bug here: legalization and the checks run before.  `schema`: the bundled caffe.proto's
+    unless given (`net_parameter` loads it once, not once a layer: `load_schema` reads and hashes the file)."""
     if not target.allows(layer):
         broken = "; ".join(limit.describe(layer, target.name) for limit in target.broken(layer))
         raise ConverterBugError(f"layer {layer.name} ({layer.type}) is not legal for {target.name} after "
                                 f"legalization: {broken or f'{target.name} has no {layer.type} layer'}")
-    schema = load_schema()
-    message = schema.LayerParameter()
+    message = (schema or load_schema()).LayerParameter()
     message.name = layer.name
     message.type = layer.type
     message.bottom.extend(layer.bottom_names)
@@ -227,7 +228,8 @@ def layer_parameter(layer: CaffeLayer, target: Target, table: Mapping[str, Packe
 
 def net_parameter(layers: Sequence[CaffeLayer], *, name: str, target: Target) -> Message:
     """The NetParameter of `layers` for `target` (inputs as Input layers or as net fields)."""
-    net = load_schema().NetParameter()
+    schema = load_schema()
+    net = schema.NetParameter()
     net.name = name
     table = packers()
     for layer in layers:
@@ -236,7 +238,7 @@ def net_parameter(layers: Sequence[CaffeLayer], *, name: str, target: Target) ->
                 net.input.append(top.name)
                 net.input_shape.add().dim.extend(top.shape)
             continue
-        net.layer.add().CopyFrom(layer_parameter(layer, target, table))
+        net.layer.add().CopyFrom(layer_parameter(layer, target, table, schema))
     return net
 
 

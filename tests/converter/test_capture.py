@@ -1,6 +1,8 @@
 """Capture through torch.export: module paths, source lines, in-place ops made functional."""
 from __future__ import annotations
 
+import contextlib
+import importlib
 import logging
 
 import numpy as np
@@ -105,6 +107,25 @@ class MutatesThroughView(nn.Module):
 
 def test_in_place_mutation_through_a_view() -> None:
     run_compare_torch(MutatesThroughView(), (1, 3, 4, 5))
+
+
+@pytest.mark.parametrize("model", [Outer, MutatesThroughView], ids=["export", "export+run_decompositions"])
+def test_lazy_graph_modules_capture_the_same_graph(model: type[nn.Module],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """capture defers torch.fx's code generation inside torch.export (a private switch, for speed):
+    the Graph (ops, arguments, module paths, source lines) is the one eager code generation gives,
+    and the program returned still runs as the model does."""
+    module, x = model().eval(), torch.randn(1, 3, 4, 5)
+    lazy = capture(module, (x,))
+    # The module, not the function `purecaffe.converter.capture` that shadows it as an attribute.
+    monkeypatch.setattr(importlib.import_module("purecaffe.converter.capture"), "_lazy_graph_modules",
+                        contextlib.nullcontext)
+    eager = capture(module, (x,))
+    assert lazy.graph.nodes == eager.graph.nodes and lazy.graph.outputs == eager.graph.outputs
+    assert lazy.graph.constant_sources == eager.graph.constant_sources
+    assert any(node.source.startswith("test_capture.py:") for node in lazy.graph.nodes)
+    with torch.no_grad():
+        torch.testing.assert_close(lazy.program.module()(x), module(x), rtol=0, atol=0)
 
 
 class MutatesThroughDropout(nn.Module):
