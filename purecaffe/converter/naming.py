@@ -26,7 +26,8 @@ def short_op(op: str) -> str:
 def plan_layer_names(nodes: Sequence[Node], *, reserved: Iterable[str] = ()) -> dict[str, str]:
     lowered = [n for n in nodes if n.op != GETITEM]
     paths = {n.module_path for n in lowered}
-    containers = {p for p in paths if p and any(q.startswith(p + ".") for q in paths)}
+    # A container is a path that is a dotted prefix of another (`b` of `b.c`): every prefix, one pass.
+    containers = {q[:i] for q in paths for i, char in enumerate(q) if char == "."} & paths
     ops_by_path: dict[str, set[str]] = {}
     for node in lowered:
         ops_by_path.setdefault(node.module_path, set()).add(node.op)

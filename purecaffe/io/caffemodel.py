@@ -312,11 +312,12 @@ def _blob_parts(schema: CaffeSchema, blob: np.ndarray) -> tuple[bytes, np.ndarra
 
 def caffemodel_size(layers: Sequence[WeightLayer], name: str = "") -> int:
     """Bytes the caffemodel of `layers` takes, computed without serializing any data."""
-    schema = load_schema()
+    return _total_size([_layer_size(load_schema(), layer) for layer in layers], name)
+
+
+def _total_size(layer_sizes: Sequence[int], name: str) -> int:
     total = wire.len_field_size(NET_NAME, len(name.encode("utf-8"))) if name else 0
-    for layer in layers:
-        total += wire.len_field_size(NET_LAYER, _layer_size(schema, layer))
-    return total
+    return total + sum(wire.len_field_size(NET_LAYER, size) for size in layer_sizes)
 
 
 def _layer_size(schema: CaffeSchema, layer: WeightLayer) -> int:
@@ -335,7 +336,8 @@ def write_caffemodel(path: PathLike, layers: Iterable[WeightLayer], *, name: str
     """
     layers = list(layers)
     schema = load_schema()
-    total = caffemodel_size(layers, name)
+    sizes = [_layer_size(schema, layer) for layer in layers]
+    total = _total_size(sizes, name)
     if total > CAFFE_MAX_PROTO_BYTES:
         raise ModelTooLargeError(f"the caffemodel would be {total / 2**30:.2f} GiB; Caffe cannot read binary "
                                  f"protos over 2 GiB ({CAFFE_MAX_PROTO_BYTES} bytes)", path=path)
@@ -343,8 +345,8 @@ def write_caffemodel(path: PathLike, layers: Iterable[WeightLayer], *, name: str
         if name:
             encoded = name.encode("utf-8")
             handle.write(wire.len_field_header(NET_NAME, len(encoded)) + encoded)
-        for layer in layers:
-            handle.write(wire.len_field_header(NET_LAYER, _layer_size(schema, layer)))
+        for layer, size in zip(layers, sizes):
+            handle.write(wire.len_field_header(NET_LAYER, size))
             handle.write(_layer_header(schema, layer))
             for blob in layer.blobs:
                 prefix, data = _blob_parts(schema, blob)
