@@ -21,6 +21,7 @@ the user's source line (innermost stack frame outside the torch package).
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import operator
 import os
@@ -423,9 +424,10 @@ def module_path(meta: Mapping[str, Any]) -> str:
     stack = meta.get("nn_module_stack") or {}
     if not stack:
         return ""
-    return _clean_path(list(stack.values())[-1][0])
+    return _clean_path(str(list(stack.values())[-1][0]))
 
 
+@functools.lru_cache(maxsize=4096)  # every node repeats its enclosing modules' paths
 def _clean_path(path: str) -> str:
     # Older torch spells paths as L['self'].layer1[0].conv1.
     path = re.sub(r"^L\['self'\]\.?", "", str(path))
@@ -439,7 +441,7 @@ def module_calls(meta: Mapping[str, Any]) -> tuple[str, ...]:
     (k >= 1) of a module called several times is `b#k` (torch.export keys it `...@k`)."""
     calls = []
     for key, entry in (meta.get("nn_module_stack") or {}).items():
-        path = _clean_path(entry[0])
+        path = _clean_path(str(entry[0]))
         if not path:
             continue
         match = re.search(r"@(\d+)$", str(key))
