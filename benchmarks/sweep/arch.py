@@ -24,7 +24,7 @@ class Arch:
     why; `data`: what to feed ("image" RGB normalized, "gray" one channel, "random" a fixed normal
     draw); `stats_from_data`: set BatchNorm statistics by train-mode passes over images (deep random
     nets overflow fp16 otherwise); `reparameterize`: fuse train-time branches first (MobileOne,
-    RepViT, FastViT, RepVGG: what users export).
+    RepViT, FastViT, RepVGG: what users export), True for timm's helper or the architecture's own fusion.
     """
 
     name: str
@@ -36,7 +36,7 @@ class Arch:
     cut: str = ""
     data: str = "image"
     stats_from_data: bool = True
-    reparameterize: bool = False
+    reparameterize: bool | Callable[[nn.Module], nn.Module] = False
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:

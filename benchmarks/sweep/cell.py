@@ -1,7 +1,9 @@
 """One model through every asked target: build, prepare, convert, consume, judge; one JSON record per cell.
 
 Cell classes: OK, REFUSED (purecaffe's UnsupportedError: the ops and reasons), CONSUMER-REJECTED
-(the consumer refused the file), SILENT-MISMATCH, WRONG-ORDER, FP16-DRIFT, FP32-DRIFT (see `judge`), CRASH (any
+(the consumer refused the file), SILENT-MISMATCH, WRONG-ORDER, FP16-DRIFT, FP32-DRIFT (see `judge`; for a
+judge with a diagnostic mode, MNN's Winograd off, also a default run outside its bound whose diagnostic
+run is within float32's: `_diagnose`), CRASH (any
 other exception: a purecaffe bug, or this script's), BUILD-FAILED (the other project's model could not
 be built or run in PyTorch here: not purecaffe's fault), TIMEOUT (set by the driver).
 """
@@ -23,11 +25,11 @@ from torch import nn
 import purecaffe
 import purecaffe.converter
 from purecaffe.errors import UnsupportedError
-from purecaffe.targets import TARGETS, Tolerance
+from purecaffe.targets import TARGETS, Diagnostic, Tolerance
 from purecaffe.targets.judges import FP16
 from sweep import judge as judging
 from sweep.arch import Arch
-from sweep.consumers import consume
+from sweep.consumers import Consumed, consume
 from sweep.prepare import prepare, test_inputs
 
 log = logging.getLogger(__name__)
@@ -244,23 +246,56 @@ def _one_target(model: nn.Module, inputs: tuple[torch.Tensor, ...], eager: list[
         expected = [np.asarray(values[name]) for name in net.torch_output_names]
         out["reference"] = "exported program (eager outputs did not line up)"
     feeds = {name: x.numpy() for name, x in zip(net.input_names, inputs)}
+    judge = TARGETS[target].judge
     with tempfile.TemporaryDirectory(prefix=f"sweep-{arch.name}-{target}-") as work:
         out["stage"] = "save"
         files = net.save(Path(work) / arch.name)
         out["stage"] = "consume"
         clock = time.monotonic()
-        consumed = consume(target, Path(files.prototxt), Path(files.caffemodel), feeds, net.output_names,
-                           caffe_backend=caffe_backend, rknn_venv=rknn_venv)
+
+        def run(options: dict[str, object] | None = None) -> Consumed:
+            return consume(target, Path(files.prototxt), Path(files.caffemodel), feeds, net.output_names,
+                           caffe_backend=caffe_backend, rknn_venv=rknn_venv, options=options)
+
+        consumed = run()
         out["consumer_seconds"] = round(time.monotonic() - clock, 2)
-    out.update(consumed.notes)
-    caffe_order = consumed.notes.get("caffe_outputs")
-    if caffe_order is not None:
-        out["prototxt_order_matches"] = list(caffe_order) == list(net.output_names)
+        out.update(consumed.notes)
+        caffe_order = consumed.notes.get("caffe_outputs")
+        if caffe_order is not None:
+            out["prototxt_order_matches"] = list(caffe_order) == list(net.output_names)
+        if consumed.error is not None:
+            return {**out, "class": "CONSUMER-REJECTED", "reason": consumed.error}
+        if "dropped" in consumed.notes:
+            return {**out, "class": "SILENT-MISMATCH", "reason": str(consumed.notes["dropped"])}
+        verdict = judging.judge(expected, consumed.outputs, judge.tolerance)
+        record = {**out, "class": verdict.cls, "reason": verdict.reason, "placement": verdict.placement,
+                  "_outputs": consumed.outputs, "_expected": expected,
+                  "comparisons": [c.to_json() for c in verdict.comparisons]}
+        if verdict.cls == "SILENT-MISMATCH" and verdict.placement is None and judge.diagnostic is not None:
+            clock = time.monotonic()
+            record.update(_diagnose(judge.diagnostic, run(dict(judge.diagnostic.options)), expected, verdict))
+            record["diagnostic_seconds"] = round(time.monotonic() - clock, 2)
+        return record
+
+
+def _diagnose(diagnostic: Diagnostic, consumed: Consumed, expected: Sequence[np.ndarray],
+              default: judging.Verdict) -> dict[str, object]:
+    """The judge's diagnostic run (`Judge.diagnostic`) of a cell whose default run missed its bound.
+
+    Within the diagnostic's tolerance: FP32-DRIFT, the file proven read right (the default run's miss is
+    the consumer's arithmetic, kept in the reason).  Outside it: still SILENT-MISMATCH, its outputs and
+    comparisons now the diagnostic run's (so `reclassify` asks float64 whether float32 depth explains them)."""
     if consumed.error is not None:
-        return {**out, "class": "CONSUMER-REJECTED", "reason": consumed.error}
-    if "dropped" in consumed.notes:
-        return {**out, "class": "SILENT-MISMATCH", "reason": str(consumed.notes["dropped"])}
-    verdict = judging.judge(expected, consumed.outputs, TARGETS[target].judge.tolerance)
-    return {**out, "class": verdict.cls, "reason": verdict.reason, "placement": verdict.placement,
-            "_outputs": consumed.outputs, "_expected": expected,
-            "comparisons": [c.to_json() for c in verdict.comparisons]}
+        return {"diagnostic": f"{diagnostic.name}: the consumer refused the file: {consumed.error}"}
+    verdict = judging.judge(expected, consumed.outputs, diagnostic.tolerance)
+    worst = max((c.relative for c in verdict.comparisons), default=0.0)
+    said = f"{diagnostic.name} ({diagnostic.tolerance.name} {diagnostic.tolerance.rtol:g}): " \
+        + (f"every output within, worst {worst:.2e} of max|torch|" if verdict.cls == "OK" else verdict.reason)
+    result: dict[str, object] = {"diagnostic": said, "default_comparisons": [c.to_json() for c in default.comparisons]}
+    if verdict.cls == "OK":
+        return {**result, "class": "FP32-DRIFT", "reason": f"default run {default.reason}; {said}",
+                "comparisons": [c.to_json() for c in verdict.comparisons]}
+    if verdict.cls == "SILENT-MISMATCH" and verdict.placement is None:
+        return {**result, "reason": f"default run {default.reason}; {said}", "_outputs": consumed.outputs,
+                "comparisons": [c.to_json() for c in verdict.comparisons]}
+    return {**result, "reason": f"default run {default.reason}; {said}"}

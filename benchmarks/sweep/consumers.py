@@ -110,10 +110,11 @@ def run_tpumlir(prototxt: Path, caffemodel: Path, inputs: Mapping[str, np.ndarra
     return Consumed(outputs=tuple(np.asarray(run.outputs[name]) for name in outputs), notes=notes)
 
 
-def run_mnn(prototxt: Path, caffemodel: Path, inputs: Mapping[str, np.ndarray], outputs: Sequence[str]) -> Consumed:
+def run_mnn(prototxt: Path, caffemodel: Path, inputs: Mapping[str, np.ndarray], outputs: Sequence[str],
+            options: Mapping[str, object]) -> Consumed:
     from purecaffe.mnn import run_mnn as mnn
 
-    run = mnn(prototxt, caffemodel, inputs, dump_layers=False)
+    run = mnn(prototxt, caffemodel, inputs, dump_layers=False, **options)  # type: ignore[arg-type]
     notes: dict[str, object] = {"caffe_outputs": caffe_output_order(prototxt)}
     if not run.ok:
         return Consumed(error=f"MNN {run.stage}: {' '.join(str(run.error).split())[:600]}", notes=notes)
@@ -121,9 +122,13 @@ def run_mnn(prototxt: Path, caffemodel: Path, inputs: Mapping[str, np.ndarray], 
 
 
 def consume(target: str, prototxt: Path, caffemodel: Path, inputs: Mapping[str, np.ndarray],
-            outputs: Sequence[str], *, caffe_backend: str, rknn_venv: PathLike | None) -> Consumed:
-    """Run the file on the target's judge (the catalog's `Target.judge`), the user's way."""
+            outputs: Sequence[str], *, caffe_backend: str, rknn_venv: PathLike | None,
+            options: Mapping[str, object] | None = None) -> Consumed:
+    """Run the file on the target's judge (the catalog's `Target.judge`), the user's way; `options`: the
+    judge's diagnostic mode (`Judge.diagnostic.options`, e.g. MNN with Winograd off)."""
     backend = TARGETS[target].judge.backend
+    if options and backend != "mnn":
+        raise ValueError(f"the sweep's runner for {backend!r} takes no options ({dict(options)})")
     if backend == "caffe":
         return run_real_caffe(prototxt, caffemodel, inputs, outputs, caffe_backend)
     if backend == "opencv":
@@ -135,5 +140,5 @@ def consume(target: str, prototxt: Path, caffemodel: Path, inputs: Mapping[str, 
     if backend == "tpu-mlir":
         return run_tpumlir(prototxt, caffemodel, inputs, outputs)
     if backend == "mnn":
-        return run_mnn(prototxt, caffemodel, inputs, outputs)
+        return run_mnn(prototxt, caffemodel, inputs, outputs, options or {})
     raise ValueError(f"the sweep has no runner for {target!r}'s judge {backend!r}")

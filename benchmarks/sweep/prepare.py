@@ -9,6 +9,7 @@ Images: scikit-image's bundled samples when installed (nothing downloaded), else
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -127,8 +128,9 @@ def reparameterize(model: nn.Module) -> nn.Module:
 
 
 def prepare(model: nn.Module, shapes: tuple[tuple[int, ...], ...], *, data: str, stats_from_data: bool,
-            fuse: bool, seed: int = 0) -> tuple[nn.Module, dict[str, object]]:
-    """The model ready to convert (eval mode), and notes on what was done."""
+            fuse: bool | Callable[[nn.Module], nn.Module], seed: int = 0) -> tuple[nn.Module, dict[str, object]]:
+    """The model ready to convert (eval mode), and notes on what was done.  `fuse`: True for timm's
+    re-parameterization, or the architecture's own fusion (after the parameters are redrawn)."""
     torch.manual_seed(seed)
     randomize_parameters(model, seed)
     notes: dict[str, object] = {"bn_stats": "drawn"}
@@ -139,6 +141,6 @@ def prepare(model: nn.Module, shapes: tuple[tuple[int, ...], ...], *, data: str,
             notes["bn_stats"] = "data"
     model.eval()
     if fuse:
-        model = reparameterize(model).eval()
+        model = (fuse if callable(fuse) else reparameterize)(model).eval()
         notes["reparameterized"] = True
     return model, notes

@@ -91,9 +91,31 @@ def capture(model: torch.nn.Module | ExportedProgram, inputs: Sequence[Any], kwa
     except PurecaffeError:
         raise
     except Exception as error:  # noqa: BLE001 - any tracing failure is the user's model
-        first = next((line for line in str(error).splitlines() if line.strip()), type(error).__name__)
-        raise PurecaffeError(f"torch.export could not capture the model: {first.strip()}") from error
+        raise _capture_failure(model, error) from error
     return Captured(graph=functionalize_inplace(build_graph(program)), program=program)
+
+
+_LIFTED = re.compile(r"model attribute: ((?:[\w.]+\.)?)lifted_tensor_\d+")
+
+
+def _capture_failure(model: torch.nn.Module, error: Exception) -> PurecaffeError:
+    """torch.export's failure as the user's problem.  One has a known cause, named with its module: a
+    forward that writes a tensor it computed into the module (`self.conv.weight.data = ...`, SPAN's
+    Conv3XC re-fusing its branches at every call) leaves a fake tensor as a constant of the program."""
+    text = str(error)
+    lifted = _LIFTED.search(text) if "fake tensor" in text else None
+    if lifted is not None:
+        path = lifted.group(1).rstrip(".")
+        try:
+            kind = type(model.get_submodule(path)).__name__
+        except AttributeError:
+            kind = "module"
+        return UnsupportedError(
+            f"{path or '<model>'} ({kind}): its forward computes a tensor and stores it in the module (e.g. "
+            f"`self.conv.weight.data = ...`, a re-parameterization redone at every call), which torch.export "
+            f"cannot capture; compute it once before converting and make forward use the stored result")
+    first = next((line for line in text.splitlines() if line.strip()), type(error).__name__)
+    return PurecaffeError(f"torch.export could not capture the model: {first.strip()}")
 
 
 def _check_program_inputs(program: ExportedProgram, args: tuple[Any, ...]) -> None:

@@ -17,6 +17,10 @@ log = logging.getLogger(__name__)
 
 PathLike = str | os.PathLike[str]
 RUN_TIMEOUT = 600.0
+WINOGRAD_MEMORY_LEVEL = 3
+"""MNN's `Interpreter::HintMode::WINOGRAD_MEMORY_LEVEL` (include/MNN/Interpreter.hpp).  At 0 its CPU backend
+never picks a Winograd convolution (source/backend/cpu/compute/ConvolutionFloatFactory.cpp: `hint().
+winogradMemoryUsed == 0` -> DenseConvolutionTiledExecutor); the default, 3, lets it."""
 
 
 def mnn_tensor_names(prototxt: PathLike) -> dict[str, tuple[str, str]]:
@@ -45,11 +49,12 @@ def layer_types(prototxt: PathLike) -> list[tuple[str, str]]:
 
 
 def run_mnn(prototxt: PathLike, caffemodel: PathLike, inputs: Mapping[str, np.ndarray], *, dump_layers: bool = True,
-            venv: PathLike | None = None, timeout: float = RUN_TIMEOUT) -> JudgeRun:
+            winograd: bool = True, venv: PathLike | None = None, timeout: float = RUN_TIMEOUT) -> JudgeRun:
     """Convert the Caffe files with MNN's converter, run the model in MNN's runtime (fp32) on NCHW `inputs`.
 
     Outputs by net output blob; with `dump_layers`, every tensor the runtime computed under the
-    Caffe (layer, top) it stands for.  MNN refusing the net (a layer type its converter lacks) is
+    Caffe (layer, top) it stands for.  `winograd=False` runs the session with Winograd convolutions off
+    (hint WINOGRAD_MEMORY_LEVEL 0): direct convolutions, float32 to a few ulps.  MNN refusing the net (a layer type its converter lacks) is
     `JudgeRun.error`, naming the type and the layers.
     """
     prototxt, caffemodel, names_in, names_out = net_files(prototxt, caffemodel, inputs, judge="MNN")
@@ -59,10 +64,11 @@ def run_mnn(prototxt: PathLike, caffemodel: PathLike, inputs: Mapping[str, np.nd
     for mnn_name, (_, top) in tensor_names.items():
         by_blob[top] = mnn_name  # the last writer's name wins: the blob's final value
     candidates = [[by_blob.get(name, name), name] for name in names_out]
-    consumer = f"mnn {MNN_VERSION} (fp32)"
+    consumer = f"mnn {MNN_VERSION} (fp32{'' if winograd else ', Winograd off'})"
     with tempfile.TemporaryDirectory(prefix="purecaffe-mnn-") as job:
         request = {"prototxt": str(prototxt), "caffemodel": str(caffemodel), "inputs": names_in,
-                   "outputs": candidates, "dump": dump_layers, "threads": 1}
+                   "outputs": candidates, "dump": dump_layers, "threads": 1,
+                   "hints": {} if winograd else {str(WINOGRAD_MEMORY_LEVEL): 0}}
         write_job(job, request, {name: inputs[name] for name in names_in})
         result = run_runner(python, "run_mnn.py", job, judge="MNN", net=prototxt, timeout=timeout)
         arrays = read_arrays(job, "outputs.npz")

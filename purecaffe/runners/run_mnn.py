@@ -3,7 +3,7 @@
     <venv>/bin/python run_mnn.py JOB_DIR          (the files: jobio)
 
 request.json: {"prototxt", "caffemodel", "inputs": [names], "outputs": [[candidate MNN names] per net output],
-               "dump": bool, "threads": int}
+               "dump": bool, "threads": int, "hints": {HintMode number: value}}
 outputs.npz:  "output:<i>" the i-th net output (Caffe layout), "tensor:<name>" every tensor an op of the
               converted model wrote (when dumped), by MNN's tensor name
 result.json:  {"ok", "error", "stage", "outputs": n, "ops": [[op, type, [tensor names]]],
@@ -86,6 +86,8 @@ def run(job: str, request: dict, result: dict) -> None:
     outputs_of = {op: tensors for op, _, tensors in ops}
     result["stage"] = "load"
     interpreter = MNN.Interpreter(model)
+    for hint, value in request.get("hints", {}).items():  # Interpreter::HintMode, set before the session exists
+        interpreter.setSessionHint(int(hint), int(value))
     session = interpreter.createSession({"numThread": int(request.get("threads", 1))})
     result["stage"] = "inputs"
     for name, value in inputs.items():

@@ -16,8 +16,8 @@ from purecaffe.targets.outputs import listed_outputs
 from purecaffe.targets.policy import Finished, finish
 from purecaffe.targets.rules import legalize, legalize_net
 from purecaffe.targets.serialize import net_parameter
-from purecaffe.targets.target import Applied, Declined, Judge, Limit, NetLimit, Target, Tolerance
+from purecaffe.targets.target import Applied, Declined, Diagnostic, Judge, Limit, NetLimit, Target, Tolerance
 
-__all__ = ["TARGETS", "Applied", "Declined", "Finding", "Finished", "Judge", "Limit", "NetLimit", "Target",
+__all__ = ["TARGETS", "Applied", "Declined", "Diagnostic", "Finding", "Finished", "Judge", "Limit", "NetLimit", "Target",
            "Tolerance", "findings", "finish", "get_target", "legalize", "legalize_net", "listed_outputs",
            "net_findings", "net_parameter", "unread_tops"]

@@ -93,6 +93,22 @@ class Tolerance:
 
 
 @dataclass(frozen=True)
+class Diagnostic:
+    """A second run of the same consumer in a mode of its own whose arithmetic is plain float32, made
+    only when the user's (default) run misses the judge's tolerance.
+
+    Within `tolerance` there, the file is read right and the default run's miss is the consumer's
+    arithmetic (drift, reported with its size); outside it, the consumer reads the file differently
+    from PyTorch (a misread: the default run's failure stands).  `options`: the keyword arguments
+    that select the mode in the judge's runner (e.g. `run_mnn(..., winograd=False)`)."""
+
+    name: str
+    options: Mapping[str, object]
+    tolerance: Tolerance
+    reason: str
+
+
+@dataclass(frozen=True)
 class Judge:
     """A real consumer (or the runtime) as a `verify --backend`, with its arithmetic's tolerance;
     `precisions`: the tolerance of each precision it can be asked to compile for."""
@@ -102,6 +118,7 @@ class Judge:
     tolerance: Tolerance
     precisions: Mapping[str, Tolerance] = field(default_factory=dict)
     fp16_reference: Fp16Reference | None = None  # judged against the runtime's fp16 storage (parity.fp16)
+    diagnostic: Diagnostic | None = None  # where the default run drifts past `tolerance`: the exact mode
 
     def tolerance_for(self, precision: str | None = None) -> Tolerance:
         if precision is None:

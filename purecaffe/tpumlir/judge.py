@@ -74,6 +74,23 @@ def tpumlir_tensor_names(prototxt: PathLike) -> dict[str, tuple[str, str]]:
     return names
 
 
+def reshape_copies(prototxt: PathLike) -> dict[str, list[tuple[str, tuple[int, ...]]]]:
+    """blob -> [(top, dims)] of each Reshape reading it with every dim written out: how a net output that is
+    also read later is copied for a target without Split (`targets.outputs.arrange_outputs`).
+
+    tpu-mlir's top-level canonicalization folds a Reshape to the same shape, so such an output comes back
+    under the copied blob's name (`W/pre` for W: measured on YOLOv8n-cls, whose logits feed its softmax)."""
+    from purecaffe.io.prototxt import read_net
+
+    copies: dict[str, list[tuple[str, tuple[int, ...]]]] = {}
+    for layer in read_net(prototxt).layer:
+        if layer.type == "Reshape" and len(layer.bottom) == 1 and len(layer.top) == 1:
+            dims = tuple(int(d) for d in layer.reshape_param.shape.dim)
+            if dims and all(d > 0 for d in dims):
+                copies.setdefault(layer.bottom[0], []).append((layer.top[0], dims))
+    return copies
+
+
 def run_tpumlir(prototxt: PathLike, caffemodel: PathLike, inputs: Mapping[str, np.ndarray], *,
                 deploy: Deploy | None = None, dump_layers: bool = True, venv: PathLike | None = None,
                 timeout: float = RUN_TIMEOUT) -> JudgeRun:
@@ -113,6 +130,7 @@ def run_tpumlir(prototxt: PathLike, caffemodel: PathLike, inputs: Mapping[str, n
             layer, top = names[key[4:]]
             layers.setdefault(layer, {})[top] = value
     outputs: dict[str, np.ndarray] = {}
+    copies = reshape_copies(prototxt)
     for index, value in enumerate(result["returned"]):  # in its Caffe's output order: by blob name
         if value not in names:
             raise PurecaffeError(f"tpu-mlir returns a value {value} that no layer of the net writes", path=prototxt)
@@ -120,7 +138,15 @@ def run_tpumlir(prototxt: PathLike, caffemodel: PathLike, inputs: Mapping[str, n
         if value != top:  # its front end stops at the first writer of an output blob (CaffeConverter.convert_subgraph)
             log.warning("tpu-mlir returns the net output %s of %s as written by layer %s: the in-place layers "
                         "after it were not converted", top, prototxt, layer)
-        outputs[top] = arrays[f"top:{value}"] if deploy is None else arrays[f"deployed:{index}"]
+        array = arrays[f"top:{value}"] if deploy is None else arrays[f"deployed:{index}"]
+        if top not in names_out:  # a same-shape Reshape copying it to a net output, folded away (reshape_copies)
+            copy = next(((name, dims) for name, dims in copies.get(top, ()) if name in names_out
+                         and name not in outputs and int(np.prod(dims)) == np.size(array)), None)
+            if copy is not None:
+                log.info("tpu-mlir folded the Reshape copying %s to the net output %s: its value is returned as %s",
+                         top, copy[0], value)
+                top, array = copy[0], np.reshape(array, copy[1])
+        outputs[top] = array
     if sorted(outputs) != sorted(names_out):
         raise PurecaffeError(f"tpu-mlir returns {', '.join(result['returned'])}; the net's outputs are "
                              f"{', '.join(names_out)}", path=prototxt)
@@ -128,4 +154,4 @@ def run_tpumlir(prototxt: PathLike, caffemodel: PathLike, inputs: Mapping[str, n
     return JudgeRun(consumer, outputs=outputs, layers=layers, seconds=seconds, version=version)
 
 
-__all__ = ["Deploy", "PROCESSORS", "QUANTIZE", "run_tpumlir", "tpumlir_tensor_names"]
+__all__ = ["Deploy", "PROCESSORS", "QUANTIZE", "reshape_copies", "run_tpumlir", "tpumlir_tensor_names"]
