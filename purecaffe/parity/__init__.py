@@ -41,6 +41,7 @@ from purecaffe.parity.progress import Progress
 from purecaffe.parity.reads import compare_reads
 from purecaffe.parity.report import ParityReport
 from purecaffe.targets import TARGETS
+from purecaffe.targets import Diagnostic
 from purecaffe.targets.judges import JUDGES, judge_tolerance
 from purecaffe.tpumlir.judge import Deploy
 
@@ -96,6 +97,7 @@ def verify(model: Any, inputs: Sequence[Any] | Any, converted: Any, *, backend: 
     judge = JUDGES.get(backend)
     fp16_judge = judge.fp16_reference if judge is not None and deploy is None and rtol is None and atol is None \
         else None
+    given_tolerance = rtol is not None or atol is not None
     rtol = default_rtol if rtol is None else rtol
     atol = default_atol if atol is None else atol
     if isinstance(inputs, torch.Tensor):
@@ -142,8 +144,38 @@ def verify(model: Any, inputs: Sequence[Any] | Any, converted: Any, *, backend: 
             return dataclasses.replace(report, comparisons=rows, fp16_reference=fp16_judge.describe(),
                                        fp16_cost=reference.output_cost(sidecar))
         with progress.stage("comparing"):
-            return build_report(sidecar, expected, outputs, rtol=rtol, atol=atol, min_cosine=min_cosine,
-                                prototxt=prototxt)
+            report = build_report(sidecar, expected, outputs, rtol=rtol, atol=atol, min_cosine=min_cosine,
+                                  prototxt=prototxt)
+        diagnostic = judge.diagnostic if judge is not None and given_tolerance is False and deploy is None else None
+        if report.passed or outputs.error or diagnostic is None:
+            return report
+        with progress.stage(f"running the net on {backend} again, {diagnostic.name} (the default run missed "
+                            f"{rtol:g})"):
+            exact = run_backend(backend, prototxt, caffemodel, caffe_inputs, caffe_backend=caffe_backend,
+                                outputs=[entry["blob"] for entry in sidecar.get("outputs", [])],
+                                options=diagnostic.options)
+            return diagnosed(report, diagnostic, build_report(
+                sidecar, expected, exact, rtol=diagnostic.tolerance.rtol, atol=diagnostic.tolerance.atol,
+                min_cosine=diagnostic.tolerance.min_cosine, prototxt=prototxt))
+
+
+def diagnosed(default: ParityReport, diagnostic: Diagnostic, exact: ParityReport) -> ParityReport:
+    """The verdict once the judge's diagnostic run (`Judge.diagnostic`) is in, for a default run that missed.
+
+    Every blob within the diagnostic's tolerance: that report, passed, saying how far the default run
+    drifted (the consumer's arithmetic, the file read right).  Otherwise the default run's failure,
+    saying the diagnostic run diverges too (a misread)."""
+    worst = default.worst
+    drift = f"{worst.max_rel_err:.2e} of max|torch| at {worst.layer}" if worst and worst.max_rel_err else "?"
+    if exact.passed:
+        return dataclasses.replace(exact, diagnostic=(
+            f"the default run missed {default.rtol:g} x max|torch| (up to {drift}); with {diagnostic.name} every "
+            f"blob is within {diagnostic.tolerance.name}'s {diagnostic.tolerance.rtol:g}: the file is read right, "
+            f"the default run's miss is its arithmetic"))
+    first = exact.first_divergence
+    where = f"first at layer '{first.layer}'" if first is not None else exact.backend_error or "?"
+    return dataclasses.replace(default, diagnostic=(
+        f"with {diagnostic.name} it diverges too ({where}): not the consumer's arithmetic"))
 
 
 def _layer_count(prototxt: Path) -> int:
@@ -344,5 +376,5 @@ def _shape_only(static_shapes: dict[tuple[str, str], tuple[int, ...]] | str, ent
     return shape, None, None, None, False, "not run: the backend refused the net"
 
 
-__all__ = ["BACKENDS", "BlobComparison", "ParityReport", "WeightsMismatchError", "build_report", "default_tolerances",
+__all__ = ["BACKENDS", "BlobComparison", "ParityReport", "WeightsMismatchError", "build_report", "default_tolerances", "diagnosed",
            "verify"]

@@ -67,11 +67,14 @@ class LayerOutputs:
 
 def run_backend(backend: str, prototxt: PathLike, caffemodel: PathLike, inputs: Mapping[str, np.ndarray],
                 *, caffe_backend: str = "auto", deploy: Deploy | None = None,
-                outputs: Sequence[str] = ()) -> LayerOutputs:
+                outputs: Sequence[str] = (), options: Mapping[str, object] | None = None) -> LayerOutputs:
     """`deploy` (tpu-mlir only): compile for that processor and precision and judge the compiled model.
-    `outputs`: the net's output blobs in the model's order, which the users' reads are judged by."""
+    `outputs`: the net's output blobs in the model's order, which the users' reads are judged by.
+    `options` (mnn only): its runner's mode, e.g. {"winograd": False} (`Judge.diagnostic`)."""
     if deploy is not None and backend != "tpu-mlir":
         raise PurecaffeError(f"a processor/quantize mode is for the tpu-mlir backend, not {backend}")
+    if options and backend != "mnn":
+        raise PurecaffeError(f"run options {dict(options)} are for the mnn backend, not {backend}")
     if backend == "runtime":
         return _run_runtime(prototxt, caffemodel, inputs)
     if backend == "caffe":
@@ -89,7 +92,7 @@ def run_backend(backend: str, prototxt: PathLike, caffemodel: PathLike, inputs: 
     if backend == "mnn":
         from purecaffe.mnn import run_mnn
 
-        run = run_mnn(prototxt, caffemodel, inputs)
+        run = run_mnn(prototxt, caffemodel, inputs, **dict(options or {}))  # type: ignore[arg-type]
         return _read_by_name(judge_outputs(run, prototxt, inputs), run, "mnn outputs by name", outputs)
     raise PurecaffeError(f"unknown verify backend {backend!r} (choose from {', '.join(BACKENDS)})")
 

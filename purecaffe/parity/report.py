@@ -34,6 +34,9 @@ class ParityReport:
     """An fp16 backend judged against the runtime's fp16 storage (`purecaffe.parity.fp16`): the bound."""
     fp16_cost: tuple[tuple[str, float, float], ...] = ()
     """Then, per net output, (blob, 1 - cosine, max-rel) of the fp16 storage against PyTorch float32."""
+    diagnostic: str = ""
+    """The judge's diagnostic run (`Judge.diagnostic`, MNN with Winograd off), made when the default run
+    missed its bound: what it showed (the default run's drift, or a misread)."""
     int8: Int8Comparison | None = None
     """An int8 build (`verify(..., quantize=...)`): both routes' scores, which decide `passed`; the
     per-blob rows then show each layer's cosine to PyTorch without a bound."""
@@ -59,6 +62,8 @@ class ParityReport:
         if self.fp16_cost and self.int8 is None and not self.backend_error:
             text += "; fp16 cost at the outputs (fp16 storage vs PyTorch float32): " + ", ".join(
                 f"{blob} 1-cos {cos:.1e} rel {rel:.1e}" for blob, cos, rel in self.fp16_cost)
+        if self.diagnostic:
+            text += f"; {self.diagnostic}"
         if self.target:
             text += f" [target {self.target}{'; ' + self.judge_hint if self.judge_hint else ''}]"
         return f"{text} (net cut at {', '.join(self.cut)}: compared up to the cut)" if self.cut else text
@@ -97,7 +102,7 @@ class ParityReport:
                 "rtol": None if math.isinf(self.rtol) else self.rtol,
                 "cut": list(self.cut),
                 "atol": self.atol, "min_cosine": self.min_cosine, "backend_error": self.backend_error,
-                "fp16_reference": self.fp16_reference or None,
+                "fp16_reference": self.fp16_reference or None, "diagnostic": self.diagnostic or None,
                 "fp16_cost": [{"blob": b, "one_minus_cosine": c, "max_rel": r} for b, c, r in self.fp16_cost],
                 "first_divergence": None if first is None else {"layer": first.layer, "blob": first.blob,
                                                                  "module": first.module, "op": first.op},

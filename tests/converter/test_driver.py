@@ -89,3 +89,30 @@ def test_export_failure_is_one_line() -> None:
 
     with pytest.raises(PurecaffeError, match="torch.export could not capture the model"):
         purecaffe.convert(DataDependent().eval(), (torch.randn(1, 3),))
+
+
+def test_a_forward_that_stores_computed_weights_is_refused_naming_the_module() -> None:
+    """SPAN's Conv3XC re-fuses its branches at every eval call into `eval_conv.weight.data`: torch.export keeps
+    the computed weight as a fake-tensor constant, and the refusal names the module and what to do."""
+
+    class Refusing(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.branch = nn.Conv2d(3, 4, 3, padding=1)
+            self.fused = nn.Conv2d(3, 4, 3, padding=1)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            self.fused.weight.data = self.branch.weight.data.clone().detach() * 2.0
+            return self.fused(x)
+
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.block = Refusing()
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.relu(self.block(x))
+
+    with pytest.raises(UnsupportedError, match=r"^block \(Refusing\): its forward computes a tensor and stores it "
+                                               r"in the module .*compute it once before converting"):
+        purecaffe.convert(Net().eval(), (torch.randn(1, 3, 8, 8),))

@@ -5,8 +5,10 @@ every tensor it exposes are held to `MNN_FLOAT32.rtol` (purecaffe.targets.judges
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -17,7 +19,7 @@ from purecaffe.examples.tiny_resnet import tiny_resnet
 from purecaffe.judgejob import net_io_names
 from purecaffe.mnn import mnn_tensor_names, run_mnn
 from purecaffe.parity import verify
-from purecaffe.targets.judges import MNN_FLOAT32
+from purecaffe.targets.judges import FLOAT32, JUDGES, MNN_FLOAT32, MNN_WINOGRAD_OFF
 
 pytestmark = pytest.mark.mnn
 
@@ -87,3 +89,68 @@ def test_mnn_ignores_round_mode(mnn_venv: Path, tmp_path: Path) -> None:
     first = report.first_divergence
     assert first is not None and first.layer_type == "Pooling"
     assert first.note == "shape (1, 4, 5, 5) != torch (1, 4, 4, 4)"
+
+
+class WideConv(nn.Module):
+    """One 192-channel 3x3 convolution on a 64x64 map: MNN's default session runs it as a Winograd transform
+    with big tiles (measured: 2.6e-3 of max|torch| off; 1.9e-6 with Winograd off)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Conv2d(3, 192, 1)
+        self.conv = nn.Conv2d(192, 192, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(self.stem(x))
+
+
+def _wide(tmp_path: Path, **convert: object) -> tuple[nn.Module, torch.Tensor, Path]:
+    torch.manual_seed(0)
+    model = WideConv().eval()
+    x = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(1))
+    purecaffe.convert(model, (x,), target="mnn", **convert).save(tmp_path / "wide")
+    return model, x, tmp_path / "wide"
+
+
+def test_winograd_drifts_past_the_default_bound_and_is_float32_without(mnn_venv: Path, tmp_path: Path) -> None:
+    model, x, prefix = _wide(tmp_path)
+    with torch.no_grad():
+        exact = model.double()(x.double()).numpy()
+    errors = {}
+    for winograd in (True, False):
+        run = run_mnn(prefix.with_suffix(".prototxt"), prefix.with_suffix(".caffemodel"), {"data": x.numpy()},
+                      dump_layers=False, winograd=winograd, venv=mnn_venv)
+        (got,) = run.outputs.values()
+        errors[winograd] = float(np.abs(got - exact).max() / np.abs(exact).max())
+    assert run.consumer == "mnn 3.6.1 (fp32, Winograd off)"
+    assert MNN_FLOAT32.rtol < errors[True] < 1e-2  # past MNN's bound, still 10x below a misread's 1e-2
+    assert errors[False] < FLOAT32.rtol / 10  # a few float32 ulps: the Winograd transform is the whole drift
+
+
+def test_verify_settles_a_winograd_miss_by_the_run_with_winograd_off(mnn_venv: Path, tmp_path: Path) -> None:
+    model, x, prefix = _wide(tmp_path)
+    report = verify(model, (x,), prefix, backend="mnn")
+    assert report.passed, report.to_table()
+    assert report.backend == "mnn 3.6.1 (fp32, Winograd off)" and report.rtol == FLOAT32.rtol
+    drift = re.search(r"the default run missed 0.001 x max\|torch\| \(up to (\S+) of max\|torch\| at conv\)",
+                      report.summary())
+    assert drift is not None and MNN_FLOAT32.rtol < float(drift.group(1)) < 1e-2, report.summary()
+    assert "with Winograd off every blob is within float32's 0.0001: the file is read right" in report.summary()
+    assert JUDGES["mnn"].diagnostic is MNN_WINOGRAD_OFF
+
+
+def test_a_misread_still_fails_with_winograd_off(mnn_venv: Path, tmp_path: Path) -> None:
+    """The file edited by hand to compute something else of the same shape (a dilated convolution): both runs
+    miss, and the default run's failure stands."""
+    model, x, prefix = _wide(tmp_path)
+    prototxt = prefix.with_suffix(".prototxt")
+    text = prototxt.read_text()
+    assert text.count("pad: 1") == 1
+    prototxt.write_text(text.replace("pad: 1", "pad: 2\n    dilation: 2"))
+    report = verify(model, (x,), prefix, backend="mnn")
+    assert not report.passed
+    assert report.backend == "mnn 3.6.1 (fp32)" and report.rtol == MNN_FLOAT32.rtol  # the default run's verdict
+    first = report.first_divergence
+    assert first is not None and first.layer == "conv"
+    assert "with Winograd off it diverges too (first at layer 'conv'): not the consumer's arithmetic" \
+        in report.summary()

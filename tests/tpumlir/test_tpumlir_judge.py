@@ -7,6 +7,7 @@ Tolerances: the interpreter is float32 (`FLOAT32`); F16 models are held to the f
 """
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ from purecaffe.judgejob import net_io_names
 from purecaffe.parity import verify
 from purecaffe.targets.judges import BF16, FLOAT32, FP16
 from purecaffe.tpumlir import Deploy, run_tpumlir, tpumlir_tensor_names
+from purecaffe.tpumlir.judge import reshape_copies
 
 pytestmark = pytest.mark.tpu_mlir
 
@@ -149,3 +151,38 @@ def test_deploy_options_are_checked() -> None:
         Deploy("bm9999", "F16")
     with pytest.raises(PurecaffeError, match="the judge takes F32, F16, BF16"):
         Deploy("bm1684x", "INT8")
+
+
+class LogitsAndProbabilities(nn.Module):
+    """Both the logits and their softmax as outputs (Ultralytics' classifier): the logits are also read later."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+        self.fc = nn.Linear(4, 10)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        logits = self.fc(torch.flatten(nn.functional.adaptive_avg_pool2d(self.conv(x), 1), 1))
+        return logits.softmax(1), logits
+
+
+def test_an_output_also_read_later_comes_back_under_its_name(tpumlir_venv: Path, tmp_path: Path,
+                                                             caplog: pytest.LogCaptureFixture) -> None:
+    """sophgo has no Split: a same-shape Reshape copies the logits to their output blob, and tpu-mlir folds it
+    (its MLIR returns the copied blob, `fc/pre`: measured); the judge reads it back as the output `fc`."""
+    model = randomized(LogitsAndProbabilities())
+    x = torch.randn(1, 3, 8, 8, generator=torch.Generator().manual_seed(6))
+    net = purecaffe.convert(model, (x,), target="sophgo")
+    files = net.save(tmp_path / "both")
+    with torch.no_grad():
+        expected = [t.numpy() for t in model(x)]
+    logits = net.output_names[1]
+    assert reshape_copies(files.prototxt) == {f"{logits}/pre": [(logits, (1, 10))]}
+    with caplog.at_level(logging.INFO, logger="purecaffe.tpumlir.judge"):
+        run = run_tpumlir(files.prototxt, files.caffemodel, {"data": x.numpy()}, dump_layers=False,
+                          venv=tpumlir_venv)
+    assert run.ok, run.error
+    assert f"folded the Reshape copying {logits}/pre to the net output {logits}" in caplog.text
+    assert sorted(run.outputs) == sorted(net.output_names)
+    for name, want in zip(net.output_names, expected):
+        assert_close(run.outputs[name], want, rel=FLOAT32.rtol)
