@@ -16,7 +16,7 @@ from __future__ import annotations
 from purecaffe.errors import PurecaffeError
 from purecaffe.targets import opencv_rules, rknn_rules
 from purecaffe.targets.judges import JUDGES
-from purecaffe.targets import rules_affine, rules_constants, rules_forms
+from purecaffe.targets import rules_affine, rules_constants, rules_forms, rules_powers
 from purecaffe.targets.rules_recurrent import CAFFE_LSTM_CONT, OPENCV_LSTM, RKNN_LSTM
 from purecaffe.targets.limits import (MNN_LIMITS, NNIE_LIMITS, OPENCV_LIMITS, POOLING_ALWAYS_CEIL, RKNN_LIMITS,
                                      SOPHGO_LIMITS)
@@ -60,12 +60,14 @@ OPENCV_LAYERS = (BVLC_LAYERS - {"Clip", "Swish", "Embed", "RNN", "Threshold", "R
 # tpu-mlir 1.30.2's Caffe front end (python/transform/CaffeConverter.py), less what it refuses or reads
 # wrongly, measured with its top-level fp32 interpreter: it has no Power ("not implemented"), Bias, ELU,
 # BNLL, Clip, Swish, Tile or Split ("not implemented"), Parameter or HardSwish; it flattens every Flatten
-# to (N, rest) whatever its axes and reduces only Reduction's `axis` (MEAN only, `coeff` dropped).
+# to (N, rest) whatever its axes and reduces only Reduction's `axis` (MEAN only, `coeff` dropped).  Its LRN
+# (Caffe's own, 4-D only) is read right across channels (measured: local_size 5 and 3, k 1 and 2, within
+# 1e-7 of the runtime), and with local_size 1 and k 0 it is the power that Power lacks (`rules_powers`).
 # Only types purecaffe writes and that were measured are listed (not its Crop, Upsample, Normalize ...).
 SOPHGO_LAYERS = frozenset({
     "Input", "Convolution", "Deconvolution", "InnerProduct", "BatchNorm", "Scale", "Pooling", "ReLU", "PReLU",
     "Sigmoid", "TanH", "AbsVal", "ReLU6", "Eltwise", "Concat", "Slice", "Silence", "Reshape", "Softmax",
-    "Permute", "Interp",
+    "Permute", "Interp", "LRN",
 })
 # MNN 3.6.1's Caffe converter (tools/converter/source/caffe/), less what it refuses or reads wrongly,
 # measured with its CPU runtime: no Clip, Swish, HardSwish, Tile, Parameter or LSTM; its Flatten keeps
@@ -84,7 +86,8 @@ NPU_RULES: tuple[Rule, ...] = (
     rules_affine.scale_as_diagonal_product, rules_forms.grouped_deconvolution_as_groups,
     rules_forms.reduction_as_lower_rank, rules_forms.rectangular_dilation_as_dense_kernel,
     rules_forms.even_slice_as_points, rules_forms.full_max_pooling_as_two,
-    *RULES, rules_affine.power_as_scale, rules_forms.scale_as_4d,
+    *RULES, rules_powers.elu_as_sigmoid, rules_powers.power_as_lrn, rules_affine.power_as_scale,
+    rules_forms.scale_as_4d,
 )
 
 # Fields BVLC master added after the 1.0 release (#6282 Clip, #6320 round_mode, #6002 Swish).

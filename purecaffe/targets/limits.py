@@ -270,7 +270,7 @@ def _channel_parameters_npu(layer: CaffeLayer) -> bool:
 
 
 def _scale_rank_2_or_4(layer: CaffeLayer) -> bool:
-    return len(layer.bottoms) != 1 or len(layer.bottoms[0].shape) in (2, 4)
+    return len(layer.bottoms[0].shape) in (2, 4)  # two bottoms too (measured: a 3-D x times a (1, 4) factor)
 
 
 def inner_product_from_axis_1(layer: CaffeLayer) -> bool:

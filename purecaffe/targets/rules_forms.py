@@ -142,18 +142,31 @@ def inner_product_as_2d(layer: CaffeLayer, target: Target) -> Outcome:
 
 
 def scale_as_4d(layer: CaffeLayer, target: Target) -> Outcome:
-    """A channel Scale of a blob whose rank the target's Scale refuses (tpu-mlir: 2-D and 4-D only) ->
-    Reshape to (N, C, rest, 1), the same Scale, Reshape back (a Reshape moves no value)."""
+    """A Scale of a blob whose rank the target's Scale refuses (tpu-mlir: 2-D and 4-D only, with one bottom
+    or two) -> Reshape to 4-D, the same Scale, Reshape back (a Reshape moves no value).  A channel Scale
+    takes (N, C, rest, 1); a second bottom y broadcast from axis 0 takes x's shape padded with 1s (or its
+    axes past y's and past the third merged), so y still meets x's leading axes."""
     if layer.type != "Scale" or not breaks(layer, target, SCALE_RANK):
         return None
     x = layer.bottoms[0]
-    if len(x.shape) < 2 or int(layer.params["axis"]) != 1 or int(layer.params["num_axes"]) != 1:
+    axis, num_axes = int(layer.params["axis"]), int(layer.params["num_axes"])
+    if len(layer.bottoms) == 2:
+        lead = len(layer.bottoms[1].shape)
+        if canonical_axis(axis, len(x.shape)) != 0 or lead > 3 or not x.shape:
+            return Declined(f"only a second bottom broadcast from axis 0 over at most 3 axes moves to 4-D (this "
+                            f"one: axis {axis}, {list(layer.bottoms[1].shape)} over {list(x.shape)})")
+        shape = tuple(x.shape)
+        four = shape + (1,) * (4 - len(shape)) if len(shape) < 4 else (*shape[:3], math.prod(shape[3:]))
+    elif len(x.shape) < 2 or axis != 1 or num_axes != 1:
         return Declined(f"only a channel Scale moves to 4-D (this one: axis {layer.params['axis']}, "
                         f"{layer.params['num_axes']} axes of {list(x.shape)})")
-    four = (x.shape[0], x.shape[1], math.prod(x.shape[2:]), 1)
+    else:
+        four = (x.shape[0], x.shape[1], math.prod(x.shape[2:]), 1)
     flat = builders.reshape_to(_part(layer, "as4d"), x, _part(layer, "as4d"), four)
     inner = _part(layer, "scaled")
-    scaled = builders.scale(inner, [flat.top], inner, axis=1, num_axes=1, bias_term=bool(layer.params["bias_term"]))
+    scaled = builders.scale(inner, [flat.top, *layer.bottoms[1:]], inner, axis=axis if len(layer.bottoms) == 2 else 1,
+                            num_axes=num_axes if len(layer.bottoms) == 2 else 1,
+                            bias_term=bool(layer.params["bias_term"]))
     back = builders.reshape_to(layer.name, scaled.top, layer.top.name, layer.top.shape)
     return _origin([flat, scaled.with_weights(layer.weights), back], layer)
 

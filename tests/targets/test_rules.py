@@ -78,8 +78,7 @@ REFUSED = frozenset({
     # only opencv has the constant's Convolution form (`rules_constants`); the others have no Parameter either
     *((case, target) for case in ("cat_zeros", "cat_zeros_input", "cat_channel_constant", "cat_ramp")
       for target in ("rknn", "sophgo", "mnn")),
-    ("lstm", "sophgo"), ("gru", "sophgo"), ("lstm", "mnn"), ("gru", "mnn"), ("group_norm", "sophgo"),
-    ("instance_norm", "sophgo"), ("layer_norm", "sophgo"),
+    ("lstm", "sophgo"), ("gru", "sophgo"), ("lstm", "mnn"), ("gru", "mnn"),
 })
 
 

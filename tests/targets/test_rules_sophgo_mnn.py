@@ -59,19 +59,20 @@ CASES = {
     "clamp_min": (lambda: _Fn(lambda x: torch.clamp(x * 4.0, min=-0.5)), (1, 3, 7, 5),
                   {"clip_as_relus", "eltwise_coeff_as_power", "power_as_scale"},
                   {"clip_as_relus", "eltwise_coeff_as_power"}),
-    "gelu_tanh": (lambda: nn.Sequential(_conv(3, 4), nn.GELU(approximate="tanh")), (1, 3, 5, 7), None,
-                  {"eltwise_coeff_as_power"}),
+    "gelu_tanh": (lambda: nn.Sequential(_conv(3, 4), nn.GELU(approximate="tanh")), (1, 3, 5, 7),
+                  {"eltwise_coeff_as_power", "power_as_lrn"}, {"eltwise_coeff_as_power"}),
     "se_gate": (lambda: _Fn(lambda x, c: x * torch.sigmoid(c(x.mean((2, 3), keepdim=True))), _conv(3, 3)),
                 (1, 3, 5, 7), set(), {"broadcast_as_eltwise"}),
     "channel_bias": (lambda: _Fn(lambda x, c: x + c(x.mean((2, 3), keepdim=True)), _conv(3, 3)), (1, 3, 5, 7),
                      {"broadcast_as_eltwise"}, {"broadcast_as_eltwise"}),
     "position_gate": (lambda: _Fn(lambda x: x * x.mean(1, keepdim=True)), (1, 3, 5, 7), {"broadcast_as_eltwise"},
                       {"broadcast_as_eltwise"}),
-    "instance_norm": (lambda: nn.InstanceNorm2d(3, affine=True), (1, 3, 5, 7), None,
+    "instance_norm": (lambda: nn.InstanceNorm2d(3, affine=True), (1, 3, 5, 7), {"power_as_lrn", "broadcast_as_eltwise"},
                       {"broadcast_as_eltwise", "reduction_coeff_as_power"}),
-    "norm_bias_only": (lambda: _BiasOnlyNorm(), (1, 3, 5, 7), None, {"bias_as_scale", "scale_as_diagonal_product"}),
-    "group_norm": (lambda: nn.GroupNorm(3, 6), (1, 6, 5, 7), None, {"broadcast_as_eltwise"}),
-    "layer_norm": (lambda: nn.LayerNorm(7), (1, 3, 5, 7), None,
+    "norm_bias_only": (lambda: _BiasOnlyNorm(), (1, 3, 5, 7), {"bias_as_scale", "power_as_lrn", "scale_as_4d"},
+                       {"bias_as_scale", "scale_as_diagonal_product"}),
+    "group_norm": (lambda: nn.GroupNorm(3, 6), (1, 6, 5, 7), {"power_as_lrn", "scale_as_4d"}, {"broadcast_as_eltwise"}),
+    "layer_norm": (lambda: nn.LayerNorm(7), (1, 3, 5, 7), {"power_as_lrn", "scale_as_4d", "scale_as_diagonal_product"},
                    {"scale_as_diagonal_product", "broadcast_as_eltwise"}),
     "position_scale": (lambda: _Fn(lambda x: x * torch.arange(7.0).view(1, 1, 1, 7) + 1.0), (1, 3, 5, 7),
                        {"scale_as_diagonal_product", "inner_product_as_2d"}, {"scale_as_diagonal_product"}),
@@ -114,22 +115,27 @@ CASES = {
     "hardswish": (lambda: nn.Sequential(_conv(3, 4), nn.Hardswish()), (1, 3, 9, 11),
                   {"hardswish_as_gate", "clip_as_relus"}, {"hardswish_as_gate", "clip_as_relus"}),
     "relu6": (lambda: nn.Sequential(_conv(3, 4), nn.ReLU6()), (1, 3, 9, 11), set(), set()),
+    "elu": (lambda: nn.Sequential(_conv(3, 4), nn.ELU(0.7)), (1, 3, 5, 7),
+            {"elu_as_sigmoid", "power_as_lrn", "power_as_scale"}, set()),
+    "rsqrt": (lambda: _Fn(lambda x: torch.rsqrt(x.abs() * 0.5 + 0.1)), (1, 3, 5, 7),
+              {"power_as_lrn", "power_as_scale"}, set()),
+    "reciprocal_3d": (lambda: _Fn(lambda x: 1.0 / (x.reshape(1, 15, 7) + 20.0)), (1, 3, 5, 7),
+                      {"power_as_lrn", "power_as_scale", "scale_as_4d"}, set()),
+    "cube": (lambda: _Fn(lambda x: x.pow(3.0)), (1, 3, 5, 7), {"power_as_lrn"}, set()),
+    "layer_norm_3d": (lambda: nn.LayerNorm(8), (1, 4, 8), {"power_as_lrn", "scale_as_4d"},
+                      {"scale_as_diagonal_product"}),
 }
 # Cases a target refuses (None above), with the text of the reason.
-REFUSED = {
-    ("gelu_tanh", "sophgo"): "sophgo has no Power layer",
-    ("instance_norm", "sophgo"): "sophgo has no Power layer",
-    ("group_norm", "sophgo"): "sophgo has no Power layer",
-    ("layer_norm", "sophgo"): "sophgo has no Power layer",
-    ("norm_bias_only", "sophgo"): "sophgo has no Power layer",
-}
+REFUSED: dict[tuple[str, str], str] = {}
 # Refused by a limit no rule lifts: the layer, the finding's text.
 LIMITS = {
     ("avgpool_ceil_overhang", "sophgo"): (lambda: nn.AvgPool2d(3, 2, ceil_mode=True), (1, 3, 10, 12),
                                           "sophgo divides AVE Pooling by the whole window"),
     ("ave_full_kernel", "sophgo"): (lambda: nn.AvgPool2d(5, 1, 2), (1, 3, 5, 5),
                                     "sophgo reads a Pooling whose kernel"),
-    ("elu", "sophgo"): (lambda: nn.ELU(), (1, 3, 5, 7), "sophgo has no ELU layer"),
+    ("sqrt", "sophgo"): (lambda: _Fn(lambda x: torch.sqrt(x.abs())), (1, 3, 5, 7),
+                         "through LRN is NaN at y = 0"),
+    ("fourth_power", "sophgo"): (lambda: _Fn(lambda x: x.pow(4.0)), (1, 3, 5, 7), "is even in y"),
     ("lstm", "mnn"): (lambda: _Fn(lambda x, r: r(x)[0], nn.LSTM(5, 4)), (6, 1, 5), "mnn has no LSTM layer"),
 }
 
@@ -186,9 +192,9 @@ def test_the_case_takes_the_rules_named(case: str, target: str) -> None:
 
 
 def test_every_rule_has_a_case() -> None:
-    """Every rule of `rules_affine` and `rules_forms` that these targets use is exercised by a case."""
+    """Every rule of `rules_affine`, `rules_forms` and `rules_powers` that these targets use is exercised by a case."""
     named = set().union(*(rules for case in CASES.values() for rules in case[2:] if rules))
-    ours = ("purecaffe.targets.rules_affine", "purecaffe.targets.rules_forms")
+    ours = ("purecaffe.targets.rules_affine", "purecaffe.targets.rules_forms", "purecaffe.targets.rules_powers")
     for target in ("sophgo", "mnn"):
         used = {rule.__name__ for rule in TARGETS[target].rules if rule.__module__ in ours}
         assert used - named == set(), target
