@@ -54,8 +54,8 @@ def run_mnn(prototxt: PathLike, caffemodel: PathLike, inputs: Mapping[str, np.nd
 
     Outputs by net output blob; with `dump_layers`, every tensor the runtime computed under the
     Caffe (layer, top) it stands for.  `winograd=False` runs the session with Winograd convolutions off
-    (hint WINOGRAD_MEMORY_LEVEL 0): direct convolutions, float32 to a few ulps.  MNN refusing the net (a layer type its converter lacks) is
-    `JudgeRun.error`, naming the type and the layers.
+    (hint WINOGRAD_MEMORY_LEVEL 0): direct convolutions, float32 to a few ulps.  MNN refusing the net (a
+    layer type its converter lacks) is `JudgeRun.error`, naming the type and the layers.
     """
     prototxt, caffemodel, names_in, names_out = net_files(prototxt, caffemodel, inputs, judge="MNN")
     python = venv_python(build_venv(venv))

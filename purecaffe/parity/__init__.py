@@ -376,5 +376,5 @@ def _shape_only(static_shapes: dict[tuple[str, str], tuple[int, ...]] | str, ent
     return shape, None, None, None, False, "not run: the backend refused the net"
 
 
-__all__ = ["BACKENDS", "BlobComparison", "ParityReport", "WeightsMismatchError", "build_report", "default_tolerances", "diagnosed",
-           "verify"]
+__all__ = ["BACKENDS", "BlobComparison", "ParityReport", "WeightsMismatchError", "build_report", "default_tolerances",
+           "diagnosed", "verify"]

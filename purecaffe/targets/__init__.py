@@ -18,6 +18,6 @@ from purecaffe.targets.rules import legalize, legalize_net
 from purecaffe.targets.serialize import net_parameter
 from purecaffe.targets.target import Applied, Declined, Diagnostic, Judge, Limit, NetLimit, Target, Tolerance
 
-__all__ = ["TARGETS", "Applied", "Declined", "Diagnostic", "Finding", "Finished", "Judge", "Limit", "NetLimit", "Target",
-           "Tolerance", "findings", "finish", "get_target", "legalize", "legalize_net", "listed_outputs",
+__all__ = ["TARGETS", "Applied", "Declined", "Diagnostic", "Finding", "Finished", "Judge", "Limit", "NetLimit",
+           "Target", "Tolerance", "findings", "finish", "get_target", "legalize", "legalize_net", "listed_outputs",
            "net_findings", "net_parameter", "unread_tops"]
