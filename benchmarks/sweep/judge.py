@@ -3,7 +3,9 @@
 Bounds: each target's judge's tolerance, from the target catalog (`purecaffe.targets.judges`):
 float32 consumers (real Caffe, OpenCV, the runtime) max|got - torch| <= 1e-4 x max|torch| + 1e-6;
 RKNN's fp16 simulator cosine >= 0.9999 and max|got - torch| <= 5e-2 x max|torch| + 1e-6; MNN's CPU
-runtime (float32, Winograd convolutions) max|got - torch| <= 1e-3 x max|torch| + 1e-6.
+runtime (float32, Winograd convolutions) max|got - torch| <= 1e-3 x max|torch| + 1e-6, and where its
+default run misses that, its judge's diagnostic run (Winograd off) at float32's 1e-4 decides between
+FP32-DRIFT and SILENT-MISMATCH (`cell._diagnose`).
 
 Classes: OK; SILENT-MISMATCH (ran, wrong numbers, or fewer outputs than the net has: the worst
 class); WRONG-ORDER (every tensor is right but some sit at another position); FP16-DRIFT (RKNN
