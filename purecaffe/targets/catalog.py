@@ -63,6 +63,7 @@ OPENCV_LAYERS = (BVLC_LAYERS - {"Clip", "Swish", "Embed", "RNN", "Threshold", "R
 # to (N, rest) whatever its axes and reduces only Reduction's `axis` (MEAN only, `coeff` dropped).  Its LRN
 # (Caffe's own, 4-D only) is read right across channels (measured: local_size 5 and 3, k 1 and 2, within
 # 1e-7 of the runtime), and with local_size 1 and k 0 it is the power that Power lacks (`rules_powers`).
+# Compiled, BM1684X/BM1688 codegen asserts on a small LRN (per-row statistics: README), CV18xx does not.
 # Only types purecaffe writes and that were measured are listed (not its Crop, Upsample, Normalize ...).
 SOPHGO_LAYERS = frozenset({
     "Input", "Convolution", "Deconvolution", "InnerProduct", "BatchNorm", "Scale", "Pooling", "ReLU", "PReLU",
