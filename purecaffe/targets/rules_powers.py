@@ -8,6 +8,8 @@ That is PyTorch's y^p wherever PyTorch's is a number: everywhere for an odd inte
 for y > 0 for another p (PyTorch's is NaN for y < 0); and at y = 0 for p >= 1 (0 * 0).  At y = 0 a
 negative p gives NaN where PyTorch gives inf; 0 < p < 1 would give NaN where PyTorch gives 0 (a square
 root of a ReLU's zeros), so those are declined, as are even integers other than 2 (|y|^p's sign is y's).
+Compiled for a chip, the LRN is right on CV18xx (BF16, measured); BM1684X's and BM1688's code generation
+asserts on an LRN of few values, which per-row statistics are (README: tpu-mlir's quirks).
 
 ELU then needs only ReLU, Sigmoid and a reciprocal: with r = relu(-x), s = sigmoid(r) = 1 / (1 + e^min(x, 0))
 so 1 / s - 2 = e^min(x, 0) - 1, and elu(x) = relu(x) + alpha (1 / s - 2).  Every step is one float32
