@@ -122,6 +122,10 @@ CASES = {
     "reciprocal_3d": (lambda: _Fn(lambda x: 1.0 / (x.reshape(1, 15, 7) + 20.0)), (1, 3, 5, 7),
                       {"power_as_lrn", "power_as_scale", "scale_as_4d"}, set()),
     "cube": (lambda: _Fn(lambda x: x.pow(3.0)), (1, 3, 5, 7), {"power_as_lrn"}, set()),
+    "tile_one_channel": (lambda: _Fn(lambda x: torch.cat([x, x.mean(1, keepdim=True).repeat(1, 70, 1, 1)], 1)),
+                         (1, 3, 5, 7), {"tile_of_one_as_convolution"}, {"tile_of_one_as_convolution"}),
+    "tile_one_column": (lambda: _Fn(lambda x: x.flatten(1)[:, :1].repeat(1, 80) * 2.0), (1, 3, 5, 7),
+                        {"tile_of_one_as_convolution"}, {"tile_of_one_as_convolution"}),
     "layer_norm_3d": (lambda: nn.LayerNorm(8), (1, 4, 8), {"power_as_lrn", "scale_as_4d"},
                       {"scale_as_diagonal_product"}),
 }
