@@ -87,7 +87,8 @@ NPU_RULES: tuple[Rule, ...] = (
     rules_affine.scale_as_diagonal_product, rules_forms.grouped_deconvolution_as_groups,
     rules_forms.reduction_as_lower_rank, rules_forms.rectangular_dilation_as_dense_kernel,
     rules_forms.even_slice_as_points, rules_forms.full_max_pooling_as_two,
-    *RULES, rules_forms.tile_of_one_as_convolution, rules_powers.elu_as_sigmoid, rules_powers.power_as_lrn, rules_affine.power_as_scale,
+    rules_forms.tile_of_one_as_convolution, *RULES, rules_powers.elu_as_sigmoid, rules_powers.power_as_lrn,
+    rules_affine.power_as_scale,
     rules_forms.scale_as_4d,
 )
 

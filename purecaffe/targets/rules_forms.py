@@ -21,7 +21,7 @@ from purecaffe.canonical import Blob, CaffeLayer, builders
 from purecaffe.runtime.layers.base import canonical_axis
 from purecaffe.targets.limits import (BROADCAST, DECONVOLUTION_GROUPS, DILATION_PAIR, INNER_PRODUCT_AXIS,
                                       POOLING_AS_GLOBAL, REDUCTION_RANK, SCALE_RANK, SLICE_POINTS)
-from purecaffe.targets.rules import MAX_TILE_COPIES
+from purecaffe.targets.rules import MAX_CONCAT_COPIES
 from purecaffe.targets.rules_affine import breaks
 from purecaffe.targets.target import Applied, Declined, Outcome, Target
 
@@ -270,21 +270,16 @@ def grouped_deconvolution_as_groups(layer: CaffeLayer, target: Target) -> Outcom
     return _origin(made, layer)
 
 
-__all__ = ["MAX_BROADCAST_WEIGHTS", "broadcast_as_eltwise", "broadcast_layers", "even_slice_as_points",
-           "full_max_pooling_as_two", "grouped_deconvolution_as_groups", "inner_product_as_2d",
-           "rectangular_dilation_as_dense_kernel", "reduction_as_lower_rank", "scale_as_4d"]
-
-
 def tile_of_one_as_convolution(layer: CaffeLayer, target: Target) -> Outcome:
     """Tile of a one-channel blob along the channels (an `expand_as` of a per-position norm), where the target
-    has no Tile and the copies are too many for a Concat -> a 1x1 Convolution with weights 1 and no bias,
+    has no Tile and the copies are more than one Concat takes (rather than a tree of Concats) -> a 1x1 Convolution with weights 1 and no bias,
     in 4-D (a Reshape around it for 2-D and 3-D blobs): each output is 1 x the one input, exact."""
     if layer.type != "Tile" or target.allows(layer) or not target.has("Convolution"):
         return None
     x = layer.bottoms[0]
     tiles = int(layer.params["tiles"])
     if canonical_axis(int(layer.params["axis"]), len(x.shape)) != 1 or not 2 <= len(x.shape) <= 4 \
-            or int(x.shape[1]) != 1 or tiles <= MAX_TILE_COPIES:
+            or int(x.shape[1]) != 1 or tiles <= MAX_CONCAT_COPIES:
         return None
     shape = tuple(int(d) for d in x.shape)
     four = shape + (1,) * (4 - len(shape))
@@ -300,3 +295,9 @@ def tile_of_one_as_convolution(layer: CaffeLayer, target: Target) -> Outcome:
     if four != shape:
         made.append(builders.reshape_to(layer.name, made[-1].top, layer.top.name, layer.top.shape))
     return _origin(made, layer)
+
+
+__all__ = ["MAX_BROADCAST_WEIGHTS", "broadcast_as_eltwise", "broadcast_layers", "even_slice_as_points",
+           "full_max_pooling_as_two", "grouped_deconvolution_as_groups", "inner_product_as_2d",
+           "rectangular_dilation_as_dense_kernel", "reduction_as_lower_rank", "scale_as_4d",
+           "tile_of_one_as_convolution"]
