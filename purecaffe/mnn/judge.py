@@ -5,7 +5,6 @@ import logging
 import os
 import tempfile
 from collections.abc import Mapping
-from pathlib import Path
 
 import numpy as np
 

@@ -2,12 +2,8 @@
 from __future__ import annotations
 
 import pytest
-import torch
-from torch import nn
 
-import purecaffe
 from purecaffe.canonical import Blob, builders, make_layer
-from purecaffe.converter import UnsupportedOpsError
 from purecaffe.parity import default_tolerances
 from purecaffe.targets import TARGETS, Applied, Declined, findings, get_target, legalize
 from purecaffe.targets.judges import BF16, FLOAT32, FP16, JUDGES, MNN_FLOAT32
@@ -19,15 +15,6 @@ from purecaffe.tpumlir.judge import Deploy
 from target_helpers import target_schema
 
 X = Blob("x", (1, 8, 12, 12))
-
-
-class _Fn(nn.Module):
-    def __init__(self, fn) -> None:  # noqa: ANN001
-        super().__init__()
-        self.fn = fn
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fn(x)
 
 
 def test_rules_answer_applied_declined_or_not_their_case() -> None:

@@ -18,6 +18,7 @@ import pytest
 import torch
 from torch import nn
 
+from converter.lowerings._modules import Fn as _Fn
 import purecaffe
 from purecaffe.canonical import Blob, CaffeLayer, builders
 from judge_nets import randomized
@@ -158,15 +159,6 @@ def test_ssdlite_raw_heads_on_1x1_maps(tmp_path: Path) -> None:
     assert all((err > WRONG) == one for err, one in zip(without, small)), without
     legal = _opencv_error(model, x, "opencv", tmp_path / "legal")
     assert max(legal) <= FLOAT32, legal
-
-
-class _Fn(nn.Module):
-    def __init__(self, fn) -> None:  # noqa: ANN001
-        super().__init__()
-        self.fn = fn
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fn(x)
 
 
 # A Power of power != 1 and no shift, read only by an affine Power (OpenCV's `PowerFunctor::tryFuse` folds it

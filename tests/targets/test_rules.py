@@ -15,6 +15,7 @@ import pytest
 import torch
 from torch import nn
 
+from converter.lowerings._modules import Fn as _Fn
 import purecaffe
 from judges import opencv
 from purecaffe.converter import UnsupportedOpsError
@@ -80,17 +81,6 @@ REFUSED = frozenset({
       for target in ("rknn", "sophgo", "mnn")),
     ("lstm", "sophgo"), ("gru", "sophgo"), ("lstm", "mnn"), ("gru", "mnn"),
 })
-
-
-
-
-class _Fn(nn.Module):
-    def __init__(self, fn) -> None:  # noqa: ANN001
-        super().__init__()
-        self.fn = fn
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fn(x)
 
 
 class _Sequence(nn.Module):
