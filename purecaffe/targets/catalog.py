@@ -117,7 +117,7 @@ TARGETS: dict[str, Target] = {t.name: t for t in (
     # OpenCV's own caffe.proto (opencv-caffe.proto) is not in the team corpus: OpenCV parses the files itself.
     Target("opencv", "OpenCV DNN 4.x readNetFromCaffe: ReLU6, Permute; no Clip or Swish",
            OPENCV_LAYERS, JUDGES["opencv"], None, RULES + opencv_rules.RULES +
-           (rules_affine.shared_prelu_as_channels, rules_constants.parameter_declined),
+           (rules_affine.shared_prelu_as_channels, rules_forms.eltwise_as_4d, rules_constants.parameter_declined),
            (POOLING_ALWAYS_CEIL, *OPENCV_LIMITS, opencv_rules.FAST_DEPTHWISE, OPENCV_LSTM),
            missing_fields=AFTER_CAFFE1, net_rules=(rules_constants.parameters_as_convolutions,),
            net_limits=(opencv_rules.FUSED_POWER,)),

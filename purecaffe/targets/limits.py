@@ -160,6 +160,8 @@ def _per_channel_slope(layer: CaffeLayer) -> bool:
 
 
 OPENCV_MEASURED = "measured: OpenCV 4.14 CPU backend"
+ELTWISE_RANK = "eltwise-rank"
+OPENCV_ELTWISE_AXES = 5  # EltwiseInvoker asserts 1 < dims <= 5
 # Measured with OpenCV 4.14's CPU backend against the runtime (1x6x5x7 input): ACROSS_CHANNELS LRN with
 # k = 2 is off by 0.32 x max|ref| (it reads k as 1; WITHIN_CHANNEL, where Caffe does not use k, is right);
 # Log with base 2, scale 0.5 or shift 0.1 by 0.23-0.42 (it computes ln x); MVN with eps 0.1 by 0.045
@@ -178,6 +180,9 @@ OPENCV_LIMITS = (
     Limit(frozenset({"PReLU"}), SHARED_SLOPE, _per_channel_slope,
           "{target} cannot read a 0-D blob, a shared PReLU slope's (measured: readNetFromCaffe asserts "
           "'0 <= d && d <= CV_MAX_DIM' in Mat::create; pytorchcv's ENet)", OPENCV_MEASURED),
+    Limit(frozenset({"Eltwise"}), ELTWISE_RANK, lambda layer: len(layer.top.shape) <= OPENCV_ELTWISE_AXES,
+          "{target}'s Eltwise runs blobs of at most 5 axes (this one: {bottom}; measured: forward() asserts "
+          "'1 < dst.dims && dst.dims <= 5' in EltwiseInvoker; spandrel's OmniSR)", OPENCV_MEASURED),
 )
 
 # NNIE: "Power exponent in {-3, -2, -1, -1/2, 1/2, 1, 2, 3}" (and 1, the plain affine form).
@@ -396,7 +401,7 @@ MNN_LIMITS = (
 )
 
 __all__ = ["AXIS_LAYERS", "BATCH_CHANNEL", "BROADCAST", "CAFFE1_PROTO", "DECONVOLUTION_GROUPS", "DILATION_PAIR",
-           "ELTWISE_COEFF", "INNER_PRODUCT_AXIS", "LAST_AXIS", "LAYER_SET", "MNN_LIMITS", "NNIE_LIMITS",
+           "ELTWISE_COEFF", "ELTWISE_RANK", "INNER_PRODUCT_AXIS", "LAST_AXIS", "LAYER_SET", "MNN_LIMITS", "NNIE_LIMITS",
            "NNIE_PERMUTE_NHWC", "NPU_CHANNEL_PARAMETERS", "OPENCV_LIMITS", "OTHER", "POOLING_ALWAYS_CEIL",
            "POOLING_AS_GLOBAL", "REDUCTION_COEFF", "REDUCTION_RANK", "RKNN_CHANNEL_PARAMETERS", "RKNN_ELTWISE_PAIRS",
            "RKNN_ELTWISE_SIGNS", "RKNN_FLATTEN_TO_END", "RKNN_LIMITS", "RKNN_MEASURED", "RKNN_PLACEMENTS",

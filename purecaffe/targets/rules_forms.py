@@ -19,8 +19,9 @@ import numpy as np
 
 from purecaffe.canonical import Blob, CaffeLayer, builders
 from purecaffe.runtime.layers.base import canonical_axis
-from purecaffe.targets.limits import (BROADCAST, DECONVOLUTION_GROUPS, DILATION_PAIR, INNER_PRODUCT_AXIS,
-                                      POOLING_AS_GLOBAL, REDUCTION_RANK, SCALE_RANK, SLICE_POINTS)
+from purecaffe.targets.limits import (BROADCAST, DECONVOLUTION_GROUPS, DILATION_PAIR, ELTWISE_RANK,
+                                      INNER_PRODUCT_AXIS, POOLING_AS_GLOBAL, REDUCTION_RANK, SCALE_RANK,
+                                      SLICE_POINTS)
 from purecaffe.targets.rules import MAX_CONCAT_COPIES
 from purecaffe.targets.rules_affine import breaks
 from purecaffe.targets.target import Applied, Declined, Outcome, Target
@@ -272,8 +273,9 @@ def grouped_deconvolution_as_groups(layer: CaffeLayer, target: Target) -> Outcom
 
 def tile_of_one_as_convolution(layer: CaffeLayer, target: Target) -> Outcome:
     """Tile of a one-channel blob along the channels (an `expand_as` of a per-position norm), where the target
-    has no Tile and the copies are more than one Concat takes (rather than a tree of Concats) -> a 1x1 Convolution with weights 1 and no bias,
-    in 4-D (a Reshape around it for 2-D and 3-D blobs): each output is 1 x the one input, exact."""
+    has no Tile and the copies are more than one Concat takes (one layer rather than a tree of Concats) -> a
+    1x1 Convolution with weights 1 and no bias, in 4-D (a Reshape around it for 2-D and 3-D blobs): each
+    output is 1 x the one input, exact."""
     if layer.type != "Tile" or target.allows(layer) or not target.has("Convolution"):
         return None
     x = layer.bottoms[0]
@@ -297,7 +299,24 @@ def tile_of_one_as_convolution(layer: CaffeLayer, target: Target) -> Outcome:
     return _origin(made, layer)
 
 
-__all__ = ["MAX_BROADCAST_WEIGHTS", "broadcast_as_eltwise", "broadcast_layers", "even_slice_as_points",
+def eltwise_as_4d(layer: CaffeLayer, target: Target) -> Outcome:
+    """An Eltwise of blobs with more axes than the target's Eltwise runs (OpenCV: 5) -> every bottom through a
+    Reshape to (N, C, rest, 1), the same Eltwise, a Reshape back: its bottoms have one shape, so the same
+    elements meet in the same order (a Reshape moves no value) and each output is the same one operation."""
+    if layer.type != "Eltwise" or not breaks(layer, target, ELTWISE_RANK):
+        return None
+    shape = tuple(int(d) for d in layer.top.shape)
+    four = (shape[0], shape[1], math.prod(shape[2:]), 1)
+    flats = [builders.reshape_to(_part(layer, f"as4d{i}"), bottom, _part(layer, f"as4d{i}"), four)
+             for i, bottom in enumerate(layer.bottoms)]
+    inner = _part(layer, "flat")
+    combined = builders.eltwise(inner, [flat.top for flat in flats], inner,
+                                operation=str(layer.params["operation"]), coeff=tuple(layer.params.get("coeff") or ()))
+    back = builders.reshape_to(layer.name, combined.top, layer.top.name, layer.top.shape)
+    return _origin([*flats, combined, back], layer)
+
+
+__all__ = ["MAX_BROADCAST_WEIGHTS", "broadcast_as_eltwise", "broadcast_layers", "eltwise_as_4d", "even_slice_as_points",
            "full_max_pooling_as_two", "grouped_deconvolution_as_groups", "inner_product_as_2d",
            "rectangular_dilation_as_dense_kernel", "reduction_as_lower_rank", "scale_as_4d",
            "tile_of_one_as_convolution"]

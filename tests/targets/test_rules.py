@@ -49,6 +49,9 @@ CASES = {
     # past MAX_CONCAT_COPIES copies: a tree of Concats (131 = 2 x 64 + 3 along W; 130 channels of one)
     "tile_tree": (lambda: _Fn(lambda x: x.repeat(1, 1, 1, 131) + 1.0), (1, 3, 5, 2)),
     "expand_wide": (lambda: _Fn(lambda x: torch.sigmoid(x[:, :1]).expand(-1, 130, -1, -1) + 1.0), (1, 3, 5, 7)),
+    # an Eltwise of 6-D blobs (OmniSR's window attention): OpenCV's Eltwise asserts past 5 axes
+    "eltwise_6d": (lambda: _Fn(lambda x: (torch.relu(x.reshape(1, 2, 3, 5, 2, 7)) * torch.sigmoid(
+        x.reshape(1, 2, 3, 5, 2, 7)) + x.reshape(1, 2, 3, 5, 2, 7)).reshape(1, 6, 5, 14)), (1, 6, 5, 14)),
     # constant parts of a cat (ENet's zero channels after a pooling; per-channel values; one varying in space)
     "cat_zeros": (lambda: _Fn(lambda x: torch.cat([torch.max_pool2d(x, 2), torch.zeros(1, 5, 2, 3)], 1)),
                   (1, 3, 5, 7)),
