@@ -163,5 +163,5 @@ class Target:
         return (layer.type == "Input" or self.has(layer.type)) and not self.broken(layer)
 
 
-__all__ = ["ANY_TYPE", "Applied", "Declined", "Judge", "Limit", "NetLimit", "NetRule", "Outcome", "Rule", "Target",
-           "Tolerance"]
+__all__ = ["ANY_TYPE", "Applied", "Declined", "Diagnostic", "Judge", "Limit", "NetLimit", "NetRule", "Outcome", "Rule",
+           "Target", "Tolerance"]
