@@ -6,7 +6,6 @@ Kept short for CI: one 32x32 net, three RKNN builds (~10 s each here).  The boun
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -15,11 +14,11 @@ import torch
 
 import int8_nets
 import purecaffe
-from int8_nets import IMAGENET, IMAGENET_ARGS, SHAPE, small_classifier_fitted
+from int8_nets import IMAGENET, SHAPE, small_classifier_fitted, verify_int8_from_the_cli
 from purecaffe.calibration import read_calibration, sample_images
 from purecaffe.cli import main
 from purecaffe.int8 import rknn_int8
-from purecaffe.int8.routes import INT8_MIN_COSINE, ONNX_MARGIN
+from purecaffe.int8.routes import INT8_MIN_COSINE
 from purecaffe.rknn import RknnQuantization
 
 pytestmark = pytest.mark.rknn
@@ -36,27 +35,9 @@ def photos(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_verify_int8_both_routes_from_the_cli(rknn_venv: Path, photos: Path, tmp_path: Path,
                                              capsys: pytest.CaptureFixture[str]) -> None:
-    factory = f"{int8_nets.__file__}:small_classifier_fitted"
-    prefix = tmp_path / "small"
-    assert main(["convert", factory, "--input-shape", ",".join(map(str, SHAPE)), "--target", "rknn",
-                 "-o", str(prefix)]) == 0
-    capsys.readouterr()
-    report = tmp_path / "int8.html"
-    code = main(["verify", factory, str(prefix), "--backend", "rknn", "--quantize", "int8", "--calibration",
-                 str(photos), *IMAGENET_ARGS, "--json",
-                 "--report", str(report)])
-    data = json.loads(capsys.readouterr().out)
-    assert code == 0, data["summary"]
-    int8 = data["int8"]
-    caffe, onnx = int8["caffe"], int8["onnx"]
-    assert caffe["error"] is None and onnx["error"] is None
-    assert min(caffe["eval_cosine"].values()) >= INT8_MIN_COSINE
-    assert int8["gap"] >= -ONNX_MARGIN
-    assert caffe["top1"] is not None and caffe["topk"] is not None  # a 10-class output: scored as a classifier
+    data, page = verify_int8_from_the_cli("rknn", "rknn", photos, tmp_path, capsys)
+    caffe = data["int8"]["caffe"]
     assert len(caffe["layers"]) >= 4 and all(0.9 < layer["cosine"] <= 1.0 + 1e-6 for layer in caffe["layers"])
-    rows = {row["layer"]: row for row in data["comparisons"]}
-    assert rows["9"]["cosine"] >= INT8_MIN_COSINE  # the classifier's output against PyTorch, on the probe photo
-    page = report.read_text()
     assert "<svg" in page and "INT8 OK" in page and "onnx (torch.onnx.export -&gt; load_onnx)" in page
 
 

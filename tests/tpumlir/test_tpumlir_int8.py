@@ -7,7 +7,6 @@ bounds are the verdict's (INT8_MIN_COSINE, ONNX_MARGIN: purecaffe.int8.routes sa
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -16,12 +15,12 @@ import torch
 
 import int8_nets
 import purecaffe
-from int8_nets import IMAGENET, IMAGENET_ARGS, SHAPE, small_classifier, small_classifier_fitted
+from int8_nets import IMAGENET, SHAPE, small_classifier, small_classifier_fitted, verify_int8_from_the_cli
 from purecaffe.calibration import read_calibration, sample_images
 from purecaffe.cli import main
 from purecaffe.errors import PurecaffeError
 from purecaffe.int8 import cosine, tpumlir_int8
-from purecaffe.int8.routes import INT8_MIN_COSINE, ONNX_MARGIN
+from purecaffe.int8.routes import INT8_MIN_COSINE
 from purecaffe.parity import verify
 from purecaffe.tpumlir.int8 import TpuMlirQuantization, run_tpumlir_int8
 
@@ -43,29 +42,14 @@ def photos(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_verify_int8_both_routes_from_the_cli(tpumlir_venv: Path, photos: Path, tmp_path: Path,
                                              capsys: pytest.CaptureFixture[str]) -> None:
-    factory = f"{int8_nets.__file__}:small_classifier_fitted"
-    prefix = tmp_path / "small"
-    assert main(["convert", factory, "--input-shape", ",".join(map(str, SHAPE)), "--target", "sophgo",
-                 "-o", str(prefix)]) == 0
-    capsys.readouterr()
-    report = tmp_path / "int8.html"
-    code = main(["verify", factory, str(prefix), "--backend", "tpu-mlir", "--quantize", "int8", "--calibration",
-                 str(photos), *IMAGENET_ARGS, "--json", "--report", str(report)])
-    data = json.loads(capsys.readouterr().out)
-    assert code == 0, data["summary"]
+    data, page = verify_int8_from_the_cli("sophgo", "tpu-mlir", photos, tmp_path, capsys)
     int8 = data["int8"]
-    caffe, onnx = int8["caffe"], int8["onnx"]
+    caffe = int8["caffe"]
     assert int8["toolchain"] == "tpu-mlir" and "bm1684x kl" in int8["quantization"]
-    assert caffe["error"] is None and onnx["error"] is None
-    assert min(caffe["eval_cosine"].values()) >= INT8_MIN_COSINE
-    assert int8["gap"] >= -ONNX_MARGIN
-    assert caffe["top1"] is not None and caffe["topk"] is not None  # a 10-class output: scored as a classifier
     # each kept tensor, int8 against the fp32 top-level MLIR: conv+relu (twice), both pools, the classifier
     assert len(caffe["layers"]) >= 5 and all(0.9 < layer["cosine"] <= 1.0 + 1e-6 for layer in caffe["layers"])
     rows = {row["layer"]: row for row in data["comparisons"]}
     assert {"2", "3", "6", "7", "9"} <= set(rows)  # the int8 tensors by Caffe layer, against PyTorch
-    assert rows["9"]["cosine"] >= INT8_MIN_COSINE
-    page = report.read_text()
     assert "<svg" in page and "INT8 OK" in page and "onnx (torch.onnx.export -&gt; model_transform)" in page
 
 
