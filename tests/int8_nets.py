@@ -13,6 +13,7 @@ import pytest
 import torch
 from torch import nn
 
+import purecaffe
 from purecaffe.calibration import Preprocess, fit_batchnorm_statistics, read_calibration, sample_images
 from purecaffe.cli import main
 from purecaffe.int8.routes import INT8_MIN_COSINE, ONNX_MARGIN
@@ -66,3 +67,18 @@ def verify_int8_from_the_cli(target: str, backend: str, photos: Path, tmp_path: 
     rows = {row["layer"]: row for row in data["comparisons"]}
     assert rows["9"]["cosine"] >= INT8_MIN_COSINE  # the classifier's output against PyTorch, on the probe photo
     return data, report.read_text()
+
+
+def avg_pool_edited(photos: Path, tmp_path: Path, target: str) -> tuple[nn.Module, tuple[torch.Tensor], list, Path]:
+    """The fitted small classifier converted for `target`, its one max pool then edited to an average pool in
+    the prototxt (a wrongly read layer): (model, probe input, calibration samples, the files' prefix)."""
+    model = small_classifier_fitted()
+    samples = read_calibration(photos, {"data": SHAPE}, IMAGENET)
+    probe = (torch.from_numpy(samples[0]["data"]),)
+    prefix = tmp_path / "small"
+    purecaffe.convert(model, probe, target=target, name="small").save(prefix)
+    prototxt = prefix.with_suffix(".prototxt")
+    text = prototxt.read_text()
+    assert text.count("pool: MAX") == 1
+    prototxt.write_text(text.replace("pool: MAX", "pool: AVE"))
+    return model, probe, samples, prefix

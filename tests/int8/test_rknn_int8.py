@@ -10,12 +10,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 import int8_nets
-import purecaffe
-from int8_nets import IMAGENET, SHAPE, small_classifier_fitted, verify_int8_from_the_cli
-from purecaffe.calibration import read_calibration, sample_images
+from int8_nets import SHAPE, avg_pool_edited, verify_int8_from_the_cli
+from purecaffe.calibration import sample_images
 from purecaffe.cli import main
 from purecaffe.int8 import rknn_int8
 from purecaffe.int8.routes import INT8_MIN_COSINE
@@ -43,15 +41,7 @@ def test_verify_int8_both_routes_from_the_cli(rknn_venv: Path, photos: Path, tmp
 
 def test_a_wrongly_read_layer_fails_the_int8_verdict(rknn_venv: Path, photos: Path, tmp_path: Path) -> None:
     """The max pool edited to an average pool: int8 noise cannot hide a wrong layer."""
-    model = small_classifier_fitted()
-    samples = read_calibration(photos, {"data": SHAPE}, IMAGENET)
-    probe = (torch.from_numpy(samples[0]["data"]),)
-    prefix = tmp_path / "small"
-    purecaffe.convert(model, probe, target="rknn", name="small").save(prefix)
-    prototxt = prefix.with_suffix(".prototxt")
-    text = prototxt.read_text()
-    assert text.count("pool: MAX") == 1
-    prototxt.write_text(text.replace("pool: MAX", "pool: AVE"))
+    model, probe, samples, prefix = avg_pool_edited(photos, tmp_path, "rknn")
     result = rknn_int8(model, probe, prefix, RknnQuantization(samples[:4]), evaluate=samples, onnx=False)
     assert result.caffe.ok and result.onnx is None
     assert result.caffe.min_output_cosine < INT8_MIN_COSINE and not result.passed

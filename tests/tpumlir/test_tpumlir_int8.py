@@ -15,7 +15,8 @@ import torch
 
 import int8_nets
 import purecaffe
-from int8_nets import IMAGENET, SHAPE, small_classifier, small_classifier_fitted, verify_int8_from_the_cli
+from int8_nets import (IMAGENET, SHAPE, avg_pool_edited, small_classifier, small_classifier_fitted,
+                       verify_int8_from_the_cli)
 from purecaffe.calibration import read_calibration, sample_images
 from purecaffe.cli import main
 from purecaffe.errors import PurecaffeError
@@ -55,15 +56,7 @@ def test_verify_int8_both_routes_from_the_cli(tpumlir_venv: Path, photos: Path, 
 
 def test_a_wrongly_read_layer_fails_the_int8_verdict(tpumlir_venv: Path, photos: Path, tmp_path: Path) -> None:
     """The max pool edited to an average pool: int8 noise cannot hide a wrong layer."""
-    model = small_classifier_fitted()
-    samples = read_calibration(photos, {"data": SHAPE}, IMAGENET)
-    probe = (torch.from_numpy(samples[0]["data"]),)
-    prefix = tmp_path / "small"
-    purecaffe.convert(model, probe, target="sophgo", name="small").save(prefix)
-    prototxt = prefix.with_suffix(".prototxt")
-    text = prototxt.read_text()
-    assert text.count("pool: MAX") == 1
-    prototxt.write_text(text.replace("pool: MAX", "pool: AVE"))
+    model, probe, samples, prefix = avg_pool_edited(photos, tmp_path, "sophgo")
     result = tpumlir_int8(model, probe, prefix, TpuMlirQuantization(samples[:4]), evaluate=samples, onnx=False,
                           venv=tpumlir_venv)
     assert result.caffe.ok and result.onnx is None
