@@ -90,12 +90,12 @@ def shared_capture() -> Iterator[None]:
     original = purecaffe.converter.capture
     captures: dict[tuple[int, ...], object] = {}
 
-    def memoized(model: nn.Module, inputs: Sequence[object], kwargs: object = None) -> object:
+    def memoized(model: nn.Module, inputs: Sequence[object], kwargs: object = None, *, sources: bool = True) -> object:
         if kwargs:
-            return original(model, inputs, kwargs)
-        key = (id(model), *(id(x) for x in inputs))
+            return original(model, inputs, kwargs, sources=sources)
+        key = (id(model), sources, *(id(x) for x in inputs))
         if key not in captures:
-            captures[key] = original(model, inputs)
+            captures[key] = original(model, inputs, sources=sources)
         return captures[key]
 
     purecaffe.converter.capture = memoized

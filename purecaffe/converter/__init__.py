@@ -22,9 +22,10 @@ Example::
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -132,7 +133,7 @@ def convert(model: Any, inputs: Sequence[Any] | Any, *, name: str | None = None,
     `torch.export.load("model.pt2")`) traced on example `inputs` for `target`.
 
     `target` is the toolchain that will read the files (`purecaffe.targets.TARGETS`: bvlc,
-    caffe1, nnie, rknn, opencv); only what it reads the same way is written.
+    caffe1, nnie, rknn, opencv, sophgo, mnn); only what it reads the same way is written.
 
     `outputs`: end the net at these module paths (`model.22.cv2.0`; `blocks.0#1` for the second call
     of a module called twice) or captured value names (`list_outputs` shows both), in this order;
@@ -148,7 +149,62 @@ def convert(model: Any, inputs: Sequence[Any] | Any, *, name: str | None = None,
     if isinstance(inputs, torch.Tensor):
         inputs = (inputs,)
     chosen = targets.get_target(target)
-    captured = capture(model, tuple(inputs), kwargs)
+    arguments = dict(name=name, input_names=input_names, output_names=output_names, target=chosen, kwargs=kwargs,
+                     outputs=outputs)
+    try:
+        return _convert(model, tuple(inputs), sources=False, **arguments)
+    except (UnsupportedOpsError, ConverterBugError) as error:
+        if not _names_nodes(error):
+            raise
+        first = error
+    # The model's file:line of each op the error names: captured again, this time with the stacks.
+    log.debug("converting again with source lines, for the error: %s", first.one_line())
+    try:
+        with _logged_once():
+            _convert(model, tuple(inputs), sources=True, **arguments)
+    except (UnsupportedOpsError, ConverterBugError) as detailed:
+        raise detailed from detailed.__cause__
+    raise first
+
+
+class _Repeated(logging.Filter):
+    """Drops every record below ERROR: the second attempt of a conversion repeats the first's."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.ERROR
+
+
+@contextlib.contextmanager
+def _logged_once() -> Iterator[None]:
+    """purecaffe's loggers drop what is below ERROR, then take it again.  A logger's filter only sees
+    the records made on that logger, so it goes on each of them (all exist: the first attempt ran)."""
+    repeated = _Repeated()
+    loggers = [logger for key, logger in logging.root.manager.loggerDict.items()
+               if isinstance(logger, logging.Logger) and (key == "purecaffe" or key.startswith("purecaffe."))]
+    for logger in loggers:
+        logger.addFilter(repeated)
+    try:
+        yield
+    finally:
+        for logger in loggers:
+            logger.removeFilter(repeated)
+
+
+def _names_nodes(error: UnsupportedOpsError | ConverterBugError) -> bool:
+    """Whether an error names captured ops, whose source lines it should give."""
+    if isinstance(error, UnsupportedOpsError):
+        return any(problem.module_path or problem.node for problem in error.problems)
+    return bool(error.op)
+
+
+def _convert(model: Any, inputs: tuple[Any, ...], *, name: str | None, input_names: Sequence[str] | None,
+             output_names: Sequence[str] | None, target: targets.Target, kwargs: Mapping[str, Any] | None,
+             outputs: Sequence[str] | None, sources: bool) -> ConvertedNet:
+    """`convert`, capturing the source line of every op (`sources`) or none."""
+    import torch
+
+    chosen = target
+    captured = capture(model, inputs, kwargs, sources=sources)
     net_name = name if name is not None else ("net" if isinstance(model, torch.export.ExportedProgram)
                                                else type(model).__name__)
     if outputs is None:

@@ -128,6 +128,48 @@ def test_lazy_graph_modules_capture_the_same_graph(model: type[nn.Module],
         torch.testing.assert_close(lazy.program.module()(x), module(x), rtol=0, atol=0)
 
 
+def test_capture_without_source_lines_is_the_same_graph() -> None:
+    """`sources=False` (convert's first attempt: torch.fx formats no stacks) changes only `Node.source`."""
+    module, x = MutatesThroughView().eval(), torch.randn(1, 3, 4, 5)
+    with_lines, without = capture(module, (x,)), capture(module, (x,), sources=False)
+    assert all(node.source for node in with_lines.graph.nodes)
+    assert all(node.source == "" for node in without.graph.nodes)
+    assert [node.replace(source="") for node in with_lines.graph.nodes] == list(without.graph.nodes)
+    assert without.graph.outputs == with_lines.graph.outputs
+    assert torch.fx.config.do_not_emit_stack_traces is False  # put back
+
+
+class RefusedAfterFloat64(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+        self.register_buffer("offset", torch.ones(4, 1, 1, dtype=torch.float64))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.conv(x) + self.offset.float()
+        return torch.atan2(y, y + 1)
+
+
+def test_a_refusal_names_the_source_line_and_logs_once(caplog: pytest.LogCaptureFixture) -> None:
+    """convert captures without stacks; a refusal is converted again with them, so it names the line,
+    and what the first attempt logged (the float64 warning) is not logged a second time."""
+    from purecaffe.converter.driver import UnsupportedOpsError
+    with caplog.at_level(logging.INFO, logger="purecaffe"), pytest.raises(UnsupportedOpsError) as refused:
+        purecaffe.convert(RefusedAfterFloat64().eval(), (torch.randn(1, 3, 6, 7),))
+    (problem,) = refused.value.problems
+    assert problem.op == "aten.atan2.default" and problem.source.startswith("test_capture.py:")
+    assert "return torch.atan2(y, y + 1)" in problem.source
+    warned = [r for r in caplog.records if r.getMessage().startswith("float64 parameters or buffers rounded")]
+    assert len(warned) == 1
+    assert not logging.getLogger("purecaffe.converter.capture").filters  # taken off again
+
+
+def test_a_converted_net_records_no_source_lines() -> None:
+    """The success path keeps no source lines: nothing after convert reads them."""
+    net = purecaffe.convert(Outer().eval(), (torch.randn(1, 3, 5, 5),))
+    assert all(node.source == "" for node in net.graph.nodes)
+
+
 class MutatesThroughDropout(nn.Module):
     """Inference dropout returns its input itself, so the in-place ReLU changes `y` too."""
 
