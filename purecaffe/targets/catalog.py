@@ -112,8 +112,8 @@ TARGETS: dict[str, Target] = {t.name: t for t in (
     # chains make its per-layer dump ambiguous.
     Target("rknn", "Rockchip RKNN-Toolkit2 (Caffe front end): ReLU6, Permute, round_mode; no Clip, Swish, "
            "HardSwish, Interp or Silence", RKNN_LAYERS, JUDGES["rknn"], "rknn_toolkit2_caffe.proto",
-           RULES + rknn_rules.RULES,
-           (*RKNN_LIMITS, RKNN_LSTM), inplace=False),
+           RULES + rknn_rules.RULES + (rules_powers.elu_as_sigmoid, rules_constants.parameter_declined),
+           (*RKNN_LIMITS, RKNN_LSTM), inplace=False, net_rules=(rules_constants.parameters_as_convolutions,)),
     # OpenCV's own caffe.proto (opencv-caffe.proto) is not in the team corpus: OpenCV parses the files itself.
     Target("opencv", "OpenCV DNN 4.x readNetFromCaffe: ReLU6, Permute; no Clip or Swish",
            OPENCV_LAYERS, JUDGES["opencv"], None, RULES + opencv_rules.RULES +
@@ -126,11 +126,13 @@ TARGETS: dict[str, Target] = {t.name: t for t in (
     # nothing may be in place on one: no in-place tops.
     Target("sophgo", "Sophgo tpu-mlir (BM1684X, BM1688, CV18xx) Caffe front end: ReLU6, Permute, Interp, "
            "round_mode; no Power, Bias, Clip, Swish, ELU, Tile or Split", SOPHGO_LAYERS, JUDGES["tpu-mlir"], None,
-           NPU_RULES, SOPHGO_LIMITS, inplace=False),
+           NPU_RULES + (rules_constants.parameter_declined,), SOPHGO_LIMITS, inplace=False,
+           net_rules=(rules_constants.parameters_as_convolutions,)),
     # MNN parses round_mode and ignores it (always ceil); its caffe.proto has no swish_param.
     Target("mnn", "Alibaba MNN (MNNConvert -f CAFFE): ReLU6, Permute, Interp; Pooling always ceil; no Clip, "
-           "Swish, Tile or Flatten", MNN_LAYERS, JUDGES["mnn"], "mnn_caffe.proto", NPU_RULES, MNN_LIMITS,
-           missing_fields=frozenset({"LayerParameter.swish_param"})),
+           "Swish, Tile or Flatten", MNN_LAYERS, JUDGES["mnn"], "mnn_caffe.proto", NPU_RULES + (rules_constants.parameter_declined,),
+           MNN_LIMITS, missing_fields=frozenset({"LayerParameter.swish_param"}),
+           net_rules=(rules_constants.parameters_as_convolutions,)),
 )}
 
 

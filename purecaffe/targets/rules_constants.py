@@ -2,7 +2,9 @@
 
 A constant the net uses as a tensor of its own (a `cat` part: ENet's zero channels padding a
 downsampled map, `x = cat(pooled, zeros)`) is a Parameter layer (`_support.tensor_blob`).  OpenCV
-cannot create one ("Can't create layer ... of type Parameter", measured with 4.14).  Where the
+cannot create one ("Can't create layer ... of type Parameter", measured with 4.14), and RKNN-Toolkit2,
+tpu-mlir and MNN have none in their Caffe front ends (the targets rknn, sophgo and mnn, each judged on its
+consumer by tests/targets/test_rules.py and test_rules_sophgo_mnn.py, cases `cat_*`).  Where the
 constant is 4-D and varies along channels alone (c[n, k, i, j] = v[k]), it becomes a 1x1
 Convolution of any earlier 4-D blob x with its batch, height and width (the reader's other bottom
 first: the Concat's sibling), all weights 0 and the bias v:

@@ -1,6 +1,8 @@
-"""Constants on opencv (no Parameter layer): a zero-weight 1x1 Convolution of an earlier blob (`rules_constants`).
+"""Constants without a Parameter layer (opencv, rknn, sophgo, mnn): a zero-weight 1x1 Convolution of an earlier
+blob (`rules_constants`).
 
-The whole nets are judged in OpenCV, real Caffe and the runtime by tests/targets/test_rules.py (cases `cat_*`);
+The whole nets are judged on each consumer, real Caffe and the runtime by tests/targets/test_rules.py and
+test_rules_sophgo_mnn.py (cases `cat_*`);
 here the rule's own answers: which constants it takes, which blob it reads, where the layer goes.
 """
 from __future__ import annotations

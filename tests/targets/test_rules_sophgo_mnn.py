@@ -128,6 +128,12 @@ CASES = {
                         {"tile_of_one_as_convolution"}, {"tile_of_one_as_convolution"}),
     "layer_norm_3d": (lambda: nn.LayerNorm(8), (1, 4, 8), {"power_as_lrn", "scale_as_4d"},
                       {"scale_as_diagonal_product"}),
+    # constant channels (ENet's zeros, per-channel values): a zero-weight 1x1 Convolution (a net rule)
+    "cat_zeros": (lambda: _Fn(lambda x: torch.cat([torch.max_pool2d(x, 2), torch.zeros(1, 5, 2, 3)], 1)),
+                  (1, 3, 5, 7), set(), set()),
+    "cat_channel_constant": (lambda: _Fn(lambda x: torch.cat(
+        [torch.arange(-2.0, 2.0).view(1, 4, 1, 1).expand(1, 4, 5, 7), torch.sigmoid(x)], 1) * 3.0), (1, 3, 5, 7),
+        set(), set()),
 }
 # Cases a target refuses (None above), with the text of the reason.
 REFUSED: dict[tuple[str, str], str] = {}
