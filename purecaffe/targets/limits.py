@@ -355,7 +355,14 @@ def _channel_limit(source: str) -> Limit:
                  "{target} reads Scale parameters per channel only (measured: wrong over other axes)", source)
 
 
+def _two_bottoms_unless_sum(layer: CaffeLayer) -> bool:
+    return len(layer.bottoms) <= 2 or layer.params["operation"] == "SUM"
+
+
 SOPHGO_LIMITS = (
+    Limit(frozenset({"Eltwise"}), "eltwise-two-bottoms", _two_bottoms_unless_sum,
+          "{target} multiplies only the first two bottoms of an Eltwise {params[operation]} (measured: an exact "
+          "GELU's tail |x| t e^y came out |x| t); `rules.eltwise_as_pairs` chains them", TPU_MLIR_MEASURED),
     Limit(frozenset({"Eltwise"}), ELTWISE_COEFF, _no_coeff,
           "{target} ignores Eltwise coefficients {params[coeff]} (measured: it adds the bottoms)", TPU_MLIR_MEASURED),
     Limit(frozenset({"Scale"}), BROADCAST, _one_bottom_or_from_batch,

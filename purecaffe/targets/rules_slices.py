@@ -3,8 +3,12 @@
 `builders.slice_keep` cuts x[start:end] along an axis as one Slice whose other tops
 (`<name>/unused_<lo>_<hi>`) nobody reads; where the target has Silence they end there.  RKNN has
 none, and an unread top becomes an extra net output (which it mishandles: `checks.unread_tops`),
-so tf_efficientnet_lite's "same" convolutions, ReXNet's and DPN's channel splits were refused.
-Here such a Slice of a 4-D blob becomes a Convolution whose weights are 0 and 1:
+so tf_efficientnet_lite's "same" convolutions, ReXNet's and DPN's channel splits were refused, and
+so were the pads (`lowerings/pad.py` cuts out the rows its border copies; the others are unused parts:
+BlazeFace's channel pad, Real-CUGAN's reflect pad, KeyNet's Sobel pad).  Here each kept part of such a
+Slice becomes a Convolution whose weights are 0 and 1 (a blob that is not 4-D, or cut along its batch
+axis, is cut as the 4-D (1, product of the axes before, the axis, product of the axes after), through
+Reshapes):
 
 * channels (axis 1): a 1x1 Convolution, output channel k reads input channel start + k with
   weight 1, every other weight 0;
@@ -19,7 +23,7 @@ import dataclasses
 
 import numpy as np
 
-from purecaffe.canonical import CaffeLayer, builders
+from purecaffe.canonical import Blob, CaffeLayer, builders
 from purecaffe.runtime.layers.base import canonical_axis
 from purecaffe.targets.target import Applied, Declined, Outcome, Rule, Target
 
@@ -28,46 +32,96 @@ UNUSED = "/unused_"
 MAX_PICK_WEIGHTS = 1 << 22
 
 
-def kept_part(layer: CaffeLayer) -> tuple[int, int, int] | None:
-    """(axis, start, end) of a `slice_keep` Slice (one kept top, the others its unused parts), else None."""
-    if layer.type != "Slice" or len(layer.bottoms) != 1:
-        return None
-    kept = [i for i, top in enumerate(layer.tops) if not top.name.startswith(layer.name + UNUSED)]
-    if len(kept) != 1 or len(layer.tops) < 2:
+def kept_parts(layer: CaffeLayer) -> tuple[int, list[tuple[int, int, Blob]]] | None:
+    """(axis, [(start, end, top), ...]) of the kept tops of a Slice with unused parts (tops named
+    `<name>/unused_<lo>_<hi>`, as `builders.slice_keep` and the pad lowering name the rows nobody reads),
+    else None."""
+    if layer.type != "Slice" or len(layer.bottoms) != 1 or len(layer.tops) < 2:
         return None
     axis = canonical_axis(int(layer.params["axis"]), len(layer.bottoms[0].shape))
-    bounds = [0, *(int(p) for p in layer.params["slice_point"]), layer.bottoms[0].shape[axis]]
-    return axis, bounds[kept[0]], bounds[kept[0] + 1]
+    size = int(layer.bottoms[0].shape[axis])
+    points = [int(p) for p in layer.params["slice_point"]] or \
+        [size // len(layer.tops) * k for k in range(1, len(layer.tops))]  # Caffe's equal parts
+    bounds = [0, *points, size]
+    if len(bounds) != len(layer.tops) + 1:
+        return None
+    kept = [(bounds[i], bounds[i + 1], top) for i, top in enumerate(layer.tops)
+            if not top.name.startswith(layer.name + UNUSED)]
+    if not kept or len(kept) == len(layer.tops):
+        return None
+    return axis, kept
+
+
+def kept_part(layer: CaffeLayer) -> tuple[int, int, int] | None:
+    """(axis, start, end) of a `slice_keep` Slice (one kept top, the others its unused parts), else None."""
+    parts = kept_parts(layer)
+    if parts is None or len(parts[1]) != 1:
+        return None
+    axis, ((start, end, _),) = parts
+    return axis, start, end
 
 
 def slice_as_picking_convolution(layer: CaffeLayer, target: Target) -> Outcome:
-    """The kept part of a `slice_keep` Slice of a 4-D blob as a 0/1 Convolution, on a target without Silence."""
-    part = kept_part(layer)
-    if part is None or target.has("Silence") or not target.has("Convolution") or len(layer.bottoms[0].shape) != 4:
+    """The kept parts of a Slice with unused parts as 0/1 Convolutions, one per part, on a target without
+    Silence.  A blob that is not 4-D, or cut along its batch axis, is picked from as the 4-D
+    (1, product of the axes before, the axis, product of the axes after) through Reshapes."""
+    parts = kept_parts(layer)
+    if parts is None or target.has("Silence") or not target.has("Convolution"):
         return None
-    axis, start, end = part
+    axis, kept = parts
     x = layer.bottoms[0]
-    top = next(t for t in layer.tops if not t.name.startswith(layer.name + UNUSED))
+    shape = tuple(int(d) for d in x.shape)
+    direct = len(shape) == 4 and axis in (1, 2, 3)
+    if not direct and not target.has("Reshape"):
+        return None
+    picked_axis = axis if direct else 2
+    channels = shape[1] if direct else _product(shape[:axis])
+    if picked_axis == 1:
+        weights = sum(end - start for start, end, _ in kept) * channels
+        if weights > MAX_PICK_WEIGHTS:
+            return Declined(f"picking {len(kept)} parts of {channels} channels takes {weights} weights (more than "
+                            f"{MAX_PICK_WEIGHTS})", weights)
+    made: list[CaffeLayer] = []
+    source = x
+    if not direct:
+        as4d = (1, channels, shape[axis], _product(shape[axis + 1:]))
+        made.append(builders.reshape_to(f"{layer.name}/as4d", x, f"{layer.name}/as4d", as4d))
+        source = made[-1].top
+    for start, end, top in kept:
+        one = len(kept) == 1
+        name = layer.name if one and direct else f"{layer.name}/pick_{start}_{end}"
+        picked = top.name if direct else f"{layer.name}/pick_{start}_{end}"
+        made.append(_pick(name, source, picked, picked_axis, start, end))
+        if not direct:
+            made.append(builders.reshape_to(layer.name if one else f"{layer.name}/part_{start}_{end}",
+                                            made[-1].top, top.name, tuple(int(d) for d in top.shape)))
+    return Applied(tuple(dataclasses.replace(m, origin=layer.origin) for m in made))
+
+
+def _pick(name: str, x: Blob, top: str, axis: int, start: int, end: int) -> CaffeLayer:
+    """x[start:end] along axis 1, 2 or 3 of a 4-D blob as one Convolution of 0/1 weights."""
     channels = x.shape[1]
     if axis == 1:
-        if (end - start) * channels > MAX_PICK_WEIGHTS:
-            return Declined(f"picking {end - start} of {channels} channels takes {(end - start) * channels} "
-                            f"weights (more than {MAX_PICK_WEIGHTS})", (end - start) * channels)
         weight = np.zeros((end - start, channels, 1, 1), dtype=np.float32)
         weight[np.arange(end - start), np.arange(start, end), 0, 0] = 1.0
-        conv = builders.convolution(layer.name, x, top.name, num_output=end - start, kernel=1, bias_term=False)
-    elif axis in (2, 3):
+        conv = builders.convolution(name, x, top, num_output=end - start, kernel=1, bias_term=False)
+    else:
         length = x.shape[axis] - (end - start) + 1
         kernel = (length, 1) if axis == 2 else (1, length)
         weight = np.zeros((channels, 1, *kernel), dtype=np.float32)
         weight[(slice(None), 0, start, 0) if axis == 2 else (slice(None), 0, 0, start)] = 1.0
-        conv = builders.convolution(layer.name, x, top.name, num_output=channels, kernel=kernel, group=channels,
+        conv = builders.convolution(name, x, top, num_output=channels, kernel=kernel, group=channels,
                                     bias_term=False)
-    else:
-        return None
-    return Applied((dataclasses.replace(conv.with_weights([weight]), origin=layer.origin),))
+    return conv.with_weights([weight])
+
+
+def _product(values: tuple[int, ...]) -> int:
+    total = 1
+    for value in values:
+        total *= value
+    return total
 
 
 RULES: tuple[Rule, ...] = (slice_as_picking_convolution,)
 
-__all__ = ["MAX_PICK_WEIGHTS", "RULES", "kept_part", "slice_as_picking_convolution"]
+__all__ = ["MAX_PICK_WEIGHTS", "RULES", "kept_part", "kept_parts", "slice_as_picking_convolution"]

@@ -36,6 +36,9 @@ CASES = {
     "hardswish": (lambda: nn.Sequential(nn.Conv2d(3, 4, 3), nn.Hardswish()), (1, 3, 9, 11)),
     "hardsigmoid": (lambda: nn.Sequential(nn.Conv2d(3, 4, 3), nn.Hardsigmoid()), (1, 3, 9, 11)),
     "elu": (lambda: nn.Sequential(nn.Conv2d(3, 4, 3), nn.ELU(0.7)), (1, 3, 9, 11)),
+    "gelu": (lambda: nn.Sequential(nn.Conv2d(3, 4, 3), nn.GELU()), (1, 3, 9, 11)),  # AbsVal and Exp inside
+    "exp": (lambda: _Fn(lambda x: torch.exp(x * 0.5) + torch.exp(-x)), (1, 3, 5, 7)),
+    "abs": (lambda: _Fn(lambda x: (x - 1.0).abs() * 2.0), (1, 3, 5, 7)),
     "maxpool_floor": (lambda: nn.MaxPool2d(3, 2), (1, 3, 10, 12)),
     "maxpool_floor_h": (lambda: nn.MaxPool2d(3, 2), (1, 3, 10, 11)),
     "bilinear_align": (lambda: nn.Upsample(size=(9, 14), mode="bilinear", align_corners=True), (1, 3, 5, 6)),
@@ -79,10 +82,12 @@ CASES = {
 # (`target_helpers.explained_by_catalog`).  The others must convert to a file the catalog allows.
 REFUSED = frozenset({
     ("lstm", "nnie"), ("gru", "rknn"), ("gru", "nnie"), ("gru", "opencv"),
-    ("reflect_pad", "rknn"), ("replicate_pad", "rknn"), ("cat_ramp", "opencv"),
+    ("cat_ramp", "opencv"),
     # a constant varying in space has no Convolution form (`rules_constants`) where there is no Parameter
     ("cat_ramp", "rknn"), ("cat_ramp", "sophgo"), ("cat_ramp", "mnn"),
     ("lstm", "sophgo"), ("gru", "sophgo"), ("lstm", "mnn"), ("gru", "mnn"),
+    # no Exp: only the exact GELU's (its argument <= 0) becomes sigmoid(y) / sigmoid(-y) (`rules_powers`)
+    ("exp", "rknn"), ("exp", "sophgo"), ("exp", "mnn"),
 })
 
 

@@ -128,6 +128,9 @@ CASES = {
                         {"tile_of_one_as_convolution"}, {"tile_of_one_as_convolution"}),
     "layer_norm_3d": (lambda: nn.LayerNorm(8), (1, 4, 8), {"power_as_lrn", "scale_as_4d"},
                       {"scale_as_diagonal_product"}),
+    # exact GELU's Exp (absent on both) as sigmoid(x) / sigmoid(-x)
+    "gelu_erf": (lambda: nn.Sequential(_conv(3, 4), nn.GELU()), (1, 3, 5, 7),
+                 {"gelu_exp_as_sigmoids", "power_as_lrn", "power_as_scale"}, {"gelu_exp_as_sigmoids"}),
     # constant channels (ENet's zeros, per-channel values): a zero-weight 1x1 Convolution (a net rule)
     "cat_zeros": (lambda: _Fn(lambda x: torch.cat([torch.max_pool2d(x, 2), torch.zeros(1, 5, 2, 3)], 1)),
                   (1, 3, 5, 7), set(), set()),

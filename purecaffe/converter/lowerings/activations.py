@@ -11,6 +11,7 @@ import math
 from purecaffe.canonical import Blob, builders
 from purecaffe.converter.context import LoweringContext
 from purecaffe.converter.graph import Node, Ref
+from purecaffe.converter.lowerings._support import require_float
 from purecaffe.converter.registry import lowering
 from purecaffe.converter.weights import prelu_blobs
 from purecaffe.runtime.layers.base import FLT_MAX
@@ -122,6 +123,13 @@ def lower_sigmoid(ctx: LoweringContext, node: Node) -> None:
 def lower_tanh(ctx: LoweringContext, node: Node) -> None:
     self = node.arg("self")
     ctx.emit(builders.tanh(ctx.name(node), ctx.blob(self), ctx.name(node)), result=node)
+
+
+@lowering("aten.exp", aliases=("aten.exp_",))
+def lower_exp(ctx: LoweringContext, node: Node) -> None:
+    self = node.arg("self")
+    require_float(ctx, node, "exp")
+    ctx.emit(builders.exp(ctx.name(node), ctx.blob(self), ctx.name(node)), result=node)
 
 
 @lowering("aten.abs", aliases=("aten.abs_",))

@@ -1,5 +1,8 @@
 """GELU, both forms, from stock Caffe 1.0 layers (AbsVal, Power, Exp, Eltwise, ReLU, TanH).
 
+Targets without AbsVal or Exp (rknn; sophgo and mnn have no Exp) get |x| as max(x, -x) and this
+construction's e^y (y <= 0) as sigmoid(y) / sigmoid(-y) (`purecaffe.targets.rules_powers`).
+
 approximate='tanh'
     0.5 x (1 + tanh(c (x + 0.044715 x^3))), c = sqrt(2/pi): Power, Eltwise, TanH, as PyTorch writes it.
 

@@ -122,7 +122,11 @@ def _pad_axis(ctx: LoweringContext, node: Node, x: Blob, axis: int, before: int,
     edges = [0, *bounds, size]
     if bounds:
         name = ctx.name(node, f"rows{axis}")
-        tops = [f"{name}:{k}" for k in range(len(edges) - 1)]
+        # The segments no piece copies are named as `builders.slice_keep` names unused parts, which a
+        # target without Silence picks around (`targets.rules_slices`).
+        used = {k for k, (lo, hi) in enumerate(zip(edges, edges[1:])) if any(a <= lo and hi <= b for a, b in ranges)}
+        tops = [f"{name}:{k}" if k in used else f"{name}/unused_{lo}_{hi}"
+                for k, (lo, hi) in enumerate(zip(edges, edges[1:]))]
         segments = ctx.emit(builders.slice_layer(name, x, tops, axis=axis, slice_point=bounds))
     else:
         segments = (x,)

@@ -66,7 +66,8 @@ def _scatter(ctx: LoweringContext, node: Node, x: Blob, src: Blob, axis: int, lo
     points = [p for p in (lo, hi) if 0 < p < size]
     edges = list(zip([0, *points], [*points, size]))
     name = ctx.name(node, "keep")
-    tops = [f"{name}:{a}_{b}" for a, b in edges]
+    # The part the assignment replaces is read by nobody: named as `builders.slice_keep` names unused parts.
+    tops = [f"{name}/unused_{a}_{b}" if (a, b) == (lo, hi) else f"{name}:{a}_{b}" for a, b in edges]
     parts = dict(zip(edges, ctx.emit(builders.slice_layer(name, x, tops, axis=axis, slice_point=points))))
     pieces: list[Blob] = []
     if lo > 0:
