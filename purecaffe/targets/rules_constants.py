@@ -12,7 +12,10 @@ first: the Concat's sibling), all weights 0 and the bias v:
     out[n, k, i, j] = sum_c 0 * x[n, c, i, j] + v[k] = v[k]
 
 exact for finite x (0 * x is +-0, and +-0 + v is v); an inf or NaN in x would give NaN.  Its
-weights are num_output x channels(x) zeros plus v, instead of the whole constant.
+weights are num_output x channels(x) zeros plus v, instead of the whole constant.  Any other constant
+of batch 1 (a ViT's class token and position embedding, DeiT's and ViTSTR's) is flattened into the
+channels of such a Convolution, of a global MAX pooling of an earlier 4-D blob of batch 1 (finite
+wherever that blob is), and Reshaped back: its weights are then the constant's size x channels zeros.
 
 This needs the net, not one layer (the blob to read), so it is a net rule (`Target.net_rules`, run
 before the layer rules); `parameter_declined` is the layer rule that explains, in the refusal, a
@@ -32,8 +35,9 @@ from purecaffe.targets.target import Declined, Outcome, Target
 # Parameter is left (and refused).
 MAX_ZERO_WEIGHTS = 1 << 22
 
-WHY = ("only a 4-D constant that varies along channels alone becomes a Convolution (zero weights, the constant "
-       "as bias) of an earlier blob of its batch, height and width")
+WHY = ("only a constant varying along channels alone (with an earlier blob of its batch, height and width) or of "
+       "batch 1 (with an earlier 4-D blob of batch 1) becomes a Convolution (zero weights, the constant as bias), "
+       f"of at most {MAX_ZERO_WEIGHTS} weights")
 
 
 def channel_values(layer: CaffeLayer) -> np.ndarray | None:
@@ -67,33 +71,65 @@ def _source(layers: Sequence[CaffeLayer], reader: int, constant: Blob) -> Blob |
 
 
 def parameters_as_convolutions(layers: Sequence[CaffeLayer], target: Target) -> list[CaffeLayer]:
-    """Each Parameter the target lacks whose value varies along channels alone -> a zero-weight 1x1
-    Convolution (bias: the values) of a blob of its batch, height and width, placed just before its first
-    reader.  A Parameter without such a blob, or past `MAX_ZERO_WEIGHTS`, is left for `checks` to refuse."""
+    """Each Parameter the target lacks -> a zero-weight 1x1 Convolution (bias: the values), placed just
+    before its first reader:
+
+    * a value varying along channels alone: of a blob of its batch, height and width (`_source`);
+    * any other value of batch 1 (a ViT's class token and position embedding): its values flattened into
+      the channels of a (1, K, 1, 1) Convolution of a global MAX pooling of an earlier 4-D blob of batch 1
+      (the maximum of finite values is finite, so 0 x it is 0), then Reshaped to the constant's shape.
+
+    A Parameter without such a blob, or past `MAX_ZERO_WEIGHTS`, is left for `checks` to refuse."""
     if target.has("Parameter") or not target.has("Convolution"):
         return list(layers)
     current = list(layers)
     for parameter in [layer for layer in current if layer.type == "Parameter"]:
-        values = channel_values(parameter)
-        if values is None:
-            continue
         readers = [i for i, layer in enumerate(current) if parameter.top.name in layer.bottom_names]
         if not readers:
             continue
-        source = _source(current, readers[0], parameter.top)
-        if source is None or values.size * source.shape[1] > MAX_ZERO_WEIGHTS:
+        made = _channel_constant(current, readers[0], parameter)
+        if made is None and target.has("Pooling") and target.has("Reshape"):
+            made = _flattened_constant(current, readers[0], parameter)
+        if made is None:
             continue
-        conv = builders.convolution(parameter.name, source, parameter.top.name, num_output=int(values.size),
-                                    kernel=1).with_weights(
-            [np.zeros((values.size, source.shape[1], 1, 1), dtype=np.float32), values])
-        if conv.top != parameter.top:
-            continue  # cannot happen (same N, H, W, and C = values.size): left, never a wrong blob
-        made = dataclasses.replace(conv, origin=parameter.origin)
+        made = [dataclasses.replace(layer, origin=parameter.origin) for layer in made]
         first = current[readers[0]]
         current = [layer for layer in current if layer is not parameter]
         at = next(i for i, layer in enumerate(current) if layer is first)
-        current.insert(at, made)
+        current[at:at] = made
     return current
+
+
+def _channel_constant(layers: Sequence[CaffeLayer], reader: int, parameter: CaffeLayer) -> list[CaffeLayer] | None:
+    values = channel_values(parameter)
+    if values is None:
+        return None
+    source = _source(layers, reader, parameter.top)
+    if source is None or values.size * source.shape[1] > MAX_ZERO_WEIGHTS:
+        return None
+    conv = builders.convolution(parameter.name, source, parameter.top.name, num_output=int(values.size),
+                                kernel=1).with_weights(
+        [np.zeros((values.size, source.shape[1], 1, 1), dtype=np.float32), values])
+    return [conv] if conv.top == parameter.top else None  # same N, H, W and C = values.size: always equal
+
+
+def _flattened_constant(layers: Sequence[CaffeLayer], reader: int, parameter: CaffeLayer) -> list[CaffeLayer] | None:
+    if len(parameter.weights) != 1:
+        return None
+    value = np.asarray(parameter.weights[0], dtype=np.float32)
+    if value.size == 0 or value.ndim == 0 or value.shape[0] != 1:
+        return None
+    source = next((blob for layer in reversed(layers[:reader]) for blob in layer.tops
+                   if len(blob.shape) == 4 and blob.shape[0] == 1 and blob.name != parameter.top.name), None)
+    if source is None or value.size * source.shape[1] > MAX_ZERO_WEIGHTS:
+        return None
+    name = parameter.name
+    pooled = builders.pooling(f"{name}/anchor", source, f"{name}/anchor", method="MAX", global_pooling=True)
+    conv = builders.convolution(f"{name}/values", pooled.top, f"{name}/values", num_output=int(value.size),
+                                kernel=1).with_weights(
+        [np.zeros((value.size, source.shape[1], 1, 1), dtype=np.float32), value.reshape(-1).copy()])
+    back = builders.reshape_to(name, conv.top, parameter.top.name, tuple(int(d) for d in parameter.top.shape))
+    return [pooled, conv, back] if back.top == parameter.top else None
 
 
 def parameter_declined(layer: CaffeLayer, target: Target) -> Outcome:

@@ -63,6 +63,9 @@ CASES = {
     "cat_channel_constant": (lambda: _Fn(lambda x: torch.cat(
         [torch.arange(-2.0, 2.0).view(1, 4, 1, 1).expand(1, 4, 5, 7), torch.sigmoid(x)], 1) * 3.0), (1, 3, 5, 7)),
     "cat_ramp": (lambda: _Fn(lambda x: torch.cat([x, torch.arange(35.0).view(1, 1, 5, 7)], 1) + 1.0), (1, 3, 5, 7)),
+    # a constant of batch 1 varying along a token axis (a ViT's class token, position embedding)
+    "cat_tokens": (lambda: _Fn(lambda x: torch.cat([x.flatten(2), torch.linspace(-1.0, 1.0, 35).view(1, 1, 35)], 1)
+                               * 2.0), (1, 3, 5, 7)),
     "eltwise_three": (lambda: _Fn(lambda x: torch.stack([x, x * 2.0, torch.sigmoid(x)]).mean(0)), (1, 3, 5, 7)),
     "eltwise_coeff": (lambda: _Fn(lambda x: torch.sub(torch.add(x, x * x, alpha=0.3), torch.sigmoid(x), alpha=2.0)), (1, 3, 5, 7)),
     "lstm": (lambda: _Sequence(nn.LSTM(5, 4, bidirectional=True)), (6, 2, 5)),
@@ -82,9 +85,6 @@ CASES = {
 # (`target_helpers.explained_by_catalog`).  The others must convert to a file the catalog allows.
 REFUSED = frozenset({
     ("lstm", "nnie"), ("gru", "rknn"), ("gru", "nnie"), ("gru", "opencv"),
-    ("cat_ramp", "opencv"),
-    # a constant varying in space has no Convolution form (`rules_constants`) where there is no Parameter
-    ("cat_ramp", "rknn"), ("cat_ramp", "sophgo"), ("cat_ramp", "mnn"),
     ("lstm", "sophgo"), ("gru", "sophgo"), ("lstm", "mnn"), ("gru", "mnn"),
     # no Exp: only the exact GELU's (its argument <= 0) becomes sigmoid(y) / sigmoid(-y) (`rules_powers`)
     ("exp", "rknn"), ("exp", "sophgo"), ("exp", "mnn"),

@@ -85,10 +85,29 @@ def test_the_zero_channels_are_exact_on_large_inputs(backend: str, scale: float,
 
 def test_a_constant_without_a_blob_of_its_size_is_refused_with_the_reason() -> None:
     x = Blob("x", (1, 3, 5, 7))
-    zeros = _parameter("zeros", np.zeros((1, 2, 4, 4)))
-    layers = [zeros, builders.eltwise("sum", [Blob("zeros", (1, 2, 4, 4)), Blob("zeros", (1, 2, 4, 4))], "sum")]
+    zeros = _parameter("zeros", np.zeros((2, 2, 4, 4)))  # batch 2: no blob of its size, no batch-1 form
+    layers = [zeros, builders.eltwise("sum", [Blob("zeros", (2, 2, 4, 4)), Blob("zeros", (2, 2, 4, 4))], "sum")]
     out = legalize([builders.relu("r", x, "r"), *layers], OPENCV)
     assert [layer.type for layer in out] == ["ReLU", "Parameter", "Eltwise"]
     (finding,) = findings(out, OPENCV)
-    assert finding.layer == "zeros" and "opencv has no Parameter layer; its rewrite is declined: only a 4-D " \
-        "constant that varies along channels alone" in finding.message
+    assert finding.layer == "zeros" and "opencv has no Parameter layer; its rewrite is declined: only a constant " \
+        "varying along channels alone" in finding.message
+
+
+@pytest.mark.parametrize("target", ["opencv", "rknn", "sophgo", "mnn"])
+def test_a_batch_one_constant_is_flattened_into_a_convolution_of_a_pooled_blob(target: str) -> None:
+    """A class token (1, 1, 6) varying along its last axis: MAX pooling of the earlier 4-D blob, a zero-weight
+    Convolution with the 6 values as bias, a Reshape; the runtime gives the values exactly."""
+    x = Blob("x", (1, 3, 5, 7))
+    value = np.linspace(-1.0, 1.0, 6, dtype=np.float32).reshape(1, 1, 6)
+    token = _parameter("token", value)
+    layers = [builders.input_layer("input", [x]), builders.relu("r", x, "r"), token,
+              builders.eltwise("sum", [Blob("token", (1, 1, 6)), Blob("token", (1, 1, 6))], "sum")]
+    out = legalize(layers, get_target(target))
+    assert [layer.type for layer in out][:5] == ["Input", "ReLU", "Pooling", "Convolution", "Reshape"]
+    assert not findings(out, get_target(target))
+    net = purecaffe.targets.net_parameter(out, name="t", target=get_target(target))
+    weights = {layer.name: list(layer.weights) for layer in out if layer.weights}
+    feed = np.random.default_rng(0).standard_normal((1, 3, 5, 7)).astype(np.float32) * 1e30
+    got = run(net, weights, {"x": feed}).blobs["sum"]
+    np.testing.assert_array_equal(got, value + value)
