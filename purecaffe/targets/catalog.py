@@ -90,7 +90,7 @@ NPU_RULES: tuple[Rule, ...] = (
     rules_forms.tile_of_one_as_convolution, *RULES, rules_powers.elu_as_sigmoid, rules_powers.gelu_exp_as_sigmoids,
     rules_powers.power_as_lrn,
     rules_affine.power_as_scale,
-    rules_forms.scale_as_4d,
+    rules_forms.scale_as_4d, rules_constants.parameter_declined,
 )
 
 # Fields BVLC master added after the 1.0 release (#6282 Clip, #6320 round_mode, #6002 Swish).
@@ -128,12 +128,12 @@ TARGETS: dict[str, Target] = {t.name: t for t in (
     # nothing may be in place on one: no in-place tops.
     Target("sophgo", "Sophgo tpu-mlir (BM1684X, BM1688, CV18xx) Caffe front end: ReLU6, Permute, Interp, "
            "round_mode; no Power, Bias, Clip, Swish, ELU, Tile or Split", SOPHGO_LAYERS, JUDGES["tpu-mlir"], None,
-           NPU_RULES + (rules_constants.parameter_declined,), SOPHGO_LIMITS, inplace=False,
+           NPU_RULES, SOPHGO_LIMITS, inplace=False,
            net_rules=(rules_constants.parameters_as_convolutions,)),
     # MNN parses round_mode and ignores it (always ceil); its caffe.proto has no swish_param.
     Target("mnn", "Alibaba MNN (MNNConvert -f CAFFE): ReLU6, Permute, Interp; Pooling always ceil; no Clip, "
-           "Swish, Tile or Flatten", MNN_LAYERS, JUDGES["mnn"], "mnn_caffe.proto", NPU_RULES + (rules_constants.parameter_declined,),
-           MNN_LIMITS, missing_fields=frozenset({"LayerParameter.swish_param"}),
+           "Swish, Tile or Flatten", MNN_LAYERS, JUDGES["mnn"], "mnn_caffe.proto", NPU_RULES, MNN_LIMITS,
+           missing_fields=frozenset({"LayerParameter.swish_param"}),
            net_rules=(rules_constants.parameters_as_convolutions,)),
 )}
 
