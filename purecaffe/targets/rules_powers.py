@@ -19,6 +19,7 @@ PyTorch's expm1; where e^min(x, 0) underflows (x < -17) s is 1 and the negative 
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Sequence
 
 from purecaffe.canonical import CaffeLayer, builders
@@ -65,7 +66,7 @@ def power_as_lrn(layer: CaffeLayer, target: Target) -> Outcome:
         made.append(builders.power(_part(layer, "affine"), x, _part(layer, "affine"), scale=scale, shift=shift))
         x = made[-1].top
     shape = tuple(int(d) for d in x.shape)
-    as4d = shape + (1,) * (4 - len(shape)) if len(shape) <= 4 else (*shape[:3], _product(shape[3:]))
+    as4d = shape + (1,) * (4 - len(shape)) if len(shape) <= 4 else (*shape[:3], math.prod(shape[3:]))
     if as4d != shape:
         made.append(builders.reshape_to(_part(layer, "as4d"), x, _part(layer, "as4d"), as4d))
         x = made[-1].top
@@ -75,13 +76,6 @@ def power_as_lrn(layer: CaffeLayer, target: Target) -> Outcome:
     if as4d != shape:
         made.append(builders.reshape_to(layer.name, made[-1].top, layer.top.name, shape))
     return _origin(made, layer)
-
-
-def _product(values: Sequence[int]) -> int:
-    total = 1
-    for value in values:
-        total *= value
-    return total
 
 
 def elu_as_sigmoid(layer: CaffeLayer, target: Target) -> Outcome:

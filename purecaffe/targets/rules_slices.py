@@ -20,6 +20,7 @@ Each output is 1 x one input plus zeros: exact in float32 and in fp16 (for finit
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 
@@ -75,7 +76,7 @@ def slice_as_picking_convolution(layer: CaffeLayer, target: Target) -> Outcome:
     if not direct and not target.has("Reshape"):
         return None
     picked_axis = axis if direct else 2
-    channels = shape[1] if direct else _product(shape[:axis])
+    channels = shape[1] if direct else math.prod(shape[:axis])
     if picked_axis == 1:
         weights = sum(end - start for start, end, _ in kept) * channels
         if weights > MAX_PICK_WEIGHTS:
@@ -84,7 +85,7 @@ def slice_as_picking_convolution(layer: CaffeLayer, target: Target) -> Outcome:
     made: list[CaffeLayer] = []
     source = x
     if not direct:
-        as4d = (1, channels, shape[axis], _product(shape[axis + 1:]))
+        as4d = (1, channels, shape[axis], math.prod(shape[axis + 1:]))
         made.append(builders.reshape_to(f"{layer.name}/as4d", x, f"{layer.name}/as4d", as4d))
         source = made[-1].top
     for start, end, top in kept:
@@ -113,13 +114,6 @@ def _pick(name: str, x: Blob, top: str, axis: int, start: int, end: int) -> Caff
         conv = builders.convolution(name, x, top, num_output=channels, kernel=kernel, group=channels,
                                     bias_term=False)
     return conv.with_weights([weight])
-
-
-def _product(values: tuple[int, ...]) -> int:
-    total = 1
-    for value in values:
-        total *= value
-    return total
 
 
 RULES: tuple[Rule, ...] = (slice_as_picking_convolution,)
