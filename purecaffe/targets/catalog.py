@@ -87,7 +87,8 @@ NPU_RULES: tuple[Rule, ...] = (
     rules_affine.scale_as_diagonal_product, rules_forms.grouped_deconvolution_as_groups,
     rules_forms.reduction_as_lower_rank, rules_forms.rectangular_dilation_as_dense_kernel,
     rules_forms.even_slice_as_points, rules_forms.full_max_pooling_as_two,
-    rules_forms.tile_of_one_as_convolution, *RULES, rules_powers.elu_as_sigmoid, rules_powers.gelu_exp_as_sigmoids,
+    rules_forms.tile_of_one_as_convolution, *RULES, rules_powers.root_before_scale, rules_powers.elu_as_sigmoid,
+    rules_powers.gelu_exp_as_sigmoids,
     rules_powers.power_as_lrn,
     rules_affine.power_as_scale,
     rules_forms.scale_as_4d, rules_constants.parameter_declined,
@@ -113,8 +114,9 @@ TARGETS: dict[str, Target] = {t.name: t for t in (
     # chains make its per-layer dump ambiguous.
     Target("rknn", "Rockchip RKNN-Toolkit2 (Caffe front end): ReLU6, Permute, round_mode; no Clip, Swish, "
            "HardSwish, Interp or Silence", RKNN_LAYERS, JUDGES["rknn"], "rknn_toolkit2_caffe.proto",
-           RULES + rknn_rules.RULES + (rules_powers.elu_as_sigmoid, rules_powers.absval_as_max,
-                                        rules_powers.gelu_exp_as_sigmoids, rules_constants.parameter_declined),
+           RULES + rknn_rules.RULES + (rules_powers.root_before_scale, rules_powers.elu_as_sigmoid,
+                                        rules_powers.absval_as_max, rules_powers.gelu_exp_as_sigmoids,
+                                        rules_constants.parameter_declined),
            (*RKNN_LIMITS, RKNN_LSTM), inplace=False, net_rules=(rules_constants.parameters_as_convolutions,)),
     # OpenCV's own caffe.proto (opencv-caffe.proto) is not in the team corpus: OpenCV parses the files itself.
     Target("opencv", "OpenCV DNN 4.x readNetFromCaffe: ReLU6, Permute; no Clip or Swish",

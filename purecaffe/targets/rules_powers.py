@@ -22,6 +22,8 @@ import dataclasses
 import math
 from collections.abc import Sequence
 
+import numpy as np
+
 from purecaffe.canonical import CaffeLayer, builders
 from purecaffe.targets.target import Applied, Declined, Outcome, Target
 
@@ -76,6 +78,26 @@ def power_as_lrn(layer: CaffeLayer, target: Target) -> Outcome:
     if as4d != shape:
         made.append(builders.reshape_to(layer.name, made[-1].top, layer.top.name, shape))
     return _origin(made, layer)
+
+
+def root_before_scale(layer: CaffeLayer, target: Target) -> Outcome:
+    """Power (scale x)^p with scale > 1, 0 < p < 1 (a vector norm's (L mean)^(1/p), `lowerings/stats.py`) ->
+    the root first, Power(power p), then Power(scale scale^p): the same value for every x (scale > 0, so
+    (scale x)^p = scale^p x^p, NaN for x < 0 in both), one float32 rounding more (scale^p's and the product's,
+    about an ulp), and no intermediate larger than either end.
+
+    For a consumer whose arithmetic is fp16: RKNN's simulator forms scale x first, so the norm of 2048
+    features of mean square 59 (torchreid's PCB, its F.normalize) was inf there, past fp16's 65504, where the
+    norm itself is 347 (measured on rknn-toolkit2 2.5.0)."""
+    if layer.type != "Power":
+        return None
+    power, scale, shift = (float(layer.params[k]) for k in ("power", "scale", "shift"))
+    if shift != 0.0 or not scale > 1.0 or not 0.0 < power < 1.0:
+        return None
+    x = layer.bottoms[0]
+    root = builders.power(_part(layer, "root"), x, _part(layer, "root"), power=power)
+    factor = float(np.float32(scale ** power))
+    return _origin([root, builders.power(layer.name, root.top, layer.top.name, scale=factor)], layer)
 
 
 def elu_as_sigmoid(layer: CaffeLayer, target: Target) -> Outcome:
@@ -138,4 +160,4 @@ def gelu_exp_as_sigmoids(layer: CaffeLayer, target: Target) -> Outcome:
     return _origin([negated, below, inverse, above, product], layer)
 
 
-__all__ = ["absval_as_max", "elu_as_sigmoid", "gelu_exp_as_sigmoids", "lrn_exponent", "power_as_lrn"]
+__all__ = ["absval_as_max", "elu_as_sigmoid", "gelu_exp_as_sigmoids", "lrn_exponent", "power_as_lrn", "root_before_scale"]

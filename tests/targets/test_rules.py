@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from converter.lowerings._modules import Fn as _Fn
 import purecaffe
@@ -66,6 +67,8 @@ CASES = {
     # a constant of batch 1 varying along a token axis (a ViT's class token, position embedding)
     "cat_tokens": (lambda: _Fn(lambda x: torch.cat([x.flatten(2), torch.linspace(-1.0, 1.0, 35).view(1, 1, 35)], 1)
                                * 2.0), (1, 3, 5, 7)),
+    # a norm past fp16's 65504 in its square (sum x^2 about 8e4, the norm about 290): torchreid PCB's F.normalize
+    "normalize_wide": (lambda: _Fn(lambda x: F.normalize(x.flatten(1), dim=1) * 100.0), (1, 5, 31, 33)),
     "eltwise_three": (lambda: _Fn(lambda x: torch.stack([x, x * 2.0, torch.sigmoid(x)]).mean(0)), (1, 3, 5, 7)),
     "eltwise_coeff": (lambda: _Fn(lambda x: torch.sub(torch.add(x, x * x, alpha=0.3), torch.sigmoid(x), alpha=2.0)), (1, 3, 5, 7)),
     "lstm": (lambda: _Sequence(nn.LSTM(5, 4, bidirectional=True)), (6, 2, 5)),
@@ -88,6 +91,8 @@ REFUSED = frozenset({
     ("lstm", "sophgo"), ("gru", "sophgo"), ("lstm", "mnn"), ("gru", "mnn"),
     # no Exp: only the exact GELU's (its argument <= 0) becomes sigmoid(y) / sigmoid(-y) (`rules_powers`)
     ("exp", "rknn"), ("exp", "sophgo"), ("exp", "mnn"),
+    # a Pooling window of 5115 values (NNIE's kernels end at 255); a square root without Power (LRN's is NaN at 0)
+    ("normalize_wide", "nnie"), ("normalize_wide", "sophgo"),
 })
 
 
