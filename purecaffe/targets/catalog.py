@@ -117,7 +117,8 @@ TARGETS: dict[str, Target] = {t.name: t for t in (
            RULES + rknn_rules.RULES + (rules_powers.root_before_scale, rules_powers.elu_as_sigmoid,
                                         rules_powers.absval_as_max, rules_powers.gelu_exp_as_sigmoids,
                                         rules_constants.parameter_declined),
-           (*RKNN_LIMITS, RKNN_LSTM), inplace=False, net_rules=(rules_constants.parameters_as_convolutions,)),
+           (*RKNN_LIMITS, RKNN_LSTM), inplace=False, net_rules=(rules_constants.parameters_as_convolutions,),
+           net_limits=(rknn_rules.GLOBAL_AVERAGE_PERMUTED,)),
     # OpenCV's own caffe.proto (opencv-caffe.proto) is not in the team corpus: OpenCV parses the files itself.
     Target("opencv", "OpenCV DNN 4.x readNetFromCaffe: ReLU6, Permute; no Clip or Swish",
            OPENCV_LAYERS, JUDGES["opencv"], None, RULES + opencv_rules.RULES +

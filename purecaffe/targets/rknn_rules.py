@@ -8,16 +8,26 @@
   x (N, radix, C, H, W) * attn (N, radix, C, 1, 1); a 5-D Reshape, Slice or Eltwise loads and runs
   right), so such a Scale runs on a 4-D view of its bottom: the axes before, inside and after the
   scaled ones merged, the same products.
+* A global AVE Pooling (a 1 x 1 output of several channels) whose value reaches a Permute through Reshapes,
+  Flattens, Powers and one-bottom Scales comes out of that Permute as if it had not permuted (measured: the
+  mean of (1, 32, 7, 1) reshaped to (1, 2, 4, 4) and transposed gave the untransposed values, cosine 0.12;
+  a global MAX Pooling, an input, a Sigmoid or a Convolution between are read right).  EfficientViT's
+  linear attention, q @ (k^T @ v), was at cosine 0.07 this way: the inner product's sums are such a
+  Pooling (`lowerings/linear.py`) and the outer one transposes it.  So such a Pooling averages the same
+  values as one row of a (N, 1, C, H W) view, its (1, H W) window summing them in the same order (the
+  same float32 values), and is Reshaped back to (N, C, 1, 1): `GLOBAL_AVERAGE_PERMUTED`.
 """
 from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Collection, Sequence
+
 import numpy as np
 
 from purecaffe.canonical import Blob, CaffeLayer, builders, relayer
 from purecaffe.runtime.layers.base import canonical_axis
-from purecaffe.targets.target import Applied, Target
+from purecaffe.targets.target import Applied, NetLimit, Target
 
 
 def explicit_conv_geometry(layer: CaffeLayer, target: Target) -> Applied | None:
@@ -71,6 +81,69 @@ def scale_in_four_axes(layer: CaffeLayer, target: Target) -> Applied | None:
     return Applied(tuple(dataclasses.replace(m, origin=layer.origin) for m in made))
 
 
+# Layers that pass a global AVE Pooling's value on to a Permute that RKNN then reads wrong (measured through
+# Reshape and Power; Flatten, and a Scale or Bias of one bottom, move or scale values the same way).
+_PASS_THROUGH = frozenset({"Reshape", "Flatten", "Power", "Scale", "Bias"})
+
+
+def _global_average(layer: CaffeLayer) -> bool:
+    """An AVE Pooling of several channels whose one window is its whole (unpadded) H x W."""
+    if layer.type != "Pooling" or layer.params["pool"] != "AVE" or len(layer.bottoms[0].shape) != 4:
+        return False
+    _, channels, height, width = layer.bottoms[0].shape
+    whole = bool(layer.params["global_pooling"]) or (
+        tuple(layer.params["kernel"]) == (height, width) and tuple(layer.params["pad"]) == (0, 0))
+    return whole and channels > 1 and height * width > 1 and tuple(layer.top.shape[2:]) == (1, 1)
+
+
+def permuted_global_averages(layers: Sequence[CaffeLayer]) -> tuple[str, ...]:
+    """The global AVE Poolings whose top reaches a Permute through `_PASS_THROUGH` layers of one bottom."""
+    readers: dict[str, list[CaffeLayer]] = {}
+    for layer in layers:
+        for name in dict.fromkeys(layer.bottom_names):
+            readers.setdefault(name, []).append(layer)
+
+    def reaches_permute(blob: str) -> bool:
+        pending, seen = [blob], {blob}
+        while pending:
+            for reader in readers.get(pending.pop(), ()):
+                if reader.type == "Permute":
+                    return True
+                if reader.type in _PASS_THROUGH and len(reader.bottoms) == 1:
+                    for top in reader.top_names:
+                        if top not in seen:
+                            seen.add(top)
+                            pending.append(top)
+        return False
+
+    return tuple(layer.name for layer in layers if _global_average(layer) and reaches_permute(layer.top.name))
+
+
+def average_as_rows(layers: Sequence[CaffeLayer], names: Collection[str]) -> list[CaffeLayer]:
+    """Each named global AVE Pooling of (N, C, H, W) -> Reshape to (N, 1, C, H W), AVE Pooling (1, H W),
+    Reshape to (N, C, 1, 1) under the Pooling's name and top: the same sums in the same order, identical."""
+    out: list[CaffeLayer] = []
+    for layer in layers:
+        if layer.name not in names:
+            out.append(layer)
+            continue
+        x = layer.bottoms[0]
+        batch, channels, height, width = x.shape
+        rows = builders.reshape_to(f"{layer.name}/rows", x, f"{layer.name}/rows", (batch, 1, channels, height * width))
+        mean = builders.pooling(f"{layer.name}/row_mean", rows.top, f"{layer.name}/row_mean", method="AVE",
+                                kernel=(1, height * width), stride=1)
+        back = builders.reshape_to(layer.name, mean.top, layer.top.name, layer.top.shape)
+        out.extend(dataclasses.replace(made, origin=layer.origin) for made in (rows, mean, back))
+    return out
+
+
+GLOBAL_AVERAGE_PERMUTED = NetLimit(
+    "rknn-global-average-permuted", permuted_global_averages, average_as_rows,
+    "{target} reads a Permute of this global AVE Pooling's value (through Reshapes and Powers) as no permutation "
+    "(measured: the transpose of a (1, 2, 4, 4) view of a mean at cosine 0.12)",
+    "measured with RKNN-Toolkit2 2.5.0's load_caffe and its simulator")
+
 RULES = (explicit_conv_geometry, scale_in_four_axes)
 
-__all__ = ["RULES", "explicit_conv_geometry", "scale_in_four_axes"]
+__all__ = ["GLOBAL_AVERAGE_PERMUTED", "RULES", "average_as_rows", "explicit_conv_geometry",
+           "permuted_global_averages", "scale_in_four_axes"]

@@ -55,3 +55,35 @@ def test_rknn_takes_what_it_refused(factory, shape: tuple[int, ...], refusal: st
     assert not refused.ok and refusal in refused.error, refused.error
     report = verify(model, (x,), purecaffe.convert(model, (x,), target="rknn"), backend="rknn")
     assert report.passed, report.summary()
+
+
+def lite_mla() -> nn.Module:
+    """timm's EfficientViT (MIT) linear attention, q @ (k^T @ v), on 14 x 14 as in efficientvit_b0's stage 3."""
+    from timm.models.efficientvit_mit import LiteMLA
+
+    return LiteMLA(64, 64, dim=16)
+
+
+@pytest.mark.parametrize("factory, shape", [
+    (lite_mla, (1, 64, 14, 14)),
+    (lambda: _Transposed(), (1, 32, 7, 3)),
+], ids=["lite_mla", "mean_transposed"])
+def test_rknn_permutes_a_global_average(factory, shape: tuple[int, ...], rknn_venv: Path) -> None:
+    """A global AVE Pooling read through a Reshape and a Permute: without `GLOBAL_AVERAGE_PERMUTED` RKNN gives
+    the unpermuted values at the net's output (read by place); with it, parity."""
+    torch.manual_seed(0)
+    model = randomized(factory())
+    x = torch.randn(*shape, generator=torch.Generator().manual_seed(0))
+    without = dataclasses.replace(get_target("rknn"), net_limits=())
+    wrong = verify(model, (x,), purecaffe.convert(model, (x,), target=without), backend="rknn")
+    output = wrong.comparisons[-1]
+    assert output.note.startswith("rknn inference() place 0") and output.cosine < 0.9, wrong.summary()
+    report = verify(model, (x,), purecaffe.convert(model, (x,), target="rknn"), backend="rknn")
+    assert report.passed, report.summary()
+
+
+class _Transposed(nn.Module):
+    """The mean over H, W of 32 channels, viewed as 2 x 4 x 4 and transposed."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.mean((2, 3)).view(1, 2, 4, 4).transpose(-1, -2) * 2.0

@@ -83,3 +83,34 @@ def test_a_learned_factor_over_the_batch_is_left_for_the_checks() -> None:
     x = Blob("data", (1, 2, 3, 4, 5))
     layer = builders.scale("scale", [x], "out", axis=0, num_axes=2).with_weights([np.ones((1, 2), np.float32)])
     assert scale_in_four_axes(layer, get_target("rknn")) is None
+
+
+class _MeanThen(nn.Module):
+    """The mean over H, W of 32 channels, then transposed as 2 x 4 x 4 (`transpose`) or fed to a Linear."""
+
+    def __init__(self, transpose: bool) -> None:
+        super().__init__()
+        self.transpose = transpose
+        self.fc = nn.Linear(32, 5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        mean = x.mean((2, 3))
+        return mean.view(1, 2, 4, 4).transpose(-1, -2) * 2.0 if self.transpose else self.fc(mean)
+
+
+def test_a_permuted_global_average_pools_rows_with_the_same_values() -> None:
+    """`GLOBAL_AVERAGE_PERMUTED`: the pooling is over one row of a (1, 1, 32, 21) view, the same sums in the same
+    order: the runtime gives bit for bit what bvlc's global pooling gives.  A classifier's global pooling
+    (no Permute after it) is left alone."""
+    x = torch.randn(1, 32, 7, 3, generator=torch.Generator().manual_seed(0))
+    model = _MeanThen(transpose=True).eval()
+    rknn, bvlc = (purecaffe.convert(model, (x,), target=target) for target in ("rknn", "bvlc"))
+    pools = [(layer.pooling_param.kernel_h, layer.pooling_param.kernel_w)
+             for layer in rknn.net.layer if layer.type == "Pooling"]
+    assert pools == [(1, 21)], pools
+    values = [run(net.net, net.weights, {net.input_names[0]: x.numpy()}).blobs[net.output_names[0]]
+              for net in (rknn, bvlc)]
+    np.testing.assert_array_equal(values[0], values[1])
+    run_compare_torch(model, [x], target="rknn", backend="runtime")
+    classifier = purecaffe.convert(_MeanThen(transpose=False).eval(), (x,), target="rknn")
+    assert [layer.type for layer in classifier.net.layer][:2] == ["Input", "Pooling"]
