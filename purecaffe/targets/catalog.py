@@ -14,7 +14,7 @@ Adding a target is adding an entry here.
 from __future__ import annotations
 
 from purecaffe.errors import PurecaffeError
-from purecaffe.targets import opencv_rules, rknn_rules
+from purecaffe.targets import mnn_rules, opencv_rules, rknn_rules
 from purecaffe.targets.judges import JUDGES
 from purecaffe.targets import rules_affine, rules_constants, rules_forms, rules_powers
 from purecaffe.targets.rules_recurrent import CAFFE_LSTM_CONT, OPENCV_LSTM, RKNN_LSTM
@@ -137,7 +137,7 @@ TARGETS: dict[str, Target] = {t.name: t for t in (
     Target("mnn", "Alibaba MNN (MNNConvert -f CAFFE): ReLU6, Permute, Interp; Pooling always ceil; no Clip, "
            "Swish, Tile or Flatten", MNN_LAYERS, JUDGES["mnn"], "mnn_caffe.proto", NPU_RULES, MNN_LIMITS,
            missing_fields=frozenset({"LayerParameter.swish_param"}),
-           net_rules=(rules_constants.parameters_as_convolutions,)),
+           net_rules=(rules_constants.parameters_as_convolutions,), net_limits=(mnn_rules.READ_RESHAPED_ROWS,)),
 )}
 
 

@@ -69,6 +69,8 @@ CASES = {
                                * 2.0), (1, 3, 5, 7)),
     # a norm past fp16's 65504 in its square (sum x^2 about 8e4, the norm about 290): torchreid PCB's F.normalize
     "normalize_wide": (lambda: _Fn(lambda x: F.normalize(x.flatten(1), dim=1) * 100.0), (1, 5, 31, 33)),
+    # a Linear over the rows of a Reshape (LeViT's subsampled queries): MNN gave an empty tensor
+    "linear_rows": (lambda: _LinearRows(), (1, 3, 5, 7)),
     "eltwise_three": (lambda: _Fn(lambda x: torch.stack([x, x * 2.0, torch.sigmoid(x)]).mean(0)), (1, 3, 5, 7)),
     "eltwise_coeff": (lambda: _Fn(lambda x: torch.sub(torch.add(x, x * x, alpha=0.3), torch.sigmoid(x), alpha=2.0)), (1, 3, 5, 7)),
     "lstm": (lambda: _Sequence(nn.LSTM(5, 4, bidirectional=True)), (6, 2, 5)),
@@ -105,6 +107,17 @@ class _Sequence(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.rnn(x)[0]
+
+
+class _LinearRows(nn.Module):
+    """A Linear over the 15 rows of 7 values a Reshape makes of a (1, 3, 5, 7) map."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(7, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(torch.relu(x).reshape(1, 15, 7))
 
 
 def _converted(case: str, target: str) -> tuple[nn.Module, torch.Tensor, purecaffe.ConvertedNet | None]:

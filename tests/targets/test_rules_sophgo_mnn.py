@@ -137,9 +137,12 @@ CASES = {
     "cat_channel_constant": (lambda: _Fn(lambda x: torch.cat(
         [torch.arange(-2.0, 2.0).view(1, 4, 1, 1).expand(1, 4, 5, 7), torch.sigmoid(x)], 1) * 3.0), (1, 3, 5, 7),
         set(), set()),
+    # a vector norm: (L mean)^(1/2) as the root, then a Power of scale sqrt(L) (fp16-safe); sophgo has no square root
+    "l2_normalize": (lambda: _Fn(lambda x: nn.functional.normalize(x, dim=1)), (1, 3, 5, 7), None,
+                     {"root_before_scale"}),
 }
 # Cases a target refuses (None above), with the text of the reason.
-REFUSED: dict[tuple[str, str], str] = {}
+REFUSED: dict[tuple[str, str], str] = {("l2_normalize", "sophgo"): "through LRN is NaN at y = 0"}
 # Refused by a limit no rule lifts: the layer, the finding's text.
 LIMITS = {
     ("avgpool_ceil_overhang", "sophgo"): (lambda: nn.AvgPool2d(3, 2, ceil_mode=True), (1, 3, 10, 12),
