@@ -1,13 +1,14 @@
 """MNN's own reading faults, legalized (MNNConvert -f CAFFE and its CPU runtime, mnn 3.6.1).
 
-* An InnerProduct that reads a Reshape's top, where the product's rows (the axes before its `axis`) are not
-  the Reshape's input batch, comes out of MNN's runtime as an empty (0, 0, 0, 0) tensor, and so does every
-  blob after it (measured: (1, 196, 16) reshaped to (196, 16) or (1, 196, 16) then a Linear; LeViT's
-  subsampled queries, docTR's ViTSTR, Segformer and SwinIR came out empty this way).  A Reshape to
-  (1, 3136) before a classifier's InnerProduct (rows = the batch), an InnerProduct reading a Permute, and one
-  reading a Power after the Reshape are right.  So such a product becomes a 1 x 1 Convolution of a
-  (rows, K, 1, 1) view, Reshaped to the product's shape: the same dot products and bias per output
-  (measured right on MNN: `READ_RESHAPED_ROWS`).
+* MNN's converter turns an InnerProduct into a 1 x 1 Convolution (tools/converter/source/optimizer/postconvert/
+  TransformInnerProduct.cpp): when the product reads a Reshape that nothing else reads, it drops that Reshape
+  as if it were a Flatten and views the Reshape's *input* with its first `axis` dims copied.  Right when those
+  dims are the product's own rows (a classifier's (1, 3136) flatten); otherwise the product comes out of MNN's
+  runtime as an empty (0, 0, 0, 0) tensor, and so does every blob after it (measured: (1, 196, 16) reshaped to
+  (196, 16) or (1, 196, 16) then a Linear; LeViT's subsampled queries, a (1, 7, 7, 128) map viewed as
+  (1, 49, 128); docTR's ViTSTR, whose LayerNorm ends in a Reshape of a (129, 384, 1, 1) product).  So such a
+  product becomes a 1 x 1 Convolution of a (rows, K, 1, 1) view, Reshaped to the product's shape: the same dot
+  products and bias per output (measured right on MNN: `READ_RESHAPED_ROWS`).
 """
 from __future__ import annotations
 
@@ -22,21 +23,29 @@ from purecaffe.runtime.layers.base import canonical_axis
 from purecaffe.targets.target import NetLimit
 
 
-def _rows(layer: CaffeLayer) -> int:
-    x = layer.bottoms[0]
-    return math.prod(x.shape[:canonical_axis(int(layer.params["axis"]), len(x.shape))])
+def _leading(layer: CaffeLayer) -> int:
+    """The InnerProduct's `axis`, counted from the front of its bottom."""
+    return canonical_axis(int(layer.params["axis"]), len(layer.bottoms[0].shape))
 
 
 def reshaped_row_products(layers: Sequence[CaffeLayer]) -> tuple[str, ...]:
-    """The InnerProducts reading a Reshape's top with other rows than the Reshape's input batch."""
+    """The InnerProducts reading a Reshape that only they read, whose input's first `axis` dims are not the
+    product's: MNN reads that input in the Reshape's place."""
     writers = {top: layer for layer in layers for top in layer.top_names}
+    readers: dict[str, int] = {}
+    for layer in layers:
+        for name in set(layer.bottom_names):
+            readers[name] = readers.get(name, 0) + 1
     faulty = []
     for layer in layers:
         if layer.type != "InnerProduct":
             continue
-        writer = writers.get(layer.bottoms[0].name)
-        if writer is not None and writer.type == "Reshape" and writer.bottoms[0].shape and \
-                _rows(layer) != writer.bottoms[0].shape[0]:
+        x = layer.bottoms[0]
+        writer = writers.get(x.name)
+        if writer is None or writer.type != "Reshape" or readers.get(x.name) != 1:
+            continue
+        axis = _leading(layer)
+        if tuple(writer.bottoms[0].shape[:axis]) != tuple(x.shape[:axis]):
             faulty.append(layer.name)
     return tuple(faulty)
 
@@ -50,7 +59,7 @@ def products_as_convolutions(layers: Sequence[CaffeLayer], names: Collection[str
             out.append(layer)
             continue
         x = layer.bottoms[0]
-        rows = _rows(layer)
+        rows = math.prod(x.shape[:_leading(layer)])
         depth, outputs = math.prod(x.shape) // rows, int(layer.params["num_output"])
         view = builders.reshape_to(f"{layer.name}/columns", x, f"{layer.name}/columns", (rows, depth, 1, 1))
         product = builders.convolution(f"{layer.name}/product", view.top, f"{layer.name}/product",
@@ -64,8 +73,8 @@ def products_as_convolutions(layers: Sequence[CaffeLayer], names: Collection[str
 
 READ_RESHAPED_ROWS = NetLimit(
     "mnn-reshaped-rows", reshaped_row_products, products_as_convolutions,
-    "{target} gives an empty tensor for an InnerProduct reading a Reshape's top whose rows are not the Reshape's "
-    "input batch (measured: (0, 0, 0, 0) for every blob after it)",
+    "{target} drops the Reshape this InnerProduct alone reads and views the Reshape's input in its place, whose "
+    "first dims are not the product's rows (measured: (0, 0, 0, 0) for every blob after it)",
     "measured with MNN 3.6.1 (MNNConvert -f CAFFE, CPU runtime)")
 
 __all__ = ["READ_RESHAPED_ROWS", "products_as_convolutions", "reshaped_row_products"]
