@@ -14,7 +14,7 @@ Adding a target is adding an entry here.
 from __future__ import annotations
 
 from purecaffe.errors import PurecaffeError
-from purecaffe.targets import mnn_rules, opencv_rules, rknn_rules
+from purecaffe.targets import mnn_rules, opencv_rules, rknn_rules, sophgo_rules
 from purecaffe.targets.judges import JUDGES
 from purecaffe.targets import rules_affine, rules_constants, rules_forms, rules_powers
 from purecaffe.targets.rules_recurrent import CAFFE_LSTM_CONT, OPENCV_LSTM, RKNN_LSTM
@@ -132,7 +132,7 @@ TARGETS: dict[str, Target] = {t.name: t for t in (
     Target("sophgo", "Sophgo tpu-mlir (BM1684X, BM1688, CV18xx) Caffe front end: ReLU6, Permute, Interp, "
            "round_mode; no Power, Bias, Clip, Swish, ELU, Tile or Split", SOPHGO_LAYERS, JUDGES["tpu-mlir"], None,
            NPU_RULES, SOPHGO_LIMITS, inplace=False,
-           net_rules=(rules_constants.parameters_as_convolutions,)),
+           net_rules=(rules_constants.parameters_as_convolutions,), net_limits=(sophgo_rules.WEIGHT_NAMES,)),
     # MNN parses round_mode and ignores it (always ceil); its caffe.proto has no swish_param.
     Target("mnn", "Alibaba MNN (MNNConvert -f CAFFE): ReLU6, Permute, Interp; Pooling always ceil; no Clip, "
            "Swish, Tile or Flatten", MNN_LAYERS, JUDGES["mnn"], "mnn_caffe.proto", NPU_RULES, MNN_LIMITS,

@@ -41,6 +41,17 @@ class _BiasOnlyNorm(nn.Module):
         return nn.functional.layer_norm(x, (7,), None, self.bias)
 
 
+class _ChannelFactor(nn.Module):
+    """x times a learned factor per channel (a one-bottom Scale without bias, `mul`), then the blob `mul_1`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.factor = nn.Parameter(torch.linspace(0.5, 1.5, 3).view(3, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(x * self.factor) * 2.0
+
+
 def _conv(i: int, o: int) -> nn.Module:
     return nn.Conv2d(i, o, 1)
 
@@ -137,6 +148,8 @@ CASES = {
     "cat_channel_constant": (lambda: _Fn(lambda x: torch.cat(
         [torch.arange(-2.0, 2.0).view(1, 4, 1, 1).expand(1, 4, 5, 7), torch.sigmoid(x)], 1) * 3.0), (1, 3, 5, 7),
         set(), set()),
+    # a bias-less Scale `mul` beside the blob `mul_1`: tpu-mlir names the Scale's made-up zero bias `mul_1` too
+    "scale_weight_name": (lambda: _ChannelFactor(), (1, 3, 5, 7), set(), set()),
     # a vector norm: (L mean)^(1/2) as the root, then a Power of scale sqrt(L) (fp16-safe); sophgo has no square root
     "l2_normalize": (lambda: _Fn(lambda x: nn.functional.normalize(x, dim=1)), (1, 3, 5, 7), None,
                      {"root_before_scale"}),
