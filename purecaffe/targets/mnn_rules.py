@@ -12,7 +12,6 @@
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Collection, Sequence
 
@@ -20,7 +19,7 @@ import numpy as np
 
 from purecaffe.canonical import CaffeLayer, builders
 from purecaffe.runtime.layers.base import canonical_axis
-from purecaffe.targets.target import NetLimit
+from purecaffe.targets.target import NetLimit, readers_of, rewrite_named
 
 
 def _leading(layer: CaffeLayer) -> int:
@@ -32,17 +31,14 @@ def reshaped_row_products(layers: Sequence[CaffeLayer]) -> tuple[str, ...]:
     """The InnerProducts reading a Reshape that only they read, whose input's first `axis` dims are not the
     product's: MNN reads that input in the Reshape's place."""
     writers = {top: layer for layer in layers for top in layer.top_names}
-    readers: dict[str, int] = {}
-    for layer in layers:
-        for name in set(layer.bottom_names):
-            readers[name] = readers.get(name, 0) + 1
+    readers = readers_of(layers)
     faulty = []
     for layer in layers:
         if layer.type != "InnerProduct":
             continue
         x = layer.bottoms[0]
         writer = writers.get(x.name)
-        if writer is None or writer.type != "Reshape" or readers.get(x.name) != 1:
+        if writer is None or writer.type != "Reshape" or len(readers.get(x.name, ())) != 1:
             continue
         axis = _leading(layer)
         if tuple(writer.bottoms[0].shape[:axis]) != tuple(x.shape[:axis]):
@@ -50,25 +46,22 @@ def reshaped_row_products(layers: Sequence[CaffeLayer]) -> tuple[str, ...]:
     return tuple(faulty)
 
 
+def _product_as_convolution(layer: CaffeLayer) -> list[CaffeLayer]:
+    x = layer.bottoms[0]
+    rows = math.prod(x.shape[:_leading(layer)])
+    depth, outputs = math.prod(x.shape) // rows, int(layer.params["num_output"])
+    view = builders.reshape_to(f"{layer.name}/columns", x, f"{layer.name}/columns", (rows, depth, 1, 1))
+    product = builders.convolution(f"{layer.name}/product", view.top, f"{layer.name}/product",
+                                   num_output=outputs, kernel=1, bias_term=bool(layer.params["bias_term"]))
+    weights = (np.asarray(layer.weights[0], dtype=np.float32).reshape(outputs, depth, 1, 1), *layer.weights[1:])
+    return [view, product.with_weights(weights),
+            builders.reshape_to(layer.name, product.top, layer.top.name, layer.top.shape)]
+
+
 def products_as_convolutions(layers: Sequence[CaffeLayer], names: Collection[str]) -> list[CaffeLayer]:
     """Each named InnerProduct of (rows, K) values -> Reshape to (rows, K, 1, 1), a 1 x 1 Convolution with its
     weights as (outputs, K, 1, 1) and its bias, Reshape to its top's shape under its name and top."""
-    out: list[CaffeLayer] = []
-    for layer in layers:
-        if layer.name not in names:
-            out.append(layer)
-            continue
-        x = layer.bottoms[0]
-        rows = math.prod(x.shape[:_leading(layer)])
-        depth, outputs = math.prod(x.shape) // rows, int(layer.params["num_output"])
-        view = builders.reshape_to(f"{layer.name}/columns", x, f"{layer.name}/columns", (rows, depth, 1, 1))
-        product = builders.convolution(f"{layer.name}/product", view.top, f"{layer.name}/product",
-                                       num_output=outputs, kernel=1, bias_term=bool(layer.params["bias_term"]))
-        weights = (np.asarray(layer.weights[0], dtype=np.float32).reshape(outputs, depth, 1, 1), *layer.weights[1:])
-        back = builders.reshape_to(layer.name, product.top, layer.top.name, layer.top.shape)
-        out.extend(dataclasses.replace(made, origin=layer.origin)
-                   for made in (view, product.with_weights(weights), back))
-    return out
+    return rewrite_named(layers, names, _product_as_convolution)
 
 
 READ_RESHAPED_ROWS = NetLimit(

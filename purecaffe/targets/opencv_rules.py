@@ -48,7 +48,7 @@ import numpy as np
 from purecaffe.canonical import CaffeLayer, builders
 from purecaffe.runtime.layers.conv import conv_geometry
 from purecaffe.targets.rules_recurrent import lstm_in_opencv_blobs
-from purecaffe.targets.target import Applied, Declined, Limit, NetLimit, Target
+from purecaffe.targets.target import Applied, Declined, Limit, NetLimit, Target, readers_of
 
 
 def fast_depthwise_fault(layer: CaffeLayer) -> tuple[bool, bool]:
@@ -128,10 +128,7 @@ def _one_scale_and_shift(layer: CaffeLayer) -> bool:
 def fused_powers(layers: Sequence[CaffeLayer]) -> tuple[str, ...]:
     """The Powers OpenCV's fusion computes wrongly: power != 1, no shift, read by one layer that gives
     one scale and shift."""
-    readers: dict[str, list[CaffeLayer]] = {}
-    for layer in layers:
-        for name in dict.fromkeys(layer.bottom_names):
-            readers.setdefault(name, []).append(layer)
+    readers = readers_of(layers)
     return tuple(layer.name for layer in layers
                  if layer.type == "Power" and float(layer.params["power"]) != 1.0
                  and float(layer.params["shift"]) == 0.0 and len(readers.get(layer.top.name, ())) == 1

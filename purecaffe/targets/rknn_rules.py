@@ -27,7 +27,7 @@ import numpy as np
 
 from purecaffe.canonical import Blob, CaffeLayer, builders, relayer
 from purecaffe.runtime.layers.base import canonical_axis
-from purecaffe.targets.target import Applied, NetLimit, Target
+from purecaffe.targets.target import Applied, NetLimit, Target, readers_of, rewrite_named
 
 
 def explicit_conv_geometry(layer: CaffeLayer, target: Target) -> Applied | None:
@@ -98,10 +98,7 @@ def _global_average(layer: CaffeLayer) -> bool:
 
 def permuted_global_averages(layers: Sequence[CaffeLayer]) -> tuple[str, ...]:
     """The global AVE Poolings whose top reaches a Permute through `_PASS_THROUGH` layers of one bottom."""
-    readers: dict[str, list[CaffeLayer]] = {}
-    for layer in layers:
-        for name in dict.fromkeys(layer.bottom_names):
-            readers.setdefault(name, []).append(layer)
+    readers = readers_of(layers)
 
     def reaches_permute(blob: str) -> bool:
         pending, seen = [blob], {blob}
@@ -119,22 +116,19 @@ def permuted_global_averages(layers: Sequence[CaffeLayer]) -> tuple[str, ...]:
     return tuple(layer.name for layer in layers if _global_average(layer) and reaches_permute(layer.top.name))
 
 
+def _average_as_rows(layer: CaffeLayer) -> list[CaffeLayer]:
+    x = layer.bottoms[0]
+    batch, channels, height, width = x.shape
+    rows = builders.reshape_to(f"{layer.name}/rows", x, f"{layer.name}/rows", (batch, 1, channels, height * width))
+    mean = builders.pooling(f"{layer.name}/row_mean", rows.top, f"{layer.name}/row_mean", method="AVE",
+                            kernel=(1, height * width), stride=1)
+    return [rows, mean, builders.reshape_to(layer.name, mean.top, layer.top.name, layer.top.shape)]
+
+
 def average_as_rows(layers: Sequence[CaffeLayer], names: Collection[str]) -> list[CaffeLayer]:
     """Each named global AVE Pooling of (N, C, H, W) -> Reshape to (N, 1, C, H W), AVE Pooling (1, H W),
     Reshape to (N, C, 1, 1) under the Pooling's name and top: the same sums in the same order, identical."""
-    out: list[CaffeLayer] = []
-    for layer in layers:
-        if layer.name not in names:
-            out.append(layer)
-            continue
-        x = layer.bottoms[0]
-        batch, channels, height, width = x.shape
-        rows = builders.reshape_to(f"{layer.name}/rows", x, f"{layer.name}/rows", (batch, 1, channels, height * width))
-        mean = builders.pooling(f"{layer.name}/row_mean", rows.top, f"{layer.name}/row_mean", method="AVE",
-                                kernel=(1, height * width), stride=1)
-        back = builders.reshape_to(layer.name, mean.top, layer.top.name, layer.top.shape)
-        out.extend(dataclasses.replace(made, origin=layer.origin) for made in (rows, mean, back))
-    return out
+    return rewrite_named(layers, names, _average_as_rows)
 
 
 GLOBAL_AVERAGE_PERMUTED = NetLimit(

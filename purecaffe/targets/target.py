@@ -11,7 +11,7 @@ still refused after them, with the limit's reason and source.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from purecaffe.canonical import CaffeLayer
 from purecaffe.targets.fp16_judge import Fp16Reference
@@ -78,6 +78,28 @@ class NetLimit:
     fix: Callable[[Sequence[CaffeLayer], Collection[str]], list[CaffeLayer]]
     reason: str
     source: str
+
+
+def readers_of(layers: Sequence[CaffeLayer]) -> dict[str, list[CaffeLayer]]:
+    """Blob name -> the layers that read it, in net order (a layer reading a blob twice counted once)."""
+    readers: dict[str, list[CaffeLayer]] = {}
+    for layer in layers:
+        for name in dict.fromkeys(layer.bottom_names):
+            readers.setdefault(name, []).append(layer)
+    return readers
+
+
+def rewrite_named(layers: Sequence[CaffeLayer], names: Collection[str],
+                  rewrite: Callable[[CaffeLayer], Sequence[CaffeLayer]]) -> list[CaffeLayer]:
+    """`layers` with each named one replaced by `rewrite(layer)`, every made layer keeping its origin (a
+    `NetLimit.fix`'s common shape: the last made layer takes the name and top, so the torch records hold)."""
+    out: list[CaffeLayer] = []
+    for layer in layers:
+        if layer.name in names:
+            out.extend(replace(made, origin=layer.origin) for made in rewrite(layer))
+        else:
+            out.append(layer)
+    return out
 
 
 @dataclass(frozen=True)
@@ -164,4 +186,4 @@ class Target:
 
 
 __all__ = ["ANY_TYPE", "Applied", "Declined", "Diagnostic", "Judge", "Limit", "NetLimit", "NetRule", "Outcome", "Rule",
-           "Target", "Tolerance"]
+           "Target", "Tolerance", "readers_of", "rewrite_named"]
