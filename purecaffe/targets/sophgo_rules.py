@@ -18,7 +18,7 @@ from collections.abc import Collection, Sequence
 import numpy as np
 
 from purecaffe.canonical import CaffeLayer, relayer
-from purecaffe.targets.target import NetLimit
+from purecaffe.targets.target import NetLimit, rewrite_named
 
 # The weights CaffeConverter makes up, by layer type (beside `_weight_<i>` for each caffemodel blob).
 MADE_UP = {"BatchNorm": ("_mean", "_var"), "InnerProduct": ("_filter",), "Interp": ("_shape",), "Normalize": ("_0",)}
@@ -38,17 +38,17 @@ def weight_name_clashes(layers: Sequence[CaffeLayer]) -> tuple[str, ...]:
     return tuple(layer.name for layer in layers if _weight_names(layer) & blobs)
 
 
+def _with_zero_bias(layer: CaffeLayer) -> list[CaffeLayer]:
+    if layer.type != "Scale" or len(layer.bottoms) != 1 or layer.params["bias_term"]:
+        return [layer]  # another clash: left for the checks to refuse
+    factor = np.asarray(layer.weights[0], dtype=np.float32)
+    return [dataclasses.replace(relayer(layer, bias_term=True),
+                                weights=(factor, np.zeros(factor.shape, dtype=np.float32)))]
+
+
 def zero_biases(layers: Sequence[CaffeLayer], names: Collection[str]) -> list[CaffeLayer]:
     """Each named bias-less one-bottom Scale with a zero bias (the others as they are, for the checks)."""
-    out = []
-    for layer in layers:
-        if layer.name in names and layer.type == "Scale" and len(layer.bottoms) == 1 \
-                and not layer.params["bias_term"]:
-            factor = np.asarray(layer.weights[0], dtype=np.float32)
-            layer = dataclasses.replace(relayer(layer, bias_term=True),
-                                        weights=(factor, np.zeros(factor.shape, dtype=np.float32)))
-        out.append(layer)
-    return out
+    return rewrite_named(layers, names, _with_zero_bias)
 
 
 WEIGHT_NAMES = NetLimit(
